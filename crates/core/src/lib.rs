@@ -1,1 +1,36 @@
-//! placeholder
+//! The pure rules of Hourglass: Meta's customer service window, conversations, free entry points,
+//! pricing and free tier, as functions over values.
+//!
+//! This crate has no async, no clock, no I/O and no logging: callers pass every instant in. A denial is
+//! a `Decision`, not an `Err`; `Error` is for input that breaks a precondition.
+//!
+//! The centre is [`decide`] (an outbound message), [`record_inbound`] and [`view`]. Stores run `decide`
+//! inside their atomic step; the server runs it for dry runs.
+
+mod decision;
+mod error;
+mod ids;
+mod message;
+mod money;
+mod policy;
+mod rate_card;
+mod rules;
+mod thread;
+mod time;
+
+#[cfg(test)]
+mod tests;
+
+pub use decision::{Charge, Conversation, Decision, DenyReason, PricingModel, PricingType, ThreadView, Verdict};
+pub use error::Error;
+pub use ids::{AccountId, BusinessId, CustomerId, MessageId, ThreadKey};
+pub use message::{Category, ClientPlatform, EntryPoint, Inbound, Outbound, Template, TemplateCategory};
+pub use money::{Currency, Money};
+pub use policy::{FREE_TIER_CONVERSATIONS, PER_MESSAGE_FROM, Policy, PricingChoice, SERVICE_FREE_FROM};
+pub use rate_card::{OTHER_MARKET, RateCard, RateRow};
+pub use rules::{
+    CONVERSATION, CUSTOMER_SERVICE_WINDOW, FREE_ENTRY_POINT_CONVERSATION, Outcome, RESPONSE_WINDOW, decide,
+    free_tier_month, record_inbound, validate_at, view,
+};
+pub use thread::{HISTORY, RETENTION_GRACE, ResponseWindow, ThreadParts, ThreadState};
+pub use time::{Duration, Instant, Month, Span};

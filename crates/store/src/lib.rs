@@ -1,1 +1,39 @@
-//! placeholder
+//! The store of Hourglass: one `Store` trait and its backends (`MemoryStore`, `SledStore`).
+//!
+//! Stores persist thread state, free-tier counters and idempotency records, and make each thread's
+//! decide-and-record step atomic. They hold no rules: every step runs `step::apply`, which calls
+//! `hourglass_core`.
+
+mod error;
+mod memory;
+mod step;
+
+pub use error::Error;
+pub use memory::MemoryStore;
+pub use step::{Answer, MessageKind, Record, Snapshot, apply};
+
+use async_trait::async_trait;
+use hourglass_core::{Instant, Policy, ThreadKey};
+
+/// How long free-tier counters are kept after their last write: past the end of any month that a
+/// late or backfilled event could still reach.
+pub const FREE_TIER_RETENTION: hourglass_core::Duration = hourglass_core::Duration::hours(62 * 24);
+
+/// A store of threads, free-tier counters and idempotency records.
+///
+/// Every backend passes the conformance suite in `tests/conformance.rs`.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Checks that the backend can serve requests now; readiness follows it.
+    async fn check_connectivity(&self) -> Result<(), Error>;
+
+    /// Loads a thread's state, and the free-tier usage of its account in the month that a decision at
+    /// `at` would read (`hourglass_core::free_tier_month`).
+    async fn load(&self, thread: &ThreadKey, at: Instant) -> Result<Snapshot, Error>;
+
+    /// Records a message in one atomic step per thread: returns the stored answer when the message id
+    /// is already recorded (marked duplicate), else decides with `step::apply`, and persists the new
+    /// state, the free-tier claim and the answer together. A denied outbound message records nothing.
+    /// The write is durable when this returns.
+    async fn record(&self, record: &Record, policy: &Policy) -> Result<Answer, Error>;
+}

@@ -1,0 +1,60 @@
+//! The deployment's pricing policy: the rate card, the pricing model, and the free tier.
+
+use crate::{Instant, RateCard};
+
+/// The free tier of the June 2023 model: service conversations per account and calendar month.
+pub const FREE_TIER_CONVERSATIONS: u32 = 1_000;
+
+/// 2024-11-01T00:00:00Z: Meta makes service conversations free for all and ends the free tier.
+pub const SERVICE_FREE_FROM: Instant = Instant::from_millis(1_730_419_200_000);
+
+/// 2025-07-01T00:00:00Z: Meta moves to per-message pricing.
+pub const PER_MESSAGE_FROM: Instant = Instant::from_millis(1_751_328_000_000);
+
+/// Which pricing model a deployment follows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub enum PricingChoice {
+    /// Pinned to the conversation model of June 1, 2023, free tier included, whatever the date.
+    #[default]
+    Conversation2023,
+    /// Pinned to per-message pricing (July 1, 2025).
+    PerMessage,
+    /// Following Meta's calendar by the date of each decision.
+    MetaCalendar,
+}
+
+/// The rules of pricing that apply at one instant.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Era {
+    /// Conversation pricing; the first service conversations of a month are free tier.
+    ConversationWithFreeTier,
+    /// Conversation pricing; every service conversation is free (November 2024 to June 2025).
+    ConversationServiceFree,
+    PerMessage,
+}
+
+/// The pricing policy of a deployment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Policy {
+    pub rate_card: RateCard,
+    pub pricing: PricingChoice,
+    /// Free-tier service conversations per account and calendar month.
+    pub free_tier_conversations: u32,
+}
+
+impl Policy {
+    /// Returns the policy of the default deployment: the June 2023 model with its free tier.
+    pub fn conversation_2023(rate_card: RateCard) -> Policy {
+        Policy { rate_card, pricing: PricingChoice::Conversation2023, free_tier_conversations: FREE_TIER_CONVERSATIONS }
+    }
+
+    pub(crate) fn era_at(&self, at: Instant) -> Era {
+        match self.pricing {
+            PricingChoice::Conversation2023 => Era::ConversationWithFreeTier,
+            PricingChoice::PerMessage => Era::PerMessage,
+            PricingChoice::MetaCalendar if at < SERVICE_FREE_FROM => Era::ConversationWithFreeTier,
+            PricingChoice::MetaCalendar if at < PER_MESSAGE_FROM => Era::ConversationServiceFree,
+            PricingChoice::MetaCalendar => Era::PerMessage,
+        }
+    }
+}

@@ -1,0 +1,270 @@
+//! The rules of SPEC.md sections 2 to 6 as functions over values: record an inbound message, decide an
+//! outbound one, and describe a thread at an instant. No clock, no I/O: every instant is passed in.
+
+use uuid::Uuid;
+
+use crate::policy::Era;
+use crate::thread::ResponseWindow;
+use crate::{
+    Category, Charge, Conversation, Decision, DenyReason, Duration, Error, Inbound, Instant, Money, Month,
+    Outbound, Policy, PricingModel, PricingType, Span, ThreadKey, ThreadState, ThreadView, Verdict,
+};
+
+/// The customer service window a customer message opens.
+pub const CUSTOMER_SERVICE_WINDOW: Duration = Duration::hours(24);
+/// The length of a conversation.
+pub const CONVERSATION: Duration = Duration::hours(24);
+/// The free-entry-point response window an entry-point message opens.
+pub const RESPONSE_WINDOW: Duration = Duration::hours(24);
+/// The length of a free entry point conversation.
+pub const FREE_ENTRY_POINT_CONVERSATION: Duration = Duration::hours(72);
+
+/// The namespace of conversation ids (UUID v5), so that every replica names a conversation alike.
+const CONVERSATION_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a7e_93d4_4b0a_9c55_1d2e_8f3a_b7c1);
+
+/// The outcome of deciding an outbound message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Outcome {
+    pub decision: Decision,
+    /// The thread's state after recording the message; none when it is denied, which records nothing.
+    pub next: Option<ThreadState>,
+    /// The month whose free-tier counter this message takes a slot of, if it takes one.
+    pub free_tier_claim: Option<Month>,
+}
+
+/// Checks an event time against the server clock: at most `max_skew` ahead of `now`.
+pub fn validate_at(at: Instant, now: Instant, max_skew: Duration) -> Result<Instant, Error> {
+    if at < Instant::EPOCH {
+        return Err(Error::invalid("at", format!("must not be before 1970-01-01, got {at}")));
+    }
+    if at > now.plus(max_skew) {
+        return Err(Error::invalid(
+            "at",
+            format!(
+                "{at} is more than {} s ahead of the server clock ({now})",
+                max_skew.as_millis() / 1_000
+            ),
+        ));
+    }
+    Ok(at)
+}
+
+/// Returns the thread's state after an inbound message at `at`.
+///
+/// The message opens or widens the customer service window `[at, at+24h)` (a late message counts for
+/// the time it was sent), and an entry-point message from a mobile client opens a response window.
+pub fn record_inbound(state: &ThreadState, inbound: &Inbound, at: Instant) -> ThreadState {
+    let mut next = state.clone();
+    next.add_customer_service_span(Span::starting_at(at, CUSTOMER_SERVICE_WINDOW));
+    if inbound.opens_response_window() {
+        next.parts_mut()
+            .response_windows
+            .push(ResponseWindow { span: Span::starting_at(at, RESPONSE_WINDOW), used: false });
+    }
+    next.observe(at);
+    next
+}
+
+/// Returns the month whose free-tier counter a decision at `at` reads: the calendar month (in the
+/// account's time zone, UTC until accounts can be registered) of the decision instant.
+pub fn free_tier_month(state: &ThreadState, at: Instant) -> Month {
+    state.decision_instant(at).utc_month()
+}
+
+/// Decides an outbound message at `at` for a thread in `state`.
+///
+/// `free_tier_used` is how many free-tier slots the thread's account has taken in the month that
+/// `free_tier_month` names. The answer is the same whether the caller records it or only asks.
+pub fn decide(
+    policy: &Policy,
+    thread: &ThreadKey,
+    state: &ThreadState,
+    message: &Outbound,
+    at: Instant,
+    free_tier_used: u32,
+) -> Outcome {
+    let instant = state.decision_instant(at);
+    let window_end = state.customer_service_window_end(instant);
+    if matches!(message, Outbound::FreeForm) && window_end.is_none() {
+        let explanation = format!(
+            "no customer service window is open at {instant}: the customer has not written in the last \
+             24 hours, so a free-form message would fail with Meta error 131047 (re-engagement message); \
+             send an approved template instead"
+        );
+        return Outcome {
+            decision: Decision {
+                verdict: Verdict::Denied { reason: DenyReason::OutsideCustomerServiceWindow, explanation },
+                customer_service_window_expires_at: None,
+            },
+            next: None,
+            free_tier_claim: None,
+        };
+    }
+
+    let era = policy.era_at(instant);
+    let pricing_model = match era {
+        Era::ConversationWithFreeTier | Era::ConversationServiceFree => PricingModel::Conversation,
+        Era::PerMessage => PricingModel::PerMessage,
+    };
+    let rates = policy.rate_card.rates_for(&thread.customer_id, instant);
+    let zero = Money::zero(rates.currency);
+    let mut next = state.clone();
+    next.parts_mut().last_outbound_at = Some(instant);
+    let mut free_tier_claim = None;
+
+    let charge = if let Some(free_entry_point) = state.open_conversation(Category::FreeEntryPoint, instant) {
+        attribute(pricing_model, free_entry_point, zero)
+    } else if state.unused_response_window_end(instant).is_some() {
+        open_free_entry_point(&mut next, thread, instant, pricing_model, zero)
+    } else {
+        match (era, message) {
+            (Era::PerMessage, _) => charge_per_message(message, window_end.is_some(), rates.price_of(message), zero),
+            (_, Outbound::Template(template)) => {
+                let category = Category::from(template.category);
+                match state.open_conversation(category, instant) {
+                    Some(conversation) => attribute(pricing_model, conversation, zero),
+                    None => {
+                        let price = rates.price(category);
+                        open(&mut next, thread, category, instant, PricingType::Regular, true, price)
+                    }
+                }
+            }
+            (_, Outbound::FreeForm) => match state.open_conversations(instant).first() {
+                Some(oldest) => attribute(pricing_model, oldest, zero),
+                None if era == Era::ConversationServiceFree => open(
+                    &mut next,
+                    thread,
+                    Category::Service,
+                    instant,
+                    PricingType::FreeCustomerService,
+                    false,
+                    zero,
+                ),
+                None if free_tier_used < policy.free_tier_conversations => {
+                    free_tier_claim = Some(instant.utc_month());
+                    open(&mut next, thread, Category::Service, instant, PricingType::FreeTier, true, zero)
+                }
+                None => {
+                    let price = rates.price(Category::Service);
+                    open(&mut next, thread, Category::Service, instant, PricingType::Regular, true, price)
+                }
+            },
+        }
+    };
+    next.observe(at.max(instant));
+    Outcome {
+        decision: Decision {
+            verdict: Verdict::Allowed(charge),
+            customer_service_window_expires_at: window_end,
+        },
+        next: Some(next),
+        free_tier_claim,
+    }
+}
+
+/// Describes a thread at `at`: its open conversations, its customer service window, and the deadline
+/// of an unused free-entry-point response window.
+pub fn view(state: &ThreadState, at: Instant) -> ThreadView {
+    let conversations: Vec<Conversation> = state.open_conversations(at).into_iter().cloned().collect();
+    let free_entry_point_open = conversations.iter().any(|conversation| conversation.category == Category::FreeEntryPoint);
+    ThreadView {
+        customer_service_window_expires_at: state.customer_service_window_end(at),
+        free_entry_point_deadline: if free_entry_point_open { None } else { state.unused_response_window_end(at) },
+        conversations,
+    }
+}
+
+/// Returns the charge of a message that falls in an open conversation: nothing added to the bill, and
+/// the conversation's category, pricing type and billability, as Meta's status webhooks report them.
+fn attribute(pricing_model: PricingModel, conversation: &Conversation, zero: Money) -> Charge {
+    Charge {
+        pricing_model,
+        pricing_type: conversation.pricing_type,
+        billable: conversation.billable,
+        category: conversation.category,
+        price: zero,
+        opens_conversation: false,
+        conversation: Some(conversation.clone()),
+    }
+}
+
+/// Opens a conversation of `category` at `at` in `next` and returns its charge.
+fn open(
+    next: &mut ThreadState,
+    thread: &ThreadKey,
+    category: Category,
+    at: Instant,
+    pricing_type: PricingType,
+    billable: bool,
+    price: Money,
+) -> Charge {
+    let length = if category == Category::FreeEntryPoint { FREE_ENTRY_POINT_CONVERSATION } else { CONVERSATION };
+    let conversation = Conversation {
+        id: conversation_id(thread, category, at),
+        category,
+        opened_at: at,
+        expires_at: at.plus(length),
+        closed_at: None,
+        pricing_type,
+        billable,
+    };
+    next.parts_mut().conversations.push(conversation.clone());
+    Charge {
+        pricing_model: PricingModel::Conversation,
+        pricing_type,
+        billable,
+        category,
+        price,
+        opens_conversation: true,
+        conversation: Some(conversation),
+    }
+}
+
+/// Opens the free entry point conversation at `at`: it uses every unused response window open at `at`,
+/// and closes every other open conversation there (their charges stand).
+fn open_free_entry_point(
+    next: &mut ThreadState,
+    thread: &ThreadKey,
+    at: Instant,
+    pricing_model: PricingModel,
+    zero: Money,
+) -> Charge {
+    let parts = next.parts_mut();
+    for window in parts.response_windows.iter_mut().filter(|window| window.span.contains(at)) {
+        window.used = true;
+    }
+    for conversation in parts.conversations.iter_mut().filter(|conversation| conversation.is_open_at(at)) {
+        conversation.closed_at = Some(at);
+    }
+    let charge = open(next, thread, Category::FreeEntryPoint, at, PricingType::FreeEntryPoint, false, zero);
+    Charge { pricing_model, ..charge }
+}
+
+/// Returns the charge of a message under per-message pricing outside a free entry point conversation:
+/// templates pay their category's rate, except utility templates inside an open customer service
+/// window; non-template messages are free.
+fn charge_per_message(message: &Outbound, window_open: bool, price: Money, zero: Money) -> Charge {
+    let (category, pricing_type, billable, price) = match message {
+        Outbound::FreeForm => (Category::Service, PricingType::FreeCustomerService, false, zero),
+        Outbound::Template(template) => match Category::from(template.category) {
+            Category::Utility if window_open => (Category::Utility, PricingType::FreeCustomerService, false, zero),
+            category => (category, PricingType::Regular, true, price),
+        },
+    };
+    Charge {
+        pricing_model: PricingModel::PerMessage,
+        pricing_type,
+        billable,
+        category,
+        price,
+        opens_conversation: false,
+        conversation: None,
+    }
+}
+
+/// Returns the id of the conversation of `category` that a thread opens at `at`: a UUID v5, the same
+/// on every replica and on every retry.
+fn conversation_id(thread: &ThreadKey, category: Category, at: Instant) -> String {
+    let name = format!("{}/{}/{:?}/{}", thread.business_id, thread.customer_id, category, at.as_millis());
+    Uuid::new_v5(&CONVERSATION_ID_NAMESPACE, name.as_bytes()).to_string()
+}
