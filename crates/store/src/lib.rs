@@ -6,10 +6,12 @@
 
 mod error;
 mod memory;
+mod open;
 mod step;
 
 pub use error::Error;
 pub use memory::MemoryStore;
+pub use open::open;
 pub use step::{Answer, MessageKind, Record, Snapshot, apply};
 
 use async_trait::async_trait;
