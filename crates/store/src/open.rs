@@ -6,11 +6,11 @@ use crate::{Error, MemoryStore, Store};
 
 /// Opens the store a URL names.
 pub async fn open(url: &str) -> Result<Arc<dyn Store>, Error> {
-    let (scheme, rest) = url.split_once(':').ok_or_else(|| Error::Config {
+    let (scheme, _rest) = url.split_once(':').ok_or_else(|| Error::Config {
         message: format!("store URL {url:?} has no scheme: use memory:, sled:PATH, redis://HOST:PORT or redis+cluster://H1:P1,H2:P2"),
     })?;
     match scheme {
-        "memory" => Ok(Arc::new(MemoryStore::default())),
+        "memory" => Ok(Arc::new(MemoryStore::default()) as Arc<dyn Store>),
         "sled" | "redis" | "redis+cluster" => Err(Error::Config {
             message: format!("the {scheme} backend is not built yet (store URL {url:?})"),
         }),
@@ -20,5 +20,4 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, Error> {
             ),
         }),
     }
-    .inspect(|_| tracing::debug!(%rest, "store opened"))
 }
