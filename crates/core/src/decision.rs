@@ -53,7 +53,8 @@ pub struct Conversation {
 impl Conversation {
     /// Returns the instant it stops being open: its expiry, or the instant it was closed.
     pub fn ends_at(&self) -> Instant {
-        self.closed_at.map_or(self.expires_at, |closed_at| closed_at.min(self.expires_at))
+        self.closed_at
+            .map_or(self.expires_at, |closed_at| closed_at.min(self.expires_at))
     }
 
     /// Returns whether it is open at `at`: `[opened_at, ends_at)`.
@@ -113,8 +114,11 @@ impl Decision {
     /// Returns the answer a dry run gives: a conversation that the message would open does not exist
     /// yet, so its id is left empty.
     pub fn into_dry_run(mut self) -> Decision {
-        if let Verdict::Allowed(Charge { opens_conversation: true, conversation: Some(conversation), .. }) =
-            &mut self.verdict
+        if let Verdict::Allowed(Charge {
+            opens_conversation: true,
+            conversation: Some(conversation),
+            ..
+        }) = &mut self.verdict
         {
             conversation.id.clear();
         }

@@ -15,6 +15,9 @@ pub struct Error {
 impl Error {
     /// Returns an error for `field`.
     pub fn invalid(field: &'static str, reason: impl Into<String>) -> Error {
-        Error { field, reason: reason.into() }
+        Error {
+            field,
+            reason: reason.into(),
+        }
     }
 }

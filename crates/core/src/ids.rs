@@ -21,9 +21,15 @@ impl BusinessId {
             return Err(Error::invalid(FIELD, "must not be empty"));
         }
         if raw.len() > MAX_ID_LEN {
-            return Err(Error::invalid(FIELD, format!("must be at most {MAX_ID_LEN} characters")));
+            return Err(Error::invalid(
+                FIELD,
+                format!("must be at most {MAX_ID_LEN} characters"),
+            ));
         }
-        if let Some(bad) = raw.chars().find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))) {
+        if let Some(bad) = raw
+            .chars()
+            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+        {
             return Err(Error::invalid(
                 FIELD,
                 format!("may hold only ASCII letters, digits, '-', '_' and '.', found {bad:?}"),
@@ -53,7 +59,10 @@ impl CustomerId {
         const FIELD: &str = "customer_id";
         let digits = raw.strip_prefix('+').unwrap_or(raw);
         if digits.is_empty() {
-            return Err(Error::invalid(FIELD, "must not be empty: give an E.164 number such as 919800000001"));
+            return Err(Error::invalid(
+                FIELD,
+                "must not be empty: give an E.164 number such as 919800000001",
+            ));
         }
         if !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::invalid(
@@ -64,7 +73,9 @@ impl CustomerId {
         if !(7..=15).contains(&digits.len()) || digits.starts_with('0') {
             return Err(Error::invalid(
                 FIELD,
-                format!("must be an E.164 number of 7 to 15 digits starting with a country code, got {raw:?}"),
+                format!(
+                    "must be an E.164 number of 7 to 15 digits starting with a country code, got {raw:?}"
+                ),
             ));
         }
         Ok(CustomerId(digits.to_owned()))
@@ -96,10 +107,16 @@ impl MessageId {
             return Err(Error::invalid(FIELD, "must not be empty"));
         }
         if raw.len() > MAX_MESSAGE_ID_LEN {
-            return Err(Error::invalid(FIELD, format!("must be at most {MAX_MESSAGE_ID_LEN} bytes")));
+            return Err(Error::invalid(
+                FIELD,
+                format!("must be at most {MAX_MESSAGE_ID_LEN} bytes"),
+            ));
         }
         if raw.chars().any(|c| c.is_whitespace() || c.is_control()) {
-            return Err(Error::invalid(FIELD, "must not contain whitespace or control characters"));
+            return Err(Error::invalid(
+                FIELD,
+                "must not contain whitespace or control characters",
+            ));
         }
         Ok(MessageId(raw.to_owned()))
     }
@@ -166,7 +183,15 @@ mod tests {
     fn customer_ids_are_e164_digits() {
         assert_eq!(CustomerId::new("+919800000001").unwrap().as_str(), "919800000001");
         assert_eq!(CustomerId::new("919800000001").unwrap().as_str(), "919800000001");
-        for bad in ["", "+", "91 98000", "91980000000a", "0919800000", "123456", "1234567890123456"] {
+        for bad in [
+            "",
+            "+",
+            "91 98000",
+            "91980000000a",
+            "0919800000",
+            "123456",
+            "1234567890123456",
+        ] {
             let error = CustomerId::new(bad).unwrap_err();
             assert_eq!(error.field, "customer_id", "{bad:?}");
         }

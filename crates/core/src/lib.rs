@@ -21,7 +21,9 @@ mod time;
 #[cfg(test)]
 mod tests;
 
-pub use decision::{Charge, Conversation, Decision, DenyReason, PricingModel, PricingType, ThreadView, Verdict};
+pub use decision::{
+    Charge, Conversation, Decision, DenyReason, PricingModel, PricingType, ThreadView, Verdict,
+};
 pub use error::Error;
 pub use ids::{AccountId, BusinessId, CustomerId, MessageId, ThreadKey};
 pub use message::{Category, ClientPlatform, EntryPoint, Inbound, Outbound, Template, TemplateCategory};

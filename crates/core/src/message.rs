@@ -53,7 +53,10 @@ pub enum ClientPlatform {
 impl ClientPlatform {
     /// Returns whether the platform counts as mobile (Android, iOS, or not said).
     pub fn is_mobile(self) -> bool {
-        matches!(self, ClientPlatform::Unspecified | ClientPlatform::Android | ClientPlatform::Ios)
+        matches!(
+            self,
+            ClientPlatform::Unspecified | ClientPlatform::Android | ClientPlatform::Ios
+        )
     }
 }
 

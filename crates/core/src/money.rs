@@ -15,7 +15,10 @@ impl Currency {
     pub fn new(code: &str) -> Result<Currency, Error> {
         match code.as_bytes() {
             &[a, b, c] if [a, b, c].iter().all(u8::is_ascii_uppercase) => Ok(Currency([a, b, c])),
-            _ => Err(Error::invalid("currency", format!("must be three capital letters, got {code:?}"))),
+            _ => Err(Error::invalid(
+                "currency",
+                format!("must be three capital letters, got {code:?}"),
+            )),
         }
     }
 
@@ -41,7 +44,10 @@ pub struct Money {
 impl Money {
     /// Returns zero in `currency`.
     pub fn zero(currency: Currency) -> Money {
-        Money { currency, amount: Decimal::ZERO }
+        Money {
+            currency,
+            amount: Decimal::ZERO,
+        }
     }
 
     /// Splits the amount into whole units and nanos (10^-9 units) of the same sign, as
@@ -50,16 +56,25 @@ impl Money {
         let amount = self.amount.trunc_with_scale(9);
         let units = amount.trunc();
         let nanos = (amount - units) * Decimal::from(1_000_000_000);
-        (i64::try_from(units).unwrap_or(i64::MAX), i32::try_from(nanos).unwrap_or(0))
+        (
+            i64::try_from(units).unwrap_or(i64::MAX),
+            i32::try_from(nanos).unwrap_or(0),
+        )
     }
 
     /// Builds an amount from units and nanos; both must have the same sign, and nanos lie in ±999,999,999.
     pub fn from_units_and_nanos(currency: Currency, units: i64, nanos: i32) -> Result<Money, Error> {
         if nanos.unsigned_abs() > 999_999_999 || (units > 0 && nanos < 0) || (units < 0 && nanos > 0) {
-            return Err(Error::invalid("nanos", "must lie in ±999,999,999 with the sign of units"));
+            return Err(Error::invalid(
+                "nanos",
+                "must lie in ±999,999,999 with the sign of units",
+            ));
         }
         let amount = Decimal::from(units) + Decimal::new(i64::from(nanos), 9);
-        Ok(Money { currency, amount: amount.normalize() })
+        Ok(Money {
+            currency,
+            amount: amount.normalize(),
+        })
     }
 }
 
@@ -76,7 +91,10 @@ mod tests {
     use super::*;
 
     fn inr(amount: &str) -> Money {
-        Money { currency: Currency::new("INR").unwrap(), amount: Decimal::from_str(amount).unwrap() }
+        Money {
+            currency: Currency::new("INR").unwrap(),
+            amount: Decimal::from_str(amount).unwrap(),
+        }
     }
 
     #[test]
@@ -91,7 +109,10 @@ mod tests {
     fn round_trips_units_and_nanos() {
         let money = inr("0.3292");
         let (units, nanos) = money.units_and_nanos();
-        assert_eq!(Money::from_units_and_nanos(money.currency, units, nanos).unwrap(), money);
+        assert_eq!(
+            Money::from_units_and_nanos(money.currency, units, nanos).unwrap(),
+            money
+        );
         assert!(Money::from_units_and_nanos(money.currency, 1, -1).is_err());
     }
 

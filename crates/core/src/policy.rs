@@ -45,7 +45,11 @@ pub struct Policy {
 impl Policy {
     /// Returns the policy of the default deployment: the June 2023 model with its free tier.
     pub fn conversation_2023(rate_card: RateCard) -> Policy {
-        Policy { rate_card, pricing: PricingChoice::Conversation2023, free_tier_conversations: FREE_TIER_CONVERSATIONS }
+        Policy {
+            rate_card,
+            pricing: PricingChoice::Conversation2023,
+            free_tier_conversations: FREE_TIER_CONVERSATIONS,
+        }
     }
 
     pub(crate) fn era_at(&self, at: Instant) -> Era {

@@ -36,7 +36,10 @@ impl RateRow {
             Category::Service => self.service,
             Category::FreeEntryPoint => Decimal::ZERO,
         };
-        Money { currency: self.currency, amount }
+        Money {
+            currency: self.currency,
+            amount,
+        }
     }
 
     /// Returns the per-message price of an outbound message: its template category's rate, or zero for
@@ -71,14 +74,20 @@ impl RateCard {
             }
             for rate in [row.marketing, row.utility, row.authentication, row.service] {
                 if rate.is_sign_negative() {
-                    return Err(Error::invalid(FIELD, format!("market `{}` has a negative rate", row.market)));
+                    return Err(Error::invalid(
+                        FIELD,
+                        format!("market `{}` has a negative rate", row.market),
+                    ));
                 }
             }
             for prefix in &row.prefixes {
                 if prefix.is_empty() || !prefix.bytes().all(|b| b.is_ascii_digit()) {
                     return Err(Error::invalid(
                         FIELD,
-                        format!("market `{}` has prefix {prefix:?}, which is not digits", row.market),
+                        format!(
+                            "market `{}` has prefix {prefix:?}, which is not digits",
+                            row.market
+                        ),
                     ));
                 }
                 match prefixes.get(prefix) {
@@ -94,18 +103,24 @@ impl RateCard {
                 }
             }
             let market_rows = markets.entry(row.market.clone()).or_default();
-            if let Some(first) = market_rows.first() {
-                if first.currency != row.currency {
-                    return Err(Error::invalid(
-                        FIELD,
-                        format!("market `{}` has rows in {} and in {}", row.market, first.currency, row.currency),
-                    ));
-                }
+            if let Some(first) = market_rows.first()
+                && first.currency != row.currency
+            {
+                return Err(Error::invalid(
+                    FIELD,
+                    format!(
+                        "market `{}` has rows in {} and in {}",
+                        row.market, first.currency, row.currency
+                    ),
+                ));
             }
             market_rows.push(row);
         }
         if !markets.contains_key(OTHER_MARKET) {
-            return Err(Error::invalid(FIELD, format!("needs a row for the market `{OTHER_MARKET}`")));
+            return Err(Error::invalid(
+                FIELD,
+                format!("needs a row for the market `{OTHER_MARKET}`"),
+            ));
         }
         for market_rows in markets.values_mut() {
             market_rows.sort_by_key(|row| row.effective_from);
@@ -150,7 +165,13 @@ mod tests {
 
     use super::*;
 
-    fn mk_row(market: &str, prefixes: &[&str], currency: &str, effective_from: i64, marketing: &str) -> RateRow {
+    fn mk_row(
+        market: &str,
+        prefixes: &[&str],
+        currency: &str,
+        effective_from: i64,
+        marketing: &str,
+    ) -> RateRow {
         RateRow {
             market: market.to_owned(),
             prefixes: prefixes.iter().map(|prefix| (*prefix).to_owned()).collect(),
@@ -181,7 +202,12 @@ mod tests {
         assert_eq!(card.market_of(&customer("18765550100")), "Rest of Latin America");
         assert_eq!(card.market_of(&customer("919800000001")), "India");
         assert_eq!(card.market_of(&customer("9998000000")), "Other");
-        assert_eq!(card.rates_for(&customer("919800000001"), Instant::EPOCH).price(Category::Marketing).to_string(), "0.8147 INR");
+        assert_eq!(
+            card.rates_for(&customer("919800000001"), Instant::EPOCH)
+                .price(Category::Marketing)
+                .to_string(),
+            "0.8147 INR"
+        );
     }
 
     #[test]
@@ -192,7 +218,11 @@ mod tests {
         ])
         .unwrap();
         let other = customer("9998000000");
-        let marketing_at = |millis| card.rates_for(&other, Instant::from_millis(millis)).marketing.to_string();
+        let marketing_at = |millis| {
+            card.rates_for(&other, Instant::from_millis(millis))
+                .marketing
+                .to_string()
+        };
         assert_eq!(marketing_at(500), "0.1");
         assert_eq!(marketing_at(1_999), "0.1");
         assert_eq!(marketing_at(2_000), "0.2");
@@ -200,9 +230,16 @@ mod tests {
 
     #[test]
     fn rejects_inconsistent_cards() {
-        assert!(RateCard::new(vec![mk_row("India", &["91"], "INR", 0, "1")]).is_err(), "no Other");
         assert!(
-            RateCard::new(vec![mk_row("Other", &[], "USD", 0, "1"), mk_row("A", &["9x"], "USD", 0, "1")]).is_err(),
+            RateCard::new(vec![mk_row("India", &["91"], "INR", 0, "1")]).is_err(),
+            "no Other"
+        );
+        assert!(
+            RateCard::new(vec![
+                mk_row("Other", &[], "USD", 0, "1"),
+                mk_row("A", &["9x"], "USD", 0, "1")
+            ])
+            .is_err(),
             "prefix not digits"
         );
         assert!(

@@ -35,7 +35,10 @@ pub struct Outcome {
 /// Checks an event time against the server clock: at most `max_skew` ahead of `now`.
 pub fn validate_at(at: Instant, now: Instant, max_skew: Duration) -> Result<Instant, Error> {
     if at < Instant::EPOCH {
-        return Err(Error::invalid("at", format!("must not be before 1970-01-01, got {at}")));
+        return Err(Error::invalid(
+            "at",
+            format!("must not be before 1970-01-01, got {at}"),
+        ));
     }
     if at > now.plus(max_skew) {
         return Err(Error::invalid(
@@ -57,9 +60,10 @@ pub fn record_inbound(state: &ThreadState, inbound: &Inbound, at: Instant) -> Th
     let mut next = state.clone();
     next.add_customer_service_span(Span::starting_at(at, CUSTOMER_SERVICE_WINDOW));
     if inbound.opens_response_window() {
-        next.parts_mut()
-            .response_windows
-            .push(ResponseWindow { span: Span::starting_at(at, RESPONSE_WINDOW), used: false });
+        next.parts_mut().response_windows.push(ResponseWindow {
+            span: Span::starting_at(at, RESPONSE_WINDOW),
+            used: false,
+        });
     }
     next.observe(at);
     next
@@ -93,7 +97,10 @@ pub fn decide(
         );
         return Outcome {
             decision: Decision {
-                verdict: Verdict::Denied { reason: DenyReason::OutsideCustomerServiceWindow, explanation },
+                verdict: Verdict::Denied {
+                    reason: DenyReason::OutsideCustomerServiceWindow,
+                    explanation,
+                },
                 customer_service_window_expires_at: None,
             },
             next: None,
@@ -118,14 +125,24 @@ pub fn decide(
         open_free_entry_point(&mut next, thread, instant, pricing_model, zero)
     } else {
         match (era, message) {
-            (Era::PerMessage, _) => charge_per_message(message, window_end.is_some(), rates.price_of(message), zero),
+            (Era::PerMessage, _) => {
+                charge_per_message(message, window_end.is_some(), rates.price_of(message), zero)
+            }
             (_, Outbound::Template(template)) => {
                 let category = Category::from(template.category);
                 match state.open_conversation(category, instant) {
                     Some(conversation) => attribute(pricing_model, conversation, zero),
                     None => {
                         let price = rates.price(category);
-                        open(&mut next, thread, category, instant, PricingType::Regular, true, price)
+                        open(
+                            &mut next,
+                            thread,
+                            category,
+                            instant,
+                            PricingType::Regular,
+                            true,
+                            price,
+                        )
                     }
                 }
             }
@@ -142,11 +159,27 @@ pub fn decide(
                 ),
                 None if free_tier_used < policy.free_tier_conversations => {
                     free_tier_claim = Some(instant.utc_month());
-                    open(&mut next, thread, Category::Service, instant, PricingType::FreeTier, true, zero)
+                    open(
+                        &mut next,
+                        thread,
+                        Category::Service,
+                        instant,
+                        PricingType::FreeTier,
+                        true,
+                        zero,
+                    )
                 }
                 None => {
                     let price = rates.price(Category::Service);
-                    open(&mut next, thread, Category::Service, instant, PricingType::Regular, true, price)
+                    open(
+                        &mut next,
+                        thread,
+                        Category::Service,
+                        instant,
+                        PricingType::Regular,
+                        true,
+                        price,
+                    )
                 }
             },
         }
@@ -166,10 +199,16 @@ pub fn decide(
 /// of an unused free-entry-point response window.
 pub fn view(state: &ThreadState, at: Instant) -> ThreadView {
     let conversations: Vec<Conversation> = state.open_conversations(at).into_iter().cloned().collect();
-    let free_entry_point_open = conversations.iter().any(|conversation| conversation.category == Category::FreeEntryPoint);
+    let free_entry_point_open = conversations
+        .iter()
+        .any(|conversation| conversation.category == Category::FreeEntryPoint);
     ThreadView {
         customer_service_window_expires_at: state.customer_service_window_end(at),
-        free_entry_point_deadline: if free_entry_point_open { None } else { state.unused_response_window_end(at) },
+        free_entry_point_deadline: if free_entry_point_open {
+            None
+        } else {
+            state.unused_response_window_end(at)
+        },
         conversations,
     }
 }
@@ -198,7 +237,11 @@ fn open(
     billable: bool,
     price: Money,
 ) -> Charge {
-    let length = if category == Category::FreeEntryPoint { FREE_ENTRY_POINT_CONVERSATION } else { CONVERSATION };
+    let length = if category == Category::FreeEntryPoint {
+        FREE_ENTRY_POINT_CONVERSATION
+    } else {
+        CONVERSATION
+    };
     let conversation = Conversation {
         id: conversation_id(thread, category, at),
         category,
@@ -230,14 +273,33 @@ fn open_free_entry_point(
     zero: Money,
 ) -> Charge {
     let parts = next.parts_mut();
-    for window in parts.response_windows.iter_mut().filter(|window| window.span.contains(at)) {
+    for window in parts
+        .response_windows
+        .iter_mut()
+        .filter(|window| window.span.contains(at))
+    {
         window.used = true;
     }
-    for conversation in parts.conversations.iter_mut().filter(|conversation| conversation.is_open_at(at)) {
+    for conversation in parts
+        .conversations
+        .iter_mut()
+        .filter(|conversation| conversation.is_open_at(at))
+    {
         conversation.closed_at = Some(at);
     }
-    let charge = open(next, thread, Category::FreeEntryPoint, at, PricingType::FreeEntryPoint, false, zero);
-    Charge { pricing_model, ..charge }
+    let charge = open(
+        next,
+        thread,
+        Category::FreeEntryPoint,
+        at,
+        PricingType::FreeEntryPoint,
+        false,
+        zero,
+    );
+    Charge {
+        pricing_model,
+        ..charge
+    }
 }
 
 /// Returns the charge of a message under per-message pricing outside a free entry point conversation:
@@ -247,7 +309,9 @@ fn charge_per_message(message: &Outbound, window_open: bool, price: Money, zero:
     let (category, pricing_type, billable, price) = match message {
         Outbound::FreeForm => (Category::Service, PricingType::FreeCustomerService, false, zero),
         Outbound::Template(template) => match Category::from(template.category) {
-            Category::Utility if window_open => (Category::Utility, PricingType::FreeCustomerService, false, zero),
+            Category::Utility if window_open => {
+                (Category::Utility, PricingType::FreeCustomerService, false, zero)
+            }
             category => (category, PricingType::Regular, true, price),
         },
     };
@@ -265,6 +329,12 @@ fn charge_per_message(message: &Outbound, window_open: bool, price: Money, zero:
 /// Returns the id of the conversation of `category` that a thread opens at `at`: a UUID v5, the same
 /// on every replica and on every retry.
 fn conversation_id(thread: &ThreadKey, category: Category, at: Instant) -> String {
-    let name = format!("{}/{}/{:?}/{}", thread.business_id, thread.customer_id, category, at.as_millis());
+    let name = format!(
+        "{}/{}/{:?}/{}",
+        thread.business_id,
+        thread.customer_id,
+        category,
+        at.as_millis()
+    );
     Uuid::new_v5(&CONVERSATION_ID_NAMESPACE, name.as_bytes()).to_string()
 }

@@ -70,13 +70,21 @@ impl ThreadState {
 
     /// Returns the end of the contiguous stretch of the customer service window containing `at`.
     pub fn customer_service_window_end(&self, at: Instant) -> Option<Instant> {
-        self.parts.customer_service.iter().find(|span| span.contains(at)).map(|span| span.end)
+        self.parts
+            .customer_service
+            .iter()
+            .find(|span| span.contains(at))
+            .map(|span| span.end)
     }
 
     /// Returns the conversations open at `at`, oldest first (ties by category).
     pub fn open_conversations(&self, at: Instant) -> Vec<&Conversation> {
-        let mut open: Vec<&Conversation> =
-            self.parts.conversations.iter().filter(|conversation| conversation.is_open_at(at)).collect();
+        let mut open: Vec<&Conversation> = self
+            .parts
+            .conversations
+            .iter()
+            .filter(|conversation| conversation.is_open_at(at))
+            .collect();
         open.sort_by_key(|conversation| (conversation.opened_at, conversation.category));
         open
     }
@@ -114,7 +122,9 @@ impl ThreadState {
             .chain(self.parts.conversations.iter().map(Conversation::ends_at))
             .max()
             .unwrap_or(latest_event_at);
-        Duration::from_millis(last_end.since(latest_event_at).as_millis().max(0) + RETENTION_GRACE.as_millis())
+        Duration::from_millis(
+            last_end.since(latest_event_at).as_millis().max(0) + RETENTION_GRACE.as_millis(),
+        )
     }
 
     pub(crate) fn parts_mut(&mut self) -> &mut ThreadParts {
@@ -127,7 +137,10 @@ impl ThreadState {
         spans.retain(|other| {
             let joins = other.start <= span.end && span.start <= other.end;
             if joins {
-                span = Span { start: span.start.min(other.start), end: span.end.max(other.end) };
+                span = Span {
+                    start: span.start.min(other.start),
+                    end: span.end.max(other.end),
+                };
             }
             !joins
         });
@@ -144,6 +157,8 @@ impl ThreadState {
         let horizon = latest.minus(HISTORY);
         parts.customer_service.retain(|span| span.end > horizon);
         parts.response_windows.retain(|window| window.span.end > horizon);
-        parts.conversations.retain(|conversation| conversation.ends_at() > horizon);
+        parts
+            .conversations
+            .retain(|conversation| conversation.ends_at() > horizon);
     }
 }

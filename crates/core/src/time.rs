@@ -67,7 +67,10 @@ impl Instant {
     /// Returns the calendar month (UTC) that contains this instant.
     pub fn utc_month(self) -> Month {
         let date_time = self.to_date_time();
-        Month { year: date_time.year(), month: date_time.month() }
+        Month {
+            year: date_time.year(),
+            month: date_time.month(),
+        }
     }
 
     fn to_date_time(self) -> DateTime<Utc> {
@@ -111,7 +114,10 @@ pub struct Span {
 impl Span {
     /// Returns the span `[start, start + length)`.
     pub fn starting_at(start: Instant, length: Duration) -> Span {
-        Span { start, end: start.plus(length) }
+        Span {
+            start,
+            end: start.plus(length),
+        }
     }
 
     /// Returns whether `at` lies in `[start, end)`.
@@ -138,12 +144,18 @@ mod tests {
         // 2024-02-29T23:59:59.999Z and 2024-03-01T00:00:00Z.
         let last_of_february = Instant::from_millis(1_709_251_199_999);
         assert_eq!(last_of_february.utc_month(), Month { year: 2024, month: 2 });
-        assert_eq!(last_of_february.plus(Duration::MILLISECOND).utc_month(), Month { year: 2024, month: 3 });
+        assert_eq!(
+            last_of_february.plus(Duration::MILLISECOND).utc_month(),
+            Month { year: 2024, month: 3 }
+        );
         assert_eq!(Month { year: 2024, month: 3 }.to_string(), "2024-03");
     }
 
     #[test]
     fn instants_display_as_rfc3339_millis() {
-        assert_eq!(Instant::from_millis(1_709_251_199_999).to_string(), "2024-02-29T23:59:59.999Z");
+        assert_eq!(
+            Instant::from_millis(1_709_251_199_999).to_string(),
+            "2024-02-29T23:59:59.999Z"
+        );
     }
 }
