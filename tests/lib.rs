@@ -1,1 +1,211 @@
-//! placeholder
+//! The end-to-end harness: a server in this process on a port bound by the test, the real `hourglass`
+//! binary as a child process, and a gRPC client for either.
+
+pub mod scenario;
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use hourglass_proto::v1::policy_service_client::PolicyServiceClient;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+use tonic::transport::Channel;
+
+/// A gRPC client of `hourglass.v1.PolicyService`.
+pub type Client = PolicyServiceClient<Channel>;
+
+/// A server running in this process, stopped through its shutdown future.
+pub struct InProcessServer {
+    pub addr: SocketAddr,
+    shutdown: Option<oneshot::Sender<()>>,
+    /// The server's result, its error chain as a string.
+    task: JoinHandle<Result<(), String>>,
+}
+
+impl InProcessServer {
+    /// Starts a server on `127.0.0.1:0` with the given extra arguments (such as `--store memory:`).
+    pub async fn start(args: &[&str]) -> InProcessServer {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind a free loopback port");
+        let addr = listener.local_addr().expect("a bound listener has an address");
+        let config = hourglass_server::Config::try_parse_from(
+            std::iter::once("hourglass").chain(args.iter().copied()),
+        )
+        .expect("valid test arguments");
+        let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
+        let task = tokio::spawn(async move {
+            hourglass_server::run(config, listener, async {
+                let _ = shutdown_rx.await;
+            })
+            .await
+            .map_err(|error| format!("{error:#}"))
+        });
+        InProcessServer {
+            addr,
+            shutdown: Some(shutdown_tx),
+            task,
+        }
+    }
+
+    /// Connects a client, retrying while the server starts.
+    pub async fn client(&self) -> Client {
+        connect(self.addr).await
+    }
+
+    /// Stops the server through its shutdown future and waits for it to finish.
+    pub async fn stop(mut self) {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        let result = tokio::time::timeout(Duration::from_secs(10), &mut self.task)
+            .await
+            .expect("the server stops within 10 s")
+            .expect("the server task does not panic");
+        assert_eq!(result, Ok(()), "the server stops cleanly");
+    }
+}
+
+/// Connects a client to `addr`, retrying for up to 10 s while the server starts.
+pub async fn connect(addr: SocketAddr) -> Client {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        match PolicyServiceClient::connect(format!("http://{addr}")).await {
+            Ok(client) => return client,
+            Err(error) if Instant::now() > deadline => panic!("cannot connect to {addr}: {error}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
+        }
+    }
+}
+
+/// Returns the path of the `hourglass` binary, built once per test run.
+pub fn hourglass_binary() -> &'static Path {
+    static BINARY: OnceLock<PathBuf> = OnceLock::new();
+    BINARY.get_or_init(|| {
+        escargot::CargoBuild::new()
+            .package("hourglass-server")
+            .bin("hourglass")
+            .current_release()
+            .current_target()
+            .run()
+            .expect("build the hourglass binary")
+            .path()
+            .to_path_buf()
+    })
+}
+
+/// Returns a loopback port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("bind a free loopback port")
+        .port()
+}
+
+/// The real `hourglass` binary running as a child process; killed when dropped.
+pub struct BinaryServer {
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+impl BinaryServer {
+    /// Starts the binary on a free port with `--store store_url` and waits until it accepts connections.
+    pub async fn start(store_url: &str) -> BinaryServer {
+        let port = free_port();
+        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        let child = Command::new(hourglass_binary())
+            .args(["--listen", &addr.to_string(), "--store", store_url])
+            .env("HOURGLASS_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the hourglass binary");
+        let server = BinaryServer { addr, child };
+        server.wait_until_serving().await;
+        server
+    }
+
+    async fn wait_until_serving(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            if let Ok(channel) = Channel::from_shared(format!("http://{}", self.addr))
+                .expect("a valid URI")
+                .connect()
+                .await
+            {
+                let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
+                let request = tonic_health::pb::HealthCheckRequest {
+                    service: String::new(),
+                };
+                let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
+                if let Ok(response) = health.check(request).await
+                    && response.into_inner().status == serving
+                {
+                    return;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the binary did not become SERVING on {} within 20 s",
+                self.addr
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Kills the process with SIGKILL, as `kill -9` does, and reaps it.
+    pub fn kill_9(mut self) {
+        self.child.kill().expect("send SIGKILL");
+        self.child.wait().expect("reap the killed server");
+    }
+
+    /// Sends SIGTERM and returns the exit status once the process has stopped.
+    pub fn terminate(mut self) -> std::process::ExitStatus {
+        let status = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -TERM failed");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait().expect("poll the server") {
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the server did not stop within 10 s of SIGTERM"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for BinaryServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Returns a random business id of 15 digits, fresh for each call.
+pub fn fresh_business_id() -> String {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_nanos());
+    let mixed = (nanos as u64)
+        ^ (u64::from(std::process::id()) << 32)
+        ^ COUNTER
+            .fetch_add(1, Ordering::Relaxed)
+            .wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    format!("{}", 100_000_000_000_000 + mixed % 900_000_000_000_000)
+}

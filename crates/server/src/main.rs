@@ -1,2 +1,35 @@
-//! placeholder
-fn main() {}
+//! The `hourglass` binary: parses and validates the configuration, starts logging, binds the port and
+//! serves until SIGTERM or Ctrl-C.
+
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::Parser as _;
+use hourglass_server::{Config, run, shutdown_signal, telemetry};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let config = Config::parse();
+    if let Err(error) = config.validate() {
+        eprintln!("hourglass: invalid configuration:");
+        for problem in &error.problems {
+            eprintln!("  {problem}");
+        }
+        return ExitCode::from(2);
+    }
+    match serve(config).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("hourglass: {error:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
+    telemetry::init(config.log_format, &config.log_filter)?;
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("bind {}", config.listen))?;
+    run(config, listener, shutdown_signal()).await
+}

@@ -1,0 +1,215 @@
+//! The configuration of the `hourglass` binary: one clap `Config`, every flag also read from an
+//! `HOURGLASS_…` environment variable, and `Config::validate`, which checks everything before a port is
+//! bound and reports every problem at once.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
+use hourglass_core::{FREE_TIER_CONVERSATIONS, Policy, PricingChoice};
+
+use crate::rate_card;
+
+/// The largest `--max-clock-skew`: a day. Event times further ahead than that are never plausible.
+const MAX_CLOCK_SKEW_LIMIT: u64 = 86_400;
+
+/// Hourglass: a gRPC policy and billing service for the WhatsApp Business Platform.
+///
+/// Every flag can also be set with the environment variable shown next to it; a flag given on the
+/// command line wins over the environment.
+#[derive(Clone, Debug, PartialEq, Eq, Parser)]
+#[command(name = "hourglass", version)]
+pub struct Config {
+    /// The address to serve gRPC on (Hourglass has no TLS: keep it on loopback or a private network).
+    #[arg(
+        long,
+        env = "HOURGLASS_LISTEN",
+        value_name = "ADDR",
+        default_value = "127.0.0.1:50051"
+    )]
+    pub listen: SocketAddr,
+
+    /// The store: `memory:` (in this process only, lost on exit), `sled:PATH` (embedded, on disk),
+    /// `redis://HOST:PORT` (one Redis) or `redis+cluster://H1:P1,H2:P2` (Redis Cluster). Replicas that
+    /// serve the same businesses must share one Redis.
+    #[arg(
+        long,
+        env = "HOURGLASS_STORE",
+        value_name = "URL",
+        default_value = "sled:./hourglass-data"
+    )]
+    pub store: String,
+
+    /// A TOML rate card that replaces the built-in one (Meta's June 2023 rates as reported by
+    /// resellers); see `crates/server/ratecards/default.toml` for the format. Reloaded on SIGHUP.
+    #[arg(long, env = "HOURGLASS_RATE_CARD", value_name = "PATH")]
+    pub rate_card: Option<PathBuf>,
+
+    /// The pricing model: pinned to the conversation model of June 2023 (free tier included), pinned to
+    /// per-message pricing (July 2025), or following Meta's calendar by the date of each message.
+    #[arg(long, env = "HOURGLASS_PRICING_MODEL", value_enum, default_value_t = PricingModelArg::Conversation2023)]
+    pub pricing_model: PricingModelArg,
+
+    /// How many seconds an event time `at` may lie ahead of the server clock before it is rejected.
+    #[arg(
+        long,
+        env = "HOURGLASS_MAX_CLOCK_SKEW",
+        value_name = "SECONDS",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(0..=MAX_CLOCK_SKEW_LIMIT),
+    )]
+    pub max_clock_skew: u64,
+
+    /// How many milliseconds a store call may take before the request fails with UNAVAILABLE.
+    #[arg(
+        long,
+        env = "HOURGLASS_STORE_TIMEOUT_MS",
+        value_name = "MILLISECONDS",
+        default_value_t = 500,
+        value_parser = clap::value_parser!(u64).range(1..=60_000),
+    )]
+    pub store_timeout_ms: u64,
+
+    /// The format of the logs written to standard output.
+    #[arg(long, env = "HOURGLASS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain)]
+    pub log_format: LogFormat,
+
+    /// Which logs to write, as a tracing `EnvFilter` directive such as `info` or
+    /// `info,hourglass_server=debug`.
+    #[arg(long, env = "HOURGLASS_LOG", value_name = "FILTER", default_value = "info")]
+    pub log_filter: String,
+}
+
+/// The `--pricing-model` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum PricingModelArg {
+    /// Conversation-based pricing of June 1, 2023, with its free tier, whatever the date.
+    #[value(name = "conversation-2023")]
+    Conversation2023,
+    /// Per-message pricing of July 1, 2025, whatever the date.
+    #[value(name = "per-message")]
+    PerMessage,
+    /// Meta's model in force at the date of each message.
+    #[value(name = "meta-calendar")]
+    MetaCalendar,
+}
+
+impl From<PricingModelArg> for PricingChoice {
+    fn from(pricing_model: PricingModelArg) -> PricingChoice {
+        match pricing_model {
+            PricingModelArg::Conversation2023 => PricingChoice::Conversation2023,
+            PricingModelArg::PerMessage => PricingChoice::PerMessage,
+            PricingModelArg::MetaCalendar => PricingChoice::MetaCalendar,
+        }
+    }
+}
+
+/// The `--log-format` values.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Plain,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// Every problem found in a configuration.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[error("invalid configuration: {}", .problems.join("; "))]
+pub struct ConfigError {
+    /// One line per problem, each naming its flag.
+    pub problems: Vec<String>,
+}
+
+impl Config {
+    /// Parses `args` (the first being the program name) and ignores the process environment, so that
+    /// tests see exactly the flags they pass.
+    ///
+    /// This shadows clap's `Parser::try_parse_from`, which also reads `HOURGLASS_…` variables; `main`
+    /// uses `Parser::parse` for that.
+    pub fn try_parse_from<I, T>(args: I) -> Result<Config, clap::Error>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        let command = Config::command().mut_args(|arg| arg.env(None));
+        let matches = command.try_get_matches_from(args)?;
+        Config::from_arg_matches(&matches)
+    }
+
+    /// Checks everything clap cannot check alone (the store URL, the rate card, the log filter) and
+    /// returns the deployment's pricing policy, or every problem at once.
+    pub fn validate(&self) -> Result<Policy, ConfigError> {
+        let Config {
+            listen: _,
+            store,
+            rate_card,
+            pricing_model,
+            max_clock_skew: _,
+            store_timeout_ms: _,
+            log_format: _,
+            log_filter,
+        } = self;
+        let mut problems = Vec::new();
+        if let Err(problem) = check_store_url(store) {
+            problems.push(format!("--store: {problem}"));
+        }
+        if let Err(error) = tracing_subscriber::EnvFilter::try_new(log_filter) {
+            problems.push(format!(
+                "--log-filter (HOURGLASS_LOG): {log_filter:?} is not a valid filter: {error}"
+            ));
+        }
+        let policy = match rate_card::load(rate_card.as_deref()) {
+            Ok(rate_card) => Some(load_policy(rate_card, *pricing_model)),
+            Err(error) => {
+                problems.push(format!("--rate-card: {error}"));
+                None
+            }
+        };
+        match policy {
+            Some(policy) if problems.is_empty() => Ok(policy),
+            _ => Err(ConfigError { problems }),
+        }
+    }
+}
+
+/// Returns the policy of a deployment from its rate card and pricing model.
+pub(crate) fn load_policy(rate_card: hourglass_core::RateCard, pricing_model: PricingModelArg) -> Policy {
+    Policy {
+        rate_card,
+        pricing: PricingChoice::from(pricing_model),
+        free_tier_conversations: FREE_TIER_CONVERSATIONS,
+    }
+}
+
+/// Checks the shape of a store URL; whether the backend is reachable is for `hourglass_store::open`.
+fn check_store_url(url: &str) -> Result<(), String> {
+    const USAGE: &str = "use memory:, sled:PATH, redis://HOST:PORT or redis+cluster://H1:P1,H2:P2";
+    match url.split_once(':') {
+        Some(("memory", _)) => Ok(()),
+        Some(("sled", path)) if !path.strip_prefix("//").unwrap_or(path).trim().is_empty() => Ok(()),
+        Some(("sled", _)) => Err(format!(
+            "{url:?} has no path: use sled:PATH such as sled:./hourglass-data"
+        )),
+        Some(("redis", rest)) => match rest.strip_prefix("//") {
+            Some(address) if !address.is_empty() && !address.contains(',') => Ok(()),
+            Some(address) if address.contains(',') => Err(format!(
+                "{url:?} names several nodes: use redis+cluster://H1:P1,H2:P2 for a cluster"
+            )),
+            _ => Err(format!("{url:?} has no host: use redis://HOST:PORT")),
+        },
+        Some(("redis+cluster", rest)) => match rest.strip_prefix("//") {
+            Some(nodes) if !nodes.is_empty() && nodes.split(',').all(|node| !node.trim().is_empty()) => {
+                Ok(())
+            }
+            _ => Err(format!(
+                "{url:?} does not list its nodes: use redis+cluster://H1:P1,H2:P2"
+            )),
+        },
+        Some((scheme, _)) => Err(format!("unknown store scheme {scheme:?} in {url:?}: {USAGE}")),
+        None => Err(format!("{url:?} has no scheme: {USAGE}")),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,199 @@
+//! Tests of command-line parsing and validation; none reads or changes the process environment.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::CommandFactory;
+use hourglass_core::PricingChoice;
+
+use super::*;
+
+#[track_caller]
+fn parse(args: &[&str]) -> Config {
+    Config::try_parse_from(std::iter::once("hourglass").chain(args.iter().copied()))
+        .unwrap_or_else(|error| panic!("{args:?} should parse: {error}"))
+}
+
+/// Checks that `args` fail to parse with an error that names `flag`.
+#[track_caller]
+fn check_rejected(args: &[&str], flag: &str) {
+    let error = Config::try_parse_from(std::iter::once("hourglass").chain(args.iter().copied()))
+        .expect_err("the arguments are invalid")
+        .to_string();
+    assert!(error.contains(flag), "{args:?}: {error:?} does not name {flag}");
+}
+
+#[test]
+fn defaults() {
+    let config = parse(&[]);
+    assert_eq!(
+        config,
+        Config {
+            listen: "127.0.0.1:50051".parse::<SocketAddr>().unwrap(),
+            store: "sled:./hourglass-data".to_owned(),
+            rate_card: None,
+            pricing_model: PricingModelArg::Conversation2023,
+            max_clock_skew: 300,
+            store_timeout_ms: 500,
+            log_format: LogFormat::Plain,
+            log_filter: "info".to_owned(),
+        }
+    );
+    let policy = config.validate().expect("the defaults are valid");
+    assert_eq!(policy.pricing, PricingChoice::Conversation2023);
+    assert_eq!(policy.free_tier_conversations, 1_000);
+}
+
+#[test]
+fn every_flag() {
+    let directory = tempfile::tempdir().unwrap();
+    let card_path = directory.path().join("card.toml");
+    std::fs::write(&card_path, crate::rate_card::DEFAULT_RATE_CARD).unwrap();
+    let card_path = card_path.to_str().unwrap();
+    let config = parse(&[
+        "--listen",
+        "0.0.0.0:6000",
+        "--store=redis+cluster://10.0.0.1:7000,10.0.0.2:7000",
+        "--rate-card",
+        card_path,
+        "--pricing-model",
+        "meta-calendar",
+        "--max-clock-skew",
+        "60",
+        "--store-timeout-ms",
+        "250",
+        "--log-format",
+        "json",
+        "--log-filter",
+        "warn,hourglass_server=debug",
+    ]);
+    assert_eq!(
+        config,
+        Config {
+            listen: "0.0.0.0:6000".parse::<SocketAddr>().unwrap(),
+            store: "redis+cluster://10.0.0.1:7000,10.0.0.2:7000".to_owned(),
+            rate_card: Some(PathBuf::from(card_path)),
+            pricing_model: PricingModelArg::MetaCalendar,
+            max_clock_skew: 60,
+            store_timeout_ms: 250,
+            log_format: LogFormat::Json,
+            log_filter: "warn,hourglass_server=debug".to_owned(),
+        }
+    );
+    assert_eq!(config.validate().unwrap().pricing, PricingChoice::MetaCalendar);
+    assert_eq!(
+        parse(&["--pricing-model", "per-message"])
+            .validate()
+            .unwrap()
+            .pricing,
+        PricingChoice::PerMessage
+    );
+    assert_eq!(parse(&["--store", "memory:"]).store, "memory:");
+    assert_eq!(parse(&["--max-clock-skew", "0"]).max_clock_skew, 0);
+}
+
+#[test]
+fn bad_values_name_their_flag() {
+    check_rejected(&["--listen", "localhost"], "--listen");
+    check_rejected(&["--listen", "127.0.0.1"], "--listen");
+    check_rejected(&["--pricing-model", "conversation-2024"], "--pricing-model");
+    check_rejected(&["--max-clock-skew=-1"], "--max-clock-skew");
+    check_rejected(&["--max-clock-skew", "5m"], "--max-clock-skew");
+    check_rejected(&["--max-clock-skew", "86401"], "--max-clock-skew");
+    check_rejected(&["--store-timeout-ms", "0"], "--store-timeout-ms");
+    check_rejected(&["--store-timeout-ms", "ten"], "--store-timeout-ms");
+    check_rejected(&["--log-format", "xml"], "--log-format");
+    check_rejected(&["--no-such-flag"], "--no-such-flag");
+}
+
+#[test]
+fn validate_reports_every_problem_at_once() {
+    let config = parse(&[
+        "--store",
+        "postgres://db",
+        "--rate-card",
+        "/nonexistent/hourglass/card.toml",
+        "--log-filter",
+        "info,[[[",
+    ]);
+    let error = config.validate().expect_err("three problems");
+    assert_eq!(error.problems.len(), 3, "{error}");
+    assert!(
+        error.problems[0].starts_with("--store: unknown store scheme \"postgres\""),
+        "{error}"
+    );
+    assert!(error.problems[1].starts_with("--log-filter"), "{error}");
+    assert!(
+        error.problems[2].starts_with("--rate-card: cannot read rate card /nonexistent"),
+        "{error}"
+    );
+    let message = error.to_string();
+    assert!(message.starts_with("invalid configuration: --store"), "{message}");
+    assert!(!message.ends_with('.'), "{message}");
+}
+
+#[test]
+fn store_urls() {
+    for good in [
+        "memory:",
+        "sled:./hourglass-data",
+        "sled:/var/lib/hourglass",
+        "sled:///var/lib/hourglass",
+        "redis://127.0.0.1:6379",
+        "redis+cluster://a:7000,b:7001",
+    ] {
+        assert_eq!(check_store_url(good), Ok(()), "{good}");
+    }
+    for bad in [
+        "",
+        "memory",
+        "sled:",
+        "sled://",
+        "redis://",
+        "redis:",
+        "redis://a:1,b:2",
+        "redis+cluster://",
+        "redis+cluster://a:1,,b:2",
+        "mysql://x",
+    ] {
+        assert!(check_store_url(bad).is_err(), "{bad:?}");
+    }
+}
+
+#[test]
+fn every_flag_has_an_environment_variable_and_help() {
+    let command = Config::command();
+    for arg in command.get_arguments().filter(|arg| {
+        arg.get_long()
+            .is_some_and(|long| long != "help" && long != "version")
+    }) {
+        let long = arg.get_long().unwrap();
+        let env = arg
+            .get_env()
+            .unwrap_or_else(|| panic!("--{long} has no environment variable"));
+        assert!(
+            env.to_str().unwrap().starts_with("HOURGLASS_"),
+            "--{long}: {env:?}"
+        );
+        assert!(arg.get_help().is_some(), "--{long} has no help");
+        assert!(
+            !arg.get_default_values().is_empty() || long == "rate-card",
+            "--{long} has no default"
+        );
+    }
+    let help = Config::command().render_long_help().to_string();
+    for expected in [
+        "HOURGLASS_LISTEN",
+        "HOURGLASS_STORE",
+        "redis+cluster://H1:P1,H2:P2",
+        "HOURGLASS_LOG",
+        "conversation-2023",
+        "meta-calendar",
+    ] {
+        assert!(
+            help.contains(expected),
+            "--help does not mention {expected}:\n{help}"
+        );
+    }
+    command.debug_assert();
+}

@@ -1,0 +1,89 @@
+//! Readiness through `grpc.health.v1.Health`: the server (`""`) and `hourglass.v1.PolicyService` are
+//! SERVING exactly while the store answers `check_connectivity`.
+//!
+//! Both start NOT_SERVING. A background task checks the store at once and then periodically, and flips
+//! both statuses when the store fails or recovers. On shutdown they turn NOT_SERVING before the server
+//! drains its connections, so that load balancers stop sending requests first.
+
+use std::sync::Arc;
+
+use hourglass_proto::v1::policy_service_server::SERVICE_NAME;
+use hourglass_store::Store;
+use tokio::task::JoinHandle;
+use tonic_health::ServingStatus;
+use tonic_health::server::HealthReporter;
+
+/// The services whose status follows the store: the whole server, and the policy service.
+const SERVICES: [&str; 2] = ["", SERVICE_NAME];
+
+/// How the store is watched.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct StoreCheck {
+    /// The time between two checks.
+    pub interval: std::time::Duration,
+    /// How long one check may take before the store counts as failed.
+    pub timeout: std::time::Duration,
+}
+
+/// The background task that keeps the health statuses in line with the store; dropping it stops it.
+#[derive(Debug)]
+pub(crate) struct StoreWatch {
+    reporter: HealthReporter,
+    task: JoinHandle<()>,
+}
+
+impl StoreWatch {
+    /// Sets every status to NOT_SERVING and starts watching the store, whose first check runs at once.
+    pub async fn start(store: Arc<dyn Store>, reporter: HealthReporter, check: StoreCheck) -> StoreWatch {
+        set_status(&reporter, ServingStatus::NotServing).await;
+        let task = tokio::spawn(watch_store(store, reporter.clone(), check));
+        StoreWatch { reporter, task }
+    }
+
+    /// Stops watching and sets every status to NOT_SERVING, for good.
+    pub async fn stop(self) {
+        // Stop the task first, or a check in flight could turn the statuses back to SERVING.
+        self.task.abort();
+        set_status(&self.reporter, ServingStatus::NotServing).await;
+    }
+}
+
+impl Drop for StoreWatch {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+async fn watch_store(store: Arc<dyn Store>, reporter: HealthReporter, check: StoreCheck) {
+    let mut ticker = tokio::time::interval(check.interval);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut serving: Option<bool> = None;
+    loop {
+        ticker.tick().await;
+        let problem = match tokio::time::timeout(check.timeout, store.check_connectivity()).await {
+            Ok(Ok(())) => None,
+            Ok(Err(error)) => Some(error.to_string()),
+            Err(_elapsed) => Some(format!("no answer within {} ms", check.timeout.as_millis())),
+        };
+        match (problem, serving) {
+            (None, Some(true)) => {}
+            (None, _) => {
+                set_status(&reporter, ServingStatus::Serving).await;
+                tracing::info!("store reachable, serving");
+                serving = Some(true);
+            }
+            (Some(problem), None | Some(true)) => {
+                set_status(&reporter, ServingStatus::NotServing).await;
+                tracing::error!(%problem, "store unreachable, not serving");
+                serving = Some(false);
+            }
+            (Some(problem), Some(false)) => tracing::debug!(%problem, "store still unreachable"),
+        }
+    }
+}
+
+async fn set_status(reporter: &HealthReporter, status: ServingStatus) {
+    for service in SERVICES {
+        reporter.set_service_status(service, status).await;
+    }
+}

@@ -1,0 +1,182 @@
+//! `PolicyService`, the gRPC handlers: each reads validate → store → core → `to_proto`.
+//!
+//! The rules live in `hourglass_core` and the atomic decide-and-record step in the store; a handler
+//! only connects them and bounds every store call by the store timeout.
+
+use std::future::Future;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use hourglass_core::{Duration, Policy};
+use hourglass_proto::v1 as pb;
+use hourglass_proto::v1::policy_service_server::PolicyService;
+use hourglass_store::Store;
+use tonic::{Request, Response, Status};
+
+use crate::convert::{self, Clock, ToProto as _};
+use crate::error::{Error, to_status};
+
+/// The deployment's pricing policy, replaced whole when the rate card is reloaded.
+///
+/// A request takes the `Arc` once and decides with it, so a reload never changes a policy halfway
+/// through a request. The lock is held only to clone or swap the `Arc`, never across an await.
+#[derive(Clone, Debug)]
+pub(crate) struct SharedPolicy(Arc<RwLock<Arc<Policy>>>);
+
+impl SharedPolicy {
+    pub fn new(policy: Policy) -> SharedPolicy {
+        SharedPolicy(Arc::new(RwLock::new(Arc::new(policy))))
+    }
+
+    /// Returns the policy in force now.
+    pub fn current(&self) -> Arc<Policy> {
+        // Holders of the lock only clone or assign an `Arc`, which cannot leave it half-written.
+        Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
+    }
+
+    /// Puts `policy` in force for every request that starts from now on.
+    pub fn replace(&self, policy: Policy) {
+        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
+    }
+}
+
+/// The `hourglass.v1.PolicyService` implementation over a store.
+pub(crate) struct PolicyServer {
+    store: Arc<dyn Store>,
+    policy: SharedPolicy,
+    max_clock_skew: Duration,
+    store_timeout: std::time::Duration,
+}
+
+impl PolicyServer {
+    pub fn new(
+        store: Arc<dyn Store>,
+        policy: SharedPolicy,
+        max_clock_skew: Duration,
+        store_timeout: std::time::Duration,
+    ) -> PolicyServer {
+        PolicyServer {
+            store,
+            policy,
+            max_clock_skew,
+            store_timeout,
+        }
+    }
+
+    fn clock(&self) -> Clock {
+        Clock::system(self.max_clock_skew)
+    }
+
+    /// Awaits a store call for at most the store timeout.
+    async fn bounded<T>(
+        &self,
+        call: impl Future<Output = Result<T, hourglass_store::Error>>,
+    ) -> Result<T, Error> {
+        match tokio::time::timeout(self.store_timeout, call).await {
+            Ok(result) => Ok(result?),
+            Err(_elapsed) => Err(Error::StoreTimeout {
+                timeout_ms: self.store_timeout.as_millis(),
+            }),
+        }
+    }
+
+    async fn answer_authorize(&self, request: pb::AuthorizeRequest) -> Result<pb::AuthorizeResponse, Error> {
+        let convert::Authorize { thread, message, at } =
+            convert::authorize_from_proto(request, self.clock())?;
+        let snapshot = self.bounded(self.store.load(&thread, at)).await?;
+        let policy = self.policy.current();
+        let outcome = hourglass_core::decide(
+            &policy,
+            &thread,
+            &snapshot.state,
+            &message,
+            at,
+            snapshot.free_tier_used,
+        );
+        let decision = outcome.decision.into_dry_run();
+        tracing::debug!(allowed = decision.is_allowed(), "authorized");
+        Ok(pb::AuthorizeResponse {
+            decision: Some(decision.to_proto()),
+        })
+    }
+
+    async fn answer_record_message(
+        &self,
+        request: pb::RecordMessageRequest,
+    ) -> Result<pb::RecordMessageResponse, Error> {
+        let record = convert::record_from_proto(request, self.clock())?;
+        let policy = self.policy.current();
+        // A call cut short by the timeout may still complete in the store; the gateway's retry with the
+        // same message id then gets the recorded answer, marked duplicate.
+        let answer = self.bounded(self.store.record(&record, &policy)).await?;
+        tracing::debug!(
+            duplicate = answer.duplicate,
+            allowed = answer.decision.as_ref().map(hourglass_core::Decision::is_allowed),
+            "recorded"
+        );
+        Ok(answer.to_proto())
+    }
+
+    async fn answer_list_open_conversations(
+        &self,
+        request: pb::ListOpenConversationsRequest,
+    ) -> Result<pb::ListOpenConversationsResponse, Error> {
+        let convert::ListOpenConversations { thread, at } =
+            convert::list_open_conversations_from_proto(request, self.clock())?;
+        let snapshot = self.bounded(self.store.load(&thread, at)).await?;
+        let view = hourglass_core::view(&snapshot.state, at);
+        tracing::debug!(n_conversations = view.conversations.len(), "listed");
+        Ok(view.to_proto())
+    }
+}
+
+#[tonic::async_trait]
+impl PolicyService for PolicyServer {
+    #[tracing::instrument(
+        name = "authorize",
+        skip_all,
+        fields(business_id = %request.get_ref().business_id, customer_id = %request.get_ref().customer_id)
+    )]
+    async fn authorize(
+        &self,
+        request: Request<pb::AuthorizeRequest>,
+    ) -> Result<Response<pb::AuthorizeResponse>, Status> {
+        self.answer_authorize(request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+
+    #[tracing::instrument(
+        name = "record_message",
+        skip_all,
+        fields(
+            business_id = %request.get_ref().business_id,
+            customer_id = %request.get_ref().customer_id,
+            message_id = %request.get_ref().message_id,
+        )
+    )]
+    async fn record_message(
+        &self,
+        request: Request<pb::RecordMessageRequest>,
+    ) -> Result<Response<pb::RecordMessageResponse>, Status> {
+        self.answer_record_message(request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+
+    #[tracing::instrument(
+        name = "list_open_conversations",
+        skip_all,
+        fields(business_id = %request.get_ref().business_id, customer_id = %request.get_ref().customer_id)
+    )]
+    async fn list_open_conversations(
+        &self,
+        request: Request<pb::ListOpenConversationsRequest>,
+    ) -> Result<Response<pb::ListOpenConversationsResponse>, Status> {
+        self.answer_list_open_conversations(request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status)
+    }
+}

@@ -1,0 +1,21 @@
+//! The end-to-end test binary: acceptance scenarios over gRPC on every embedded store, the real binary
+//! driven by grpcurl, and crash safety under `kill -9`.
+
+mod binary;
+mod durability;
+mod scenarios;
+
+use hourglass_e2e::scenario::{parse_relative, parse_t0};
+
+#[test]
+fn parses_scenario_times() {
+    assert_eq!(parse_relative("0h"), 0);
+    assert_eq!(parse_relative("23h59m"), 23 * 3_600_000 + 59 * 60_000);
+    assert_eq!(parse_relative("72h59m59s"), 72 * 3_600_000 + 59 * 60_000 + 59_000);
+    assert_eq!(
+        parse_relative("23h59m59s999ms"),
+        23 * 3_600_000 + 59 * 60_000 + 59_000 + 999
+    );
+    assert_eq!(parse_relative("30m"), 1_800_000);
+    assert_eq!(parse_t0("2024-03-04T00:00:00Z"), 1_709_510_400_000);
+}
