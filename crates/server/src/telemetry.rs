@@ -12,7 +12,9 @@ pub fn init(log_format: LogFormat, log_filter: &str) -> anyhow::Result<()> {
         EnvFilter::try_new(log_filter).with_context(|| format!("parse log filter {log_filter:?}"))?;
     let builder = tracing_subscriber::fmt()
         .with_env_filter(env_filter)
-        .with_writer(std::io::stdout);
+        .with_writer(std::io::stdout)
+        // Colours only for a person at a terminal, never in files or log collectors.
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stdout()));
     let result = match log_format {
         LogFormat::Plain => builder.try_init(),
         LogFormat::Json => builder
