@@ -1,0 +1,672 @@
+//! The store's own record format: versioned serde mirrors of the core's thread state and answers,
+//! encoded as JSON.
+//!
+//! `hourglass_core` derives no serde, so that the rules never depend on how they are stored. Every
+//! record carries a `"version"` tag; a new layout adds a variant next to `V1` and a golden file under
+//! `testdata/`, and old records keep decoding. Instants are whole milliseconds since the Unix epoch,
+//! money is a decimal string with its currency code, and enum values are spelled as in the API
+//! (`MARKETING`, `FREE_TIER`). `keep_until` is the server-clock instant after which a sweeping backend
+//! may delete the record; backends that expire records by TTL leave it out.
+
+use std::str::FromStr;
+
+use hourglass_core::{
+    Category, Charge, Conversation, Currency, Decision, DenyReason, Instant, Money, PricingModel,
+    PricingType, ResponseWindow, Span, ThreadParts, ThreadState, Verdict,
+};
+use rust_decimal::Decimal;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+
+use crate::{Answer, Error};
+
+/// A thread's state as stored.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "version")]
+pub enum ThreadRecord {
+    #[serde(rename = "1")]
+    V1(ThreadV1),
+}
+
+/// A free-tier counter as stored: the slots an account has taken in one calendar month.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "version")]
+pub enum CounterRecord {
+    #[serde(rename = "1")]
+    V1(CounterV1),
+}
+
+/// The answer to a recorded message as stored, so that a duplicate can repeat it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "version")]
+pub enum AnswerRecord {
+    #[serde(rename = "1")]
+    V1(AnswerV1),
+}
+
+/// Version 1 of a thread record: the fields of `ThreadParts`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ThreadV1 {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    keep_until: Option<i64>,
+    /// Stretches of the customer service window, `[start, end)`.
+    customer_service: Vec<SpanV1>,
+    response_windows: Vec<ResponseWindowV1>,
+    conversations: Vec<ConversationV1>,
+    #[serde(default)]
+    last_outbound_at: Option<i64>,
+    #[serde(default)]
+    latest_event_at: Option<i64>,
+}
+
+/// Version 1 of a free-tier counter.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CounterV1 {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    keep_until: Option<i64>,
+    used: u32,
+}
+
+/// Version 1 of an answer: the decision of an outbound message, none for an inbound one. Whether an
+/// answer is a duplicate is not stored: a stored answer is always the first one.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnswerV1 {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    keep_until: Option<i64>,
+    decision: Option<DecisionV1>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct SpanV1 {
+    start: i64,
+    end: i64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct ResponseWindowV1 {
+    start: i64,
+    end: i64,
+    used: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct ConversationV1 {
+    id: String,
+    category: CategoryV1,
+    opened_at: i64,
+    expires_at: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    closed_at: Option<i64>,
+    pricing_type: PricingTypeV1,
+    billable: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct DecisionV1 {
+    verdict: VerdictV1,
+    customer_service_window_expires_at: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "SCREAMING_SNAKE_CASE")]
+enum VerdictV1 {
+    Allowed {
+        charge: ChargeV1,
+    },
+    Denied {
+        reason: DenyReasonV1,
+        explanation: String,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct ChargeV1 {
+    pricing_model: PricingModelV1,
+    pricing_type: PricingTypeV1,
+    billable: bool,
+    category: CategoryV1,
+    price: MoneyV1,
+    opens_conversation: bool,
+    conversation: Option<ConversationV1>,
+}
+
+/// An exact amount: `amount` is a decimal string such as `"0.8147"`, never a float.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+struct MoneyV1 {
+    amount: String,
+    currency: String,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum CategoryV1 {
+    Marketing,
+    Utility,
+    Authentication,
+    Service,
+    FreeEntryPoint,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum PricingTypeV1 {
+    Regular,
+    FreeTier,
+    FreeEntryPoint,
+    FreeCustomerService,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum PricingModelV1 {
+    Conversation,
+    PerMessage,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+enum DenyReasonV1 {
+    OutsideCustomerServiceWindow,
+}
+
+/// Encodes a record as compact JSON, the bytes a backend stores.
+pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
+    // The records hold strings, integers, booleans and enums with string names only: serialising them
+    // into memory cannot fail.
+    serde_json::to_vec(record).expect("store records always serialise to JSON")
+}
+
+/// Decodes a record that a backend read back; `what` names it in the error (for example the key).
+pub fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, Error> {
+    serde_json::from_slice(bytes).map_err(|error| Error::corrupt(format!("cannot decode {what}: {error}")))
+}
+
+impl ThreadRecord {
+    /// Returns the current version of a thread's record.
+    pub fn new(state: &ThreadState, keep_until: Option<Instant>) -> ThreadRecord {
+        let parts = state.parts();
+        ThreadRecord::V1(ThreadV1 {
+            keep_until: keep_until.map(Instant::as_millis),
+            customer_service: parts
+                .customer_service
+                .iter()
+                .map(|span| SpanV1::from(*span))
+                .collect(),
+            response_windows: parts
+                .response_windows
+                .iter()
+                .map(|window| ResponseWindowV1 {
+                    start: window.span.start.as_millis(),
+                    end: window.span.end.as_millis(),
+                    used: window.used,
+                })
+                .collect(),
+            conversations: parts.conversations.iter().map(ConversationV1::from).collect(),
+            last_outbound_at: parts.last_outbound_at.map(Instant::as_millis),
+            latest_event_at: parts.latest_event_at.map(Instant::as_millis),
+        })
+    }
+
+    /// Returns the instant after which the record may be swept, if it carries one.
+    pub fn keep_until(&self) -> Option<Instant> {
+        match self {
+            ThreadRecord::V1(v1) => v1.keep_until.map(Instant::from_millis),
+        }
+    }
+
+    /// Returns the thread's state.
+    pub fn into_state(self) -> ThreadState {
+        match self {
+            ThreadRecord::V1(v1) => ThreadState::from_parts(ThreadParts {
+                customer_service: v1.customer_service.into_iter().map(Span::from).collect(),
+                response_windows: v1
+                    .response_windows
+                    .into_iter()
+                    .map(|window| ResponseWindow {
+                        span: Span {
+                            start: Instant::from_millis(window.start),
+                            end: Instant::from_millis(window.end),
+                        },
+                        used: window.used,
+                    })
+                    .collect(),
+                conversations: v1.conversations.into_iter().map(Conversation::from).collect(),
+                last_outbound_at: v1.last_outbound_at.map(Instant::from_millis),
+                latest_event_at: v1.latest_event_at.map(Instant::from_millis),
+            }),
+        }
+    }
+}
+
+impl CounterRecord {
+    /// Returns the current version of a counter's record.
+    pub fn new(used: u32, keep_until: Option<Instant>) -> CounterRecord {
+        CounterRecord::V1(CounterV1 {
+            keep_until: keep_until.map(Instant::as_millis),
+            used,
+        })
+    }
+
+    /// Returns the instant after which the record may be swept, if it carries one.
+    pub fn keep_until(&self) -> Option<Instant> {
+        match self {
+            CounterRecord::V1(v1) => v1.keep_until.map(Instant::from_millis),
+        }
+    }
+
+    /// Returns how many free-tier slots are taken.
+    pub fn used(&self) -> u32 {
+        match self {
+            CounterRecord::V1(v1) => v1.used,
+        }
+    }
+}
+
+impl AnswerRecord {
+    /// Returns the current version of an answer's record. The duplicate flag is not kept.
+    pub fn new(answer: &Answer, keep_until: Option<Instant>) -> AnswerRecord {
+        AnswerRecord::V1(AnswerV1 {
+            keep_until: keep_until.map(Instant::as_millis),
+            decision: answer.decision.as_ref().map(DecisionV1::from),
+        })
+    }
+
+    /// Returns the instant after which the record may be swept, if it carries one.
+    pub fn keep_until(&self) -> Option<Instant> {
+        match self {
+            AnswerRecord::V1(v1) => v1.keep_until.map(Instant::from_millis),
+        }
+    }
+
+    /// Returns the stored answer, not marked duplicate; a malformed amount or currency is
+    /// `Error::Corrupt`.
+    pub fn into_answer(self) -> Result<Answer, Error> {
+        match self {
+            AnswerRecord::V1(v1) => {
+                let decision = v1.decision.map(Decision::try_from).transpose()?;
+                Ok(Answer {
+                    decision,
+                    duplicate: false,
+                })
+            }
+        }
+    }
+}
+
+impl From<Span> for SpanV1 {
+    fn from(span: Span) -> SpanV1 {
+        SpanV1 {
+            start: span.start.as_millis(),
+            end: span.end.as_millis(),
+        }
+    }
+}
+
+impl From<SpanV1> for Span {
+    fn from(span: SpanV1) -> Span {
+        Span {
+            start: Instant::from_millis(span.start),
+            end: Instant::from_millis(span.end),
+        }
+    }
+}
+
+impl From<&Conversation> for ConversationV1 {
+    fn from(conversation: &Conversation) -> ConversationV1 {
+        ConversationV1 {
+            id: conversation.id.clone(),
+            category: conversation.category.into(),
+            opened_at: conversation.opened_at.as_millis(),
+            expires_at: conversation.expires_at.as_millis(),
+            closed_at: conversation.closed_at.map(Instant::as_millis),
+            pricing_type: conversation.pricing_type.into(),
+            billable: conversation.billable,
+        }
+    }
+}
+
+impl From<ConversationV1> for Conversation {
+    fn from(conversation: ConversationV1) -> Conversation {
+        Conversation {
+            id: conversation.id,
+            category: conversation.category.into(),
+            opened_at: Instant::from_millis(conversation.opened_at),
+            expires_at: Instant::from_millis(conversation.expires_at),
+            closed_at: conversation.closed_at.map(Instant::from_millis),
+            pricing_type: conversation.pricing_type.into(),
+            billable: conversation.billable,
+        }
+    }
+}
+
+impl From<&Decision> for DecisionV1 {
+    fn from(decision: &Decision) -> DecisionV1 {
+        let verdict = match &decision.verdict {
+            Verdict::Allowed(charge) => VerdictV1::Allowed {
+                charge: ChargeV1::from(charge),
+            },
+            Verdict::Denied { reason, explanation } => VerdictV1::Denied {
+                reason: (*reason).into(),
+                explanation: explanation.clone(),
+            },
+        };
+        DecisionV1 {
+            verdict,
+            customer_service_window_expires_at: decision
+                .customer_service_window_expires_at
+                .map(Instant::as_millis),
+        }
+    }
+}
+
+impl TryFrom<DecisionV1> for Decision {
+    type Error = Error;
+
+    fn try_from(decision: DecisionV1) -> Result<Decision, Error> {
+        let verdict = match decision.verdict {
+            VerdictV1::Allowed { charge } => Verdict::Allowed(Charge::try_from(charge)?),
+            VerdictV1::Denied { reason, explanation } => Verdict::Denied {
+                reason: reason.into(),
+                explanation,
+            },
+        };
+        Ok(Decision {
+            verdict,
+            customer_service_window_expires_at: decision
+                .customer_service_window_expires_at
+                .map(Instant::from_millis),
+        })
+    }
+}
+
+impl From<&Charge> for ChargeV1 {
+    fn from(charge: &Charge) -> ChargeV1 {
+        ChargeV1 {
+            pricing_model: charge.pricing_model.into(),
+            pricing_type: charge.pricing_type.into(),
+            billable: charge.billable,
+            category: charge.category.into(),
+            price: MoneyV1 {
+                amount: charge.price.amount.to_string(),
+                currency: charge.price.currency.to_string(),
+            },
+            opens_conversation: charge.opens_conversation,
+            conversation: charge.conversation.as_ref().map(ConversationV1::from),
+        }
+    }
+}
+
+impl TryFrom<ChargeV1> for Charge {
+    type Error = Error;
+
+    fn try_from(charge: ChargeV1) -> Result<Charge, Error> {
+        Ok(Charge {
+            pricing_model: charge.pricing_model.into(),
+            pricing_type: charge.pricing_type.into(),
+            billable: charge.billable,
+            category: charge.category.into(),
+            price: Money::try_from(charge.price)?,
+            opens_conversation: charge.opens_conversation,
+            conversation: charge.conversation.map(Conversation::from),
+        })
+    }
+}
+
+impl TryFrom<MoneyV1> for Money {
+    type Error = Error;
+
+    fn try_from(money: MoneyV1) -> Result<Money, Error> {
+        let currency = Currency::new(&money.currency)
+            .map_err(|error| Error::corrupt(format!("stored price has a bad currency: {error}")))?;
+        let amount = Decimal::from_str(&money.amount).map_err(|error| {
+            Error::corrupt(format!(
+                "stored price has a bad amount {:?}: {error}",
+                money.amount
+            ))
+        })?;
+        Ok(Money { currency, amount })
+    }
+}
+
+/// Writes a pair of `From` conversions between a core enum and its stored mirror, variant by variant.
+macro_rules! mirror_enum {
+    ($core:ident <=> $stored:ident { $($variant:ident),* $(,)? }) => {
+        impl From<$core> for $stored {
+            fn from(value: $core) -> $stored {
+                match value {
+                    $($core::$variant => $stored::$variant,)*
+                }
+            }
+        }
+
+        impl From<$stored> for $core {
+            fn from(value: $stored) -> $core {
+                match value {
+                    $($stored::$variant => $core::$variant,)*
+                }
+            }
+        }
+    };
+}
+
+mirror_enum!(Category <=> CategoryV1 { Marketing, Utility, Authentication, Service, FreeEntryPoint });
+mirror_enum!(PricingType <=> PricingTypeV1 { Regular, FreeTier, FreeEntryPoint, FreeCustomerService });
+mirror_enum!(PricingModel <=> PricingModelV1 { Conversation, PerMessage });
+mirror_enum!(DenyReason <=> DenyReasonV1 { OutsideCustomerServiceWindow });
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use hourglass_core::Duration;
+
+    use super::*;
+
+    /// 2024-03-05T10:00:00Z.
+    const T0: Instant = Instant::from_millis(1_709_632_800_000);
+
+    fn minutes(n: i64) -> Duration {
+        Duration::from_millis(n * 60_000)
+    }
+
+    fn inr(amount: &str) -> Money {
+        Money {
+            currency: Currency::new("INR").expect("INR is a currency"),
+            amount: Decimal::from_str(amount).expect("a decimal literal"),
+        }
+    }
+
+    /// Checks that the golden file `testdata/{name}` decodes to `expected`, and that `expected` encodes
+    /// back to the same text, byte for byte (pretty-printed, as the file is kept for reading).
+    #[track_caller]
+    fn check_golden<T>(name: &str, expected: &T)
+    where
+        T: Serialize + DeserializeOwned + PartialEq + std::fmt::Debug,
+    {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name);
+        let text = std::fs::read_to_string(&path).expect("golden files are checked in");
+        let decoded: T = decode(name, text.as_bytes()).expect("golden files decode");
+        assert_eq!(&decoded, expected, "{name} decodes to a different value");
+        let pretty = serde_json::to_string_pretty(expected).expect("records serialise");
+        assert_eq!(format!("{pretty}\n"), text, "{name} re-encodes differently");
+        let compact = encode(expected);
+        assert_eq!(
+            &decode::<T>(name, &compact).expect("compact records decode"),
+            expected
+        );
+    }
+
+    fn golden_thread() -> ThreadState {
+        let marketing = Conversation {
+            id: "0b9e7a52-3c2f-5d7e-9a41-6c8f2e1d3b70".to_owned(),
+            category: Category::Marketing,
+            opened_at: T0.plus(minutes(1)),
+            expires_at: T0.plus(minutes(1)).plus(Duration::hours(24)),
+            closed_at: Some(T0.plus(minutes(2))),
+            pricing_type: PricingType::Regular,
+            billable: true,
+        };
+        let free_entry_point = Conversation {
+            id: "5f3d1c84-7a2e-5b96-8e0d-2a4c6b8f1e39".to_owned(),
+            category: Category::FreeEntryPoint,
+            opened_at: T0.plus(minutes(2)),
+            expires_at: T0.plus(minutes(2)).plus(Duration::hours(72)),
+            closed_at: None,
+            pricing_type: PricingType::FreeEntryPoint,
+            billable: false,
+        };
+        ThreadState::from_parts(ThreadParts {
+            customer_service: vec![Span::starting_at(T0, Duration::hours(24))],
+            response_windows: vec![ResponseWindow {
+                span: Span::starting_at(T0, Duration::hours(24)),
+                used: true,
+            }],
+            conversations: vec![marketing, free_entry_point],
+            last_outbound_at: Some(T0.plus(minutes(2))),
+            latest_event_at: Some(T0.plus(minutes(2))),
+        })
+    }
+
+    fn golden_answer() -> Answer {
+        let opened_at = T0.plus(minutes(1));
+        let conversation = Conversation {
+            id: "0b9e7a52-3c2f-5d7e-9a41-6c8f2e1d3b70".to_owned(),
+            category: Category::Marketing,
+            opened_at,
+            expires_at: opened_at.plus(Duration::hours(24)),
+            closed_at: None,
+            pricing_type: PricingType::Regular,
+            billable: true,
+        };
+        Answer {
+            decision: Some(Decision {
+                verdict: Verdict::Allowed(Charge {
+                    pricing_model: PricingModel::Conversation,
+                    pricing_type: PricingType::Regular,
+                    billable: true,
+                    category: Category::Marketing,
+                    price: inr("0.8147"),
+                    opens_conversation: true,
+                    conversation: Some(conversation),
+                }),
+                customer_service_window_expires_at: Some(T0.plus(Duration::hours(24))),
+            }),
+            duplicate: false,
+        }
+    }
+
+    #[test]
+    fn thread_v1_golden_file() {
+        let keep_until = T0.plus(minutes(2)).plus(Duration::hours(144));
+        let record = ThreadRecord::new(&golden_thread(), Some(keep_until));
+        check_golden("thread.v1.json", &record);
+        assert_eq!(record.keep_until(), Some(keep_until));
+        assert_eq!(record.into_state(), golden_thread());
+    }
+
+    #[test]
+    fn answer_v1_golden_file() {
+        let keep_until = T0.plus(minutes(1)).plus(Duration::hours(72));
+        let record = AnswerRecord::new(&golden_answer(), Some(keep_until));
+        check_golden("answer.v1.json", &record);
+        assert_eq!(record.keep_until(), Some(keep_until));
+        assert_eq!(
+            record.into_answer().expect("the golden answer is well formed"),
+            golden_answer()
+        );
+    }
+
+    #[test]
+    fn denied_answer_v1_golden_file() {
+        let answer = Answer {
+            decision: Some(Decision {
+                verdict: Verdict::Denied {
+                    reason: DenyReason::OutsideCustomerServiceWindow,
+                    explanation: "no customer service window is open".to_owned(),
+                },
+                customer_service_window_expires_at: None,
+            }),
+            duplicate: false,
+        };
+        let record = AnswerRecord::new(&answer, None);
+        check_golden("answer.denied.v1.json", &record);
+        assert_eq!(
+            record.into_answer().expect("the golden answer is well formed"),
+            answer
+        );
+    }
+
+    #[test]
+    fn counter_v1_golden_file() {
+        let keep_until = T0.plus(Duration::hours(62 * 24));
+        let record = CounterRecord::new(1_000, Some(keep_until));
+        check_golden("counter.v1.json", &record);
+        assert_eq!((record.used(), record.keep_until()), (1_000, Some(keep_until)));
+    }
+
+    #[test]
+    fn the_duplicate_flag_is_not_stored() {
+        let answer = Answer {
+            duplicate: true,
+            ..golden_answer()
+        };
+        let record = AnswerRecord::new(&answer, None);
+        assert_eq!(record.into_answer().expect("well formed"), golden_answer());
+    }
+
+    #[test]
+    fn inbound_answers_and_empty_threads_round_trip() {
+        let answer = Answer {
+            decision: None,
+            duplicate: false,
+        };
+        let bytes = encode(&AnswerRecord::new(&answer, None));
+        assert_eq!(
+            std::str::from_utf8(&bytes).expect("JSON is UTF-8"),
+            r#"{"version":"1","decision":null}"#
+        );
+        let decoded: AnswerRecord = decode("answer", &bytes).expect("decodes");
+        assert_eq!(decoded.into_answer().expect("well formed"), answer);
+
+        let bytes = encode(&ThreadRecord::new(&ThreadState::default(), None));
+        let decoded: ThreadRecord = decode("thread", &bytes).expect("decodes");
+        assert_eq!(decoded.keep_until(), None);
+        assert!(decoded.into_state().is_empty());
+    }
+
+    #[track_caller]
+    fn check_corrupt(error: Error, needle: &str) {
+        match error {
+            Error::Corrupt { message } => assert!(message.contains(needle), "{message:?} lacks {needle:?}"),
+            other => panic!("expected Error::Corrupt, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn bad_records_are_corrupt() {
+        let bad: [(&[u8], &str); 4] = [
+            (b"not json", "thread t"),
+            (br#"{"used":1}"#, "version"),
+            (br#"{"version":"2","used":1}"#, "unknown variant"),
+            (br#"{"version":"1","used":-1}"#, "invalid value"),
+        ];
+        for (bytes, needle) in bad {
+            check_corrupt(
+                decode::<CounterRecord>("thread t", bytes).expect_err("bad records fail"),
+                needle,
+            );
+        }
+
+        let golden =
+            std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/answer.v1.json"))
+                .expect("golden files are checked in");
+        for (from, to, needle) in [
+            ("\"INR\"", "\"inr\"", "currency"),
+            ("\"0.8147\"", "\"0,8\"", "amount"),
+        ] {
+            let broken: AnswerRecord =
+                decode("answer", golden.replace(from, to).as_bytes()).expect("still JSON");
+            check_corrupt(broken.into_answer().expect_err("bad money fails"), needle);
+        }
+    }
+}

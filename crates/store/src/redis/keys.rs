@@ -1,0 +1,80 @@
+//! The Redis keys of a thread and of an account's free-tier counter, each group under one hash tag.
+//!
+//! Business ids hold only ASCII letters, digits, `-`, `_` and `.`, customer ids only digits, and the
+//! namespace no braces, so the first `{...}` of every key is the tag below, whatever a message id holds.
+
+use hourglass_core::{AccountId, MessageId, Month, ThreadKey};
+
+/// The keys of one thread, all in the slot of `{b:<business>:c:<customer>}`.
+#[derive(Clone, Debug)]
+pub(crate) struct ThreadKeys {
+    /// `<namespace>:{b:<business>:c:<customer>}:`
+    prefix: String,
+}
+
+impl ThreadKeys {
+    pub(crate) fn new(namespace: &str, thread: &ThreadKey) -> ThreadKeys {
+        ThreadKeys::from_parts(namespace, thread.business_id.as_str(), thread.customer_id.as_str())
+    }
+
+    pub(crate) fn from_parts(namespace: &str, business_id: &str, customer_id: &str) -> ThreadKeys {
+        ThreadKeys { prefix: format!("{namespace}:{{b:{business_id}:c:{customer_id}}}:") }
+    }
+
+    /// A hash: `v`, the version, bumped by every write; `s`, the state as a `ThreadRecord`.
+    pub(crate) fn thread(&self) -> String {
+        format!("{}thread", self.prefix)
+    }
+
+    /// A string: the `AnswerRecord` of a recorded message, for duplicates to repeat.
+    pub(crate) fn answer(&self, message_id: &MessageId) -> String {
+        format!("{}msg:{}", self.prefix, message_id.as_str())
+    }
+
+    /// A string: present when the thread has persisted the free-tier conversation `conversation_id`.
+    pub(crate) fn receipt(&self, conversation_id: &str) -> String {
+        format!("{}claim:{conversation_id}", self.prefix)
+    }
+}
+
+/// The keys of one account's free-tier counter for one month, in the slot of `{a:<account>}`.
+#[derive(Clone, Debug)]
+pub(crate) struct CounterKeys {
+    /// A hash: conversation id to the number of claims that hold it; its length is the slots taken.
+    pub(crate) slots: String,
+    /// A sorted set: claims not yet known to be persisted or abandoned, scored by lease deadline.
+    pub(crate) pending: String,
+}
+
+impl CounterKeys {
+    pub(crate) fn new(namespace: &str, account: &AccountId, month: Month) -> CounterKeys {
+        let slots = format!("{namespace}:{{a:{account}}}:free:{month}");
+        let pending = format!("{slots}:pending");
+        CounterKeys { slots, pending }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hourglass_core::{BusinessId, CustomerId};
+
+    use super::*;
+
+    #[test]
+    fn keys_of_a_thread_share_one_hash_tag() {
+        let thread = ThreadKey {
+            business_id: BusinessId::new("106540352242922").unwrap(),
+            customer_id: CustomerId::new("+919800000001").unwrap(),
+        };
+        let keys = ThreadKeys::new("hg", &thread);
+        assert_eq!(keys.thread(), "hg:{b:106540352242922:c:919800000001}:thread");
+        assert_eq!(
+            keys.answer(&MessageId::new("wamid.{x}").unwrap()),
+            "hg:{b:106540352242922:c:919800000001}:msg:wamid.{x}"
+        );
+        assert_eq!(keys.receipt("c0ffee"), "hg:{b:106540352242922:c:919800000001}:claim:c0ffee");
+        let counter = CounterKeys::new("hg", &thread.account(), Month { year: 2024, month: 3 });
+        assert_eq!(counter.slots, "hg:{a:106540352242922}:free:2024-03");
+        assert_eq!(counter.pending, "hg:{a:106540352242922}:free:2024-03:pending");
+    }
+}

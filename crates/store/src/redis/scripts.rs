@@ -1,0 +1,116 @@
+//! The Lua scripts of the Redis store. They are storage primitives only (read together, compare and
+//! set, count claims); every rule runs in Rust, in `step::apply`.
+//!
+//! Each script touches the keys of one hash tag, so it runs on one cluster node as one atomic unit.
+//! Missing values come back as nil (Lua `false`), never as holes in a reply array.
+
+use std::sync::LazyLock;
+
+use redis::Script;
+
+/// Reads a thread for a step, in one round trip.
+///
+/// KEYS: thread hash, answer key. Returns `{version or nil, state or nil, answer or nil}`.
+pub(crate) static READ_THREAD: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local thread = redis.call('HMGET', KEYS[1], 'v', 's')
+return {thread[1], thread[2], redis.call('GET', KEYS[2])}
+",
+    )
+});
+
+/// Writes a step's outcome if the thread is still at the version the step read (compare and set).
+///
+/// KEYS: thread hash, answer key, and the claim receipt when the step took a free-tier slot.
+/// ARGV: expected version (0 for a thread never written), state record, answer record, thread TTL,
+/// answer TTL, receipt TTL (milliseconds). TTLs only ever grow.
+///
+/// Returns `{1, nil, nil, nil}` when written, else `{0, version, state, answer}`: what a retry needs, so that it
+/// does not read again.
+pub(crate) static COMPARE_AND_SET: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local thread = redis.call('HMGET', KEYS[1], 'v', 's')
+local version = tonumber(thread[1]) or 0
+if version ~= tonumber(ARGV[1]) then
+  return {0, thread[1], thread[2], redis.call('GET', KEYS[2])}
+end
+redis.call('HSET', KEYS[1], 'v', version + 1, 's', ARGV[2])
+local function extend(key, ttl)
+  if redis.call('PTTL', key) < tonumber(ttl) then redis.call('PEXPIRE', key, ttl) end
+end
+extend(KEYS[1], ARGV[4])
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[5])
+if KEYS[3] then
+  redis.call('SET', KEYS[3], '1', 'PX', ARGV[6])
+end
+return {1, false, false, false}
+",
+    )
+});
+
+/// Takes a claim on a free-tier slot for a conversation: a new conversation only while fewer than
+/// `limit` slots are taken, a conversation already counted always (the claim then shares its slot).
+///
+/// KEYS: slots hash, pending set. ARGV: conversation id, pending member, lease deadline, limit, TTL,
+/// now (milliseconds).
+///
+/// Returns `{1, slots taken before}` when claimed, else `{0, slots taken, pending, pending past lease}`.
+pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local taken = redis.call('HLEN', KEYS[1])
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 and taken >= tonumber(ARGV[4]) then
+  return {0, taken, redis.call('ZCARD', KEYS[2]), redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[6])}
+end
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+redis.call('PEXPIRE', KEYS[1], ARGV[5])
+redis.call('PEXPIRE', KEYS[2], ARGV[5])
+return {1, taken, 0, 0}
+",
+    )
+});
+
+/// Gives back a claim whose step did not persist its conversation; the slot frees when no claim holds
+/// it. A claim no longer pending (already given back, or confirmed) is left alone, so this is
+/// idempotent.
+///
+/// KEYS: slots hash, pending set. ARGV: conversation id, pending member. Returns 1 when released.
+pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('ZREM', KEYS[2], ARGV[2]) == 0 then return 0 end
+if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+return 1
+",
+    )
+});
+
+/// Reads a free-tier counter: `{slots taken, pending claims past their lease}`.
+///
+/// KEYS: slots hash, pending set. ARGV: now (milliseconds).
+pub(crate) static COUNT: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+return {redis.call('HLEN', KEYS[1]), redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[1])}
+",
+    )
+});
+
+/// Settles a claim whose holder may have died: returns 1 when the thread persisted the conversation
+/// (its receipt exists); else bumps the thread's version, so that the holder's compare-and-set can
+/// never succeed any more, and returns 0.
+///
+/// KEYS: thread hash, receipt. ARGV: TTL for a thread hash created by the bump (milliseconds).
+pub(crate) static FENCE: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('EXISTS', KEYS[2]) == 1 then return 1 end
+redis.call('HINCRBY', KEYS[1], 'v', 1)
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return 0
+",
+    )
+});

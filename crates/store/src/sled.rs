@@ -1,0 +1,804 @@
+//! `SledStore`: the embedded store, a sled database on local disk, with durable acknowledged writes
+//! and a background sweep of expired records.
+//!
+//! # Layout
+//!
+//! Four trees hold JSON records of `crate::record`, each carrying its keep-until instant:
+//!
+//! - `threads`: key `business_id \0 customer_id`, a `ThreadRecord`;
+//! - `free_tier`: key `account \0 YYYY-MM`, a `CounterRecord`;
+//! - `answers`: key `business_id \0 message_id`, an `AnswerRecord`;
+//! - `expiry`: the sweep index, key `keep_until (8 bytes) ++ kind (1 byte) ++ key` with an empty
+//!   value, where `keep_until` is the instant's milliseconds as a big-endian integer with the sign bit
+//!   flipped (so that keys sort by time) and `kind` is `t`, `c` or `a`.
+//!
+//! The default tree holds a format marker, so that a database of another program is never mistaken
+//! for one of ours. Every write keeps the index exact: it replaces a record's old index entry in the
+//! same transaction.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Weak};
+use std::time::{Duration as StdDuration, SystemTime, UNIX_EPOCH};
+
+use ::sled::transaction::{
+    ConflictableTransactionError, ConflictableTransactionResult, TransactionError, TransactionalTree,
+    UnabortableTransactionError,
+};
+use ::sled::{Db, IVec, Transactional, Tree};
+use async_trait::async_trait;
+use hourglass_core::{
+    AccountId, BusinessId, Duration, Instant, MessageId, Month, Policy, RETENTION_GRACE, ThreadKey,
+    ThreadState, free_tier_month,
+};
+use serde::de::DeserializeOwned;
+use tempfile::TempDir;
+use tokio::task::JoinHandle;
+
+use crate::record::{AnswerRecord, CounterRecord, ThreadRecord, decode, encode};
+use crate::{Answer, Error, FREE_TIER_RETENTION, Record, Snapshot, Store, apply};
+
+/// How many index entries one sweep transaction handles, so that no transaction holds sled's lock long.
+const SWEEP_BATCH: usize = 256;
+
+/// The key of the format marker in the default tree, and its value.
+const FORMAT_KEY: &[u8] = b"hourglass.format";
+const FORMAT: &[u8] = b"hourglass-store/1";
+
+/// The store in a sled database on local disk: the default for a single machine.
+///
+/// Every `record` is one sled transaction over all trees, run on tokio's blocking pool, and returns
+/// after a flush to disk that covers it, so an acknowledged write survives `kill -9`. Concurrent
+/// callers share flushes: one that arrives while a flush is in flight waits for the next one, which
+/// covers everyone who queued meanwhile.
+///
+/// When opened inside a tokio runtime, the store sweeps expired records every `SWEEP_INTERVAL` in a
+/// background task, which ends when the store is dropped. Outside a runtime nothing sweeps by itself:
+/// call `Store::sweep`.
+pub struct SledStore {
+    inner: Arc<Inner>,
+    sweeper: Option<JoinHandle<()>>,
+}
+
+/// The database, shared with the blocking pool and (weakly) with the sweeper task.
+struct Inner {
+    // Fields drop in declaration order: every handle on the database closes before the temporary
+    // directory of `for_test` is deleted.
+    db: Db,
+    threads: Tree,
+    free_tier: Tree,
+    answers: Tree,
+    expiry: Tree,
+    flush: GroupFlush,
+    path: PathBuf,
+    _temp_dir: Option<TempDir>,
+}
+
+/// The kinds of records in the sweep index.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Thread,
+    Counter,
+    Answer,
+}
+
+/// Makes writes durable in groups: at most one flush runs at a time, and a caller that arrives while
+/// one is in flight waits for the next one, which then covers every caller that queued meanwhile.
+///
+/// Flushes are numbered. A caller's writes and reads are all done before it reads `started`; the
+/// flush numbered one more starts after that, so it covers them.
+#[derive(Debug, Default)]
+struct GroupFlush {
+    /// The number of the latest flush that has started.
+    started: AtomicU64,
+    /// The number of the latest flush that has finished successfully.
+    finished: AtomicU64,
+    /// Held by the one caller that flushes.
+    lock: tokio::sync::Mutex<()>,
+}
+
+impl SledStore {
+    /// How often the background task of `SledStore::open` sweeps expired records.
+    pub const SWEEP_INTERVAL: StdDuration = StdDuration::from_secs(60);
+
+    /// Opens (or creates) the database in the directory `path`, and starts the background sweep when
+    /// called inside a tokio runtime.
+    ///
+    /// Opening reads and may recover the database on disk: call it from `spawn_blocking` when a slow
+    /// disk must not stall a runtime thread. A directory held by another process, or holding a sled
+    /// database that is not Hourglass's, is an error.
+    pub fn open(path: impl AsRef<Path>) -> Result<SledStore, Error> {
+        SledStore::open_in(path.as_ref(), None)
+    }
+
+    /// Opens a store in a new temporary directory, which is deleted when the store is dropped.
+    pub fn for_test() -> Result<SledStore, Error> {
+        let dir = tempfile::tempdir()
+            .map_err(|error| Error::unavailable("cannot create a temporary directory for sled", error))?;
+        let path = dir.path().join("hourglass.sled");
+        SledStore::open_in(&path, Some(dir))
+    }
+
+    /// Returns the directory of the database.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    fn open_in(path: &Path, temp_dir: Option<TempDir>) -> Result<SledStore, Error> {
+        let db = ::sled::Config::new().path(path).open().map_err(|error| {
+            Error::unavailable(
+                format!("cannot open the sled database at {}", path.display()),
+                error,
+            )
+        })?;
+        check_format(&db, path)?;
+        let tree = |name: &str| db.open_tree(name).map_err(from_sled);
+        let inner = Arc::new(Inner {
+            threads: tree("threads")?,
+            free_tier: tree("free_tier")?,
+            answers: tree("answers")?,
+            expiry: tree("expiry")?,
+            db,
+            flush: GroupFlush::default(),
+            path: path.to_owned(),
+            _temp_dir: temp_dir,
+        });
+        let sweeper = tokio::runtime::Handle::try_current()
+            .ok()
+            .map(|runtime| runtime.spawn(sweep_periodically(Arc::downgrade(&inner))));
+        Ok(SledStore { inner, sweeper })
+    }
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        if let Some(sweeper) = &self.sweeper {
+            sweeper.abort();
+        }
+    }
+}
+
+impl fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SledStore")
+            .field("path", &self.inner.path)
+            .field("sweeps_in_background", &self.sweeper.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl Store for SledStore {
+    async fn check_connectivity(&self) -> Result<(), Error> {
+        match self.inner.db.get(FORMAT_KEY) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(Error::corrupt(format!(
+                "the sled database at {} lost its format marker",
+                self.inner.path.display()
+            ))),
+            Err(error) => Err(from_sled(error)),
+        }
+    }
+
+    async fn load(&self, thread: &ThreadKey, at: Instant) -> Result<Snapshot, Error> {
+        let inner = Arc::clone(&self.inner);
+        let thread = thread.clone();
+        blocking(move || inner.load(&thread, at)).await
+    }
+
+    async fn record(&self, record: &Record, policy: &Policy) -> Result<Answer, Error> {
+        let inner = Arc::clone(&self.inner);
+        let (record, policy) = (record.clone(), policy.clone());
+        let answer = blocking(move || inner.record(&record, &policy)).await?;
+        // A duplicate or a denial waits too: the answer it read may belong to a write that is not yet
+        // on disk.
+        self.inner.flush.wait_durable(&self.inner.db).await?;
+        Ok(answer)
+    }
+
+    async fn sweep(&self, now: Instant) -> Result<usize, Error> {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || inner.sweep(now)).await
+    }
+}
+
+impl Inner {
+    fn load(&self, thread: &ThreadKey, at: Instant) -> Result<Snapshot, Error> {
+        let key = thread_key(thread);
+        let state = match self.threads.get(&key).map_err(from_sled)? {
+            Some(bytes) => decode_at::<ThreadRecord>("thread", &key, &bytes)?.into_state(),
+            None => ThreadState::default(),
+        };
+        let key = counter_key(&thread.account(), free_tier_month(&state, at));
+        let free_tier_used = match self.free_tier.get(&key).map_err(from_sled)? {
+            Some(bytes) => decode_at::<CounterRecord>("free-tier counter", &key, &bytes)?.used(),
+            None => 0,
+        };
+        Ok(Snapshot {
+            state,
+            free_tier_used,
+        })
+    }
+
+    /// Runs the decide-and-record step in one transaction over every tree. sled retries the closure
+    /// on a conflict, so it only reads and writes through the transaction.
+    fn record(&self, record: &Record, policy: &Policy) -> Result<Answer, Error> {
+        let thread_key = thread_key(&record.thread);
+        let answer_key = answer_key(&record.thread.business_id, &record.message_id);
+        let account = record.thread.account();
+        let trees = (&self.threads, &self.free_tier, &self.answers, &self.expiry);
+        let result = trees.transaction(|(threads, free_tier, answers, expiry)| {
+            if let Some(bytes) = answers.get(&answer_key)? {
+                let stored = decode_at::<AnswerRecord>("answer", &answer_key, &bytes).map_err(abort)?;
+                let answer = stored.into_answer().map_err(abort)?;
+                return Ok(Answer {
+                    duplicate: true,
+                    ..answer
+                });
+            }
+            let (state, thread_kept) = match threads.get(&thread_key)? {
+                Some(bytes) => {
+                    let stored = decode_at::<ThreadRecord>("thread", &thread_key, &bytes).map_err(abort)?;
+                    let keep_until = stored.keep_until();
+                    (stored.into_state(), keep_until)
+                }
+                None => (ThreadState::default(), None),
+            };
+            let month = free_tier_month(&state, record.at);
+            let (used, counter_kept) = read_counter(free_tier, &counter_key(&account, month))?;
+            let step = apply(
+                policy,
+                record,
+                &Snapshot {
+                    state,
+                    free_tier_used: used,
+                },
+            );
+            let Some(next) = step.next else {
+                return Ok(step.answer);
+            };
+
+            let keep_until = later(thread_kept, record.now.plus(next.retention()));
+            threads.insert(
+                thread_key.as_slice(),
+                encode(&ThreadRecord::new(&next, Some(keep_until))),
+            )?;
+            reindex(expiry, Kind::Thread, &thread_key, thread_kept, keep_until)?;
+            if let Some(claim) = step.free_tier_claim {
+                let key = counter_key(&account, claim);
+                let (used, kept) = if claim == month {
+                    (used, counter_kept)
+                } else {
+                    read_counter(free_tier, &key)?
+                };
+                let keep_until = later(kept, record.now.plus(FREE_TIER_RETENTION));
+                free_tier.insert(
+                    key.as_slice(),
+                    encode(&CounterRecord::new(used.saturating_add(1), Some(keep_until))),
+                )?;
+                reindex(expiry, Kind::Counter, &key, kept, keep_until)?;
+            }
+            let keep_until = record.now.plus(RETENTION_GRACE);
+            answers.insert(
+                answer_key.as_slice(),
+                encode(&AnswerRecord::new(&step.answer, Some(keep_until))),
+            )?;
+            reindex(expiry, Kind::Answer, &answer_key, None, keep_until)?;
+            Ok(step.answer)
+        });
+        result.map_err(from_transaction)
+    }
+
+    /// Deletes the records whose keep-until is at or before `now`, a batch of index entries per
+    /// transaction, and returns how many it deleted.
+    fn sweep(&self, now: Instant) -> Result<usize, Error> {
+        let end = instant_bytes(now.plus(Duration::MILLISECOND));
+        let mut removed = 0;
+        loop {
+            let batch: Vec<IVec> = self
+                .expiry
+                .range(..&end[..])
+                .keys()
+                .take(SWEEP_BATCH)
+                .collect::<Result<_, _>>()
+                .map_err(from_sled)?;
+            if batch.is_empty() {
+                return Ok(removed);
+            }
+            removed += self.sweep_batch(now, &batch)?;
+        }
+    }
+
+    /// Removes every index entry of `batch`, and each record it names whose own keep-until is at or
+    /// before `now`. A record that a later write kept longer stays: its newer entry is elsewhere in
+    /// the index. A corrupt record stays too, for an operator to inspect, and is logged.
+    fn sweep_batch(&self, now: Instant, batch: &[IVec]) -> Result<usize, Error> {
+        let trees = (&self.threads, &self.free_tier, &self.answers, &self.expiry);
+        let result = trees.transaction(|(threads, free_tier, answers, expiry)| {
+            let mut removed = 0;
+            for index_key in batch {
+                expiry.remove(index_key.clone())?;
+                let Some((kind, key)) = parse_index_key(index_key) else {
+                    tracing::warn!(key = ?index_key, "dropped a malformed entry of the sled sweep index");
+                    continue;
+                };
+                let tree = match kind {
+                    Kind::Thread => threads,
+                    Kind::Counter => free_tier,
+                    Kind::Answer => answers,
+                };
+                let Some(bytes) = tree.get(key)? else {
+                    continue;
+                };
+                let keep_until = match kind {
+                    Kind::Thread => {
+                        decode_at::<ThreadRecord>("thread", key, &bytes).map(|stored| stored.keep_until())
+                    }
+                    Kind::Counter => decode_at::<CounterRecord>("free-tier counter", key, &bytes)
+                        .map(|stored| stored.keep_until()),
+                    Kind::Answer => {
+                        decode_at::<AnswerRecord>("answer", key, &bytes).map(|stored| stored.keep_until())
+                    }
+                };
+                match keep_until {
+                    Ok(Some(keep_until)) if keep_until <= now => {
+                        tree.remove(key)?;
+                        removed += 1;
+                    }
+                    Ok(_) => {}
+                    Err(error) => tracing::warn!(%error, "left a corrupt record in place while sweeping"),
+                }
+            }
+            Ok::<_, ConflictableTransactionError<Error>>(removed)
+        });
+        result.map_err(from_transaction)
+    }
+}
+
+impl GroupFlush {
+    /// Returns once a flush that started after this call began has finished: every write the caller
+    /// made, or read, before calling is then on disk.
+    async fn wait_durable(&self, db: &Db) -> Result<(), Error> {
+        let needed = self.started.load(Ordering::SeqCst) + 1;
+        let _flushing = self.lock.lock().await;
+        if self.finished.load(Ordering::SeqCst) >= needed {
+            return Ok(());
+        }
+        // Only the holder of the lock starts flushes, so this one is numbered `needed` or later.
+        let number = self.started.fetch_add(1, Ordering::SeqCst) + 1;
+        db.flush_async().await.map_err(from_sled)?;
+        self.finished.fetch_max(number, Ordering::SeqCst);
+        Ok(())
+    }
+}
+
+/// Sweeps `inner` every `SWEEP_INTERVAL` until the store is dropped. The first sweep waits a full
+/// interval, so that opening a store never races a sweep.
+async fn sweep_periodically(inner: Weak<Inner>) {
+    let every = SledStore::SWEEP_INTERVAL;
+    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + every, every);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        ticks.tick().await;
+        let Some(inner) = inner.upgrade() else {
+            return;
+        };
+        let path = inner.path.clone();
+        match blocking(move || inner.sweep(system_now())).await {
+            Ok(0) => {}
+            Ok(removed) => tracing::debug!(removed, path = %path.display(), "swept expired records"),
+            Err(error) => tracing::warn!(%error, path = %path.display(), "sweeping expired records failed"),
+        }
+    }
+}
+
+/// Runs a short synchronous sled call on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| Error::unavailable("a sled call on the blocking pool failed", error))?
+}
+
+/// Checks the format marker of a database, writing it into a new one.
+fn check_format(db: &Db, path: &Path) -> Result<(), Error> {
+    match db.get(FORMAT_KEY).map_err(from_sled)? {
+        Some(format) if format == FORMAT => Ok(()),
+        Some(format) => Err(Error::Config {
+            message: format!(
+                "the sled database at {} has format {:?}, not {:?}",
+                path.display(),
+                String::from_utf8_lossy(&format),
+                String::from_utf8_lossy(FORMAT)
+            ),
+        }),
+        // A new database has the default tree only, and it is empty.
+        None if db.tree_names().len() > 1 || !db.is_empty() => Err(Error::Config {
+            message: format!(
+                "the sled database at {} is not an Hourglass store",
+                path.display()
+            ),
+        }),
+        None => {
+            db.insert(FORMAT_KEY, FORMAT).map_err(from_sled)?;
+            db.flush().map_err(from_sled)?;
+            Ok(())
+        }
+    }
+}
+
+/// Reads a free-tier counter inside a transaction: the slots taken, and its keep-until.
+fn read_counter(
+    free_tier: &TransactionalTree,
+    key: &[u8],
+) -> ConflictableTransactionResult<(u32, Option<Instant>), Error> {
+    match free_tier.get(key)? {
+        Some(bytes) => {
+            let stored = decode_at::<CounterRecord>("free-tier counter", key, &bytes).map_err(abort)?;
+            Ok((stored.used(), stored.keep_until()))
+        }
+        None => Ok((0, None)),
+    }
+}
+
+/// Moves a record's sweep index entry from `old` to `new`.
+fn reindex(
+    expiry: &TransactionalTree,
+    kind: Kind,
+    key: &[u8],
+    old: Option<Instant>,
+    new: Instant,
+) -> Result<(), UnabortableTransactionError> {
+    if old == Some(new) {
+        return Ok(());
+    }
+    if let Some(old) = old {
+        expiry.remove(index_key(old, kind, key))?;
+    }
+    expiry.insert(index_key(new, kind, key), Vec::new())?;
+    Ok(())
+}
+
+/// Returns `keep_until`, or the later instant a record was already promised.
+fn later(kept: Option<Instant>, keep_until: Instant) -> Instant {
+    kept.map_or(keep_until, |kept| kept.max(keep_until))
+}
+
+fn thread_key(thread: &ThreadKey) -> Vec<u8> {
+    join(thread.business_id.as_str(), thread.customer_id.as_str())
+}
+
+fn counter_key(account: &AccountId, month: Month) -> Vec<u8> {
+    join(account.as_str(), &month.to_string())
+}
+
+fn answer_key(business_id: &BusinessId, message_id: &MessageId) -> Vec<u8> {
+    join(business_id.as_str(), message_id.as_str())
+}
+
+/// Joins two key parts with a NUL byte, which no validated id contains.
+fn join(first: &str, second: &str) -> Vec<u8> {
+    let mut key = Vec::with_capacity(first.len() + 1 + second.len());
+    key.extend_from_slice(first.as_bytes());
+    key.push(0);
+    key.extend_from_slice(second.as_bytes());
+    key
+}
+
+fn index_key(keep_until: Instant, kind: Kind, key: &[u8]) -> Vec<u8> {
+    let tag = match kind {
+        Kind::Thread => b't',
+        Kind::Counter => b'c',
+        Kind::Answer => b'a',
+    };
+    let mut index_key = Vec::with_capacity(9 + key.len());
+    index_key.extend_from_slice(&instant_bytes(keep_until));
+    index_key.push(tag);
+    index_key.extend_from_slice(key);
+    index_key
+}
+
+/// Splits a sweep index key into its kind and the key of the record it names.
+fn parse_index_key(index_key: &[u8]) -> Option<(Kind, &[u8])> {
+    let (&tag, key) = index_key.get(8..)?.split_first()?;
+    let kind = match tag {
+        b't' => Kind::Thread,
+        b'c' => Kind::Counter,
+        b'a' => Kind::Answer,
+        _ => return None,
+    };
+    Some((kind, key))
+}
+
+/// Encodes an instant so that byte order is time order: big-endian, with the sign bit flipped.
+fn instant_bytes(instant: Instant) -> [u8; 8] {
+    ((instant.as_millis() as u64) ^ (1 << 63)).to_be_bytes()
+}
+
+/// Returns the server clock as an instant.
+fn system_now() -> Instant {
+    let since_epoch = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    Instant::from_millis(i64::try_from(since_epoch.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// Decodes a record read at `key`, naming the key in the error.
+fn decode_at<T: DeserializeOwned>(what: &str, key: &[u8], bytes: &[u8]) -> Result<T, Error> {
+    decode(what, bytes).map_err(|error| match error {
+        Error::Corrupt { message } => Error::corrupt(format!(
+            "{message} (key {:?})",
+            String::from_utf8_lossy(key).replace('\0', "/")
+        )),
+        other => other,
+    })
+}
+
+fn abort(error: Error) -> ConflictableTransactionError<Error> {
+    ConflictableTransactionError::Abort(error)
+}
+
+fn from_sled(error: ::sled::Error) -> Error {
+    match error {
+        ::sled::Error::Corruption { .. } => {
+            Error::corrupt(format!("sled found corrupt data on disk: {error}"))
+        }
+        other => Error::unavailable("sled failed", other),
+    }
+}
+
+fn from_transaction(error: TransactionError<Error>) -> Error {
+    match error {
+        TransactionError::Abort(error) => error,
+        TransactionError::Storage(error) => from_sled(error),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use hourglass_core::{CustomerId, Inbound};
+
+    use super::*;
+    use crate::MessageKind;
+
+    /// 2024-03-05T10:00:00Z.
+    const T0: Instant = Instant::from_millis(1_709_632_800_000);
+
+    fn thread() -> ThreadKey {
+        ThreadKey {
+            business_id: BusinessId::new("106540352242922").expect("a valid business id"),
+            customer_id: CustomerId::new("919800000001").expect("a valid customer id"),
+        }
+    }
+
+    fn record(id: &str, message: MessageKind) -> Record {
+        let message_id = MessageId::new(id).expect("a valid message id");
+        Record {
+            message_id,
+            thread: thread(),
+            at: T0,
+            message,
+            now: T0,
+        }
+    }
+
+    fn inbound(id: &str) -> Record {
+        record(id, MessageKind::Inbound(Inbound::default()))
+    }
+
+    fn policy() -> Policy {
+        let row = hourglass_core::RateRow {
+            market: hourglass_core::OTHER_MARKET.to_owned(),
+            prefixes: Vec::new(),
+            currency: hourglass_core::Currency::new("USD").expect("a valid currency"),
+            effective_from: Instant::EPOCH,
+            marketing: rust_decimal::Decimal::ONE,
+            utility: rust_decimal::Decimal::ONE,
+            authentication: rust_decimal::Decimal::ONE,
+            service: rust_decimal::Decimal::ONE,
+        };
+        Policy::conversation_2023(hourglass_core::RateCard::new(vec![row]).expect("a valid rate card"))
+    }
+
+    #[track_caller]
+    fn check_corrupt<T: fmt::Debug>(result: Result<T, Error>, needle: &str) {
+        match result {
+            Err(Error::Corrupt { message }) => {
+                assert!(message.contains(needle), "{message:?} lacks {needle:?}")
+            }
+            other => panic!("expected Error::Corrupt, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn index_keys_sort_by_time() {
+        let instants = [i64::MIN, -1, 0, 1, 1_709_632_800_000, i64::MAX].map(Instant::from_millis);
+        let keys: Vec<Vec<u8>> = instants
+            .iter()
+            .map(|at| index_key(*at, Kind::Answer, b"b\0m"))
+            .collect();
+        assert!(keys.windows(2).all(|pair| pair[0] < pair[1]));
+        assert_eq!(parse_index_key(&keys[4]), Some((Kind::Answer, &b"b\0m"[..])));
+        assert_eq!(parse_index_key(b"short"), None);
+        assert_eq!(parse_index_key(b"12345678xkey"), None, "an unknown kind");
+    }
+
+    #[tokio::test]
+    async fn corrupt_records_are_errors() {
+        let store = SledStore::for_test().expect("sled opens");
+        let policy = policy();
+        store
+            .inner
+            .threads
+            .insert(thread_key(&thread()), &b"{not json"[..])
+            .expect("sled writes");
+        check_corrupt(store.load(&thread(), T0).await, "106540352242922/919800000001");
+        check_corrupt(
+            store.record(&inbound("in-1"), &policy).await,
+            "cannot decode thread",
+        );
+
+        let answer_key = answer_key(
+            &thread().business_id,
+            &MessageId::new("in-2").expect("a valid id"),
+        );
+        store
+            .inner
+            .answers
+            .insert(answer_key, &br#"{"version":"9"}"#[..])
+            .expect("sled writes");
+        check_corrupt(store.record(&inbound("in-2"), &policy).await, "unknown variant");
+    }
+
+    #[tokio::test]
+    async fn foreign_and_held_databases_are_refused() {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let foreign = dir.path().join("foreign");
+        {
+            let db = ::sled::open(&foreign).expect("sled opens");
+            db.insert(b"someone", &b"else"[..]).expect("sled writes");
+            db.flush().expect("sled flushes");
+        }
+        match SledStore::open(&foreign) {
+            Err(Error::Config { message }) => {
+                assert!(message.contains("not an Hourglass store"), "{message}")
+            }
+            other => panic!("expected a config error, got {other:?}"),
+        }
+
+        let ours = dir.path().join("ours");
+        let store = SledStore::open(&ours).expect("sled opens");
+        store.check_connectivity().await.expect("a fresh store is ready");
+        match SledStore::open(&ours) {
+            Err(Error::Unavailable { message, .. }) => assert!(message.contains("cannot open"), "{message}"),
+            other => panic!("a held database opened twice: {other:?}"),
+        }
+        drop(store);
+        SledStore::open(&ours).expect("a dropped store releases its database");
+    }
+
+    #[tokio::test]
+    async fn sweeping_drops_stale_index_entries_and_keeps_corrupt_records() {
+        let store = SledStore::for_test().expect("sled opens");
+        let inner = &store.inner;
+        let stale = index_key(T0, Kind::Thread, b"nobody\0919800000009");
+        let corrupt_key = thread_key(&thread());
+        inner.expiry.insert(stale, Vec::new()).expect("sled writes");
+        inner.expiry.insert(&b"bad"[..], Vec::new()).expect("sled writes");
+        inner
+            .expiry
+            .insert(index_key(T0, Kind::Thread, &corrupt_key), Vec::new())
+            .expect("sled writes");
+        inner
+            .threads
+            .insert(corrupt_key.as_slice(), &b"garbage"[..])
+            .expect("sled writes");
+
+        assert_eq!(
+            store.sweep(T0).await.expect("sweeping skips what it cannot read"),
+            0
+        );
+        assert!(inner.expiry.is_empty(), "every entry due is gone from the index");
+        assert!(
+            inner.threads.contains_key(&corrupt_key).expect("sled reads"),
+            "the corrupt record stays"
+        );
+    }
+
+    #[tokio::test]
+    async fn sweeping_respects_later_keep_until() {
+        let store = SledStore::for_test().expect("sled opens");
+        let policy = policy();
+        store.record(&inbound("in-1"), &policy).await.expect("records");
+        let later = Record {
+            now: T0.plus(Duration::hours(10)),
+            ..inbound("in-2")
+        };
+        store.record(&later, &policy).await.expect("records");
+        // Two answers and one thread: the second write moved the thread's index entry.
+        assert_eq!(store.inner.expiry.len(), 3);
+        let first_thread_expiry = T0.plus(Duration::hours(24 + 72));
+        assert_eq!(
+            store.sweep(first_thread_expiry).await.expect("sweeps"),
+            2,
+            "both answers"
+        );
+        assert!(!store.load(&thread(), T0).await.expect("loads").state.is_empty());
+        let second_thread_expiry = first_thread_expiry.plus(Duration::hours(10));
+        assert_eq!(
+            store
+                .sweep(second_thread_expiry.minus(Duration::MILLISECOND))
+                .await
+                .expect("sweeps"),
+            0
+        );
+        assert_eq!(
+            store.sweep(second_thread_expiry).await.expect("sweeps"),
+            1,
+            "the thread"
+        );
+        assert!(store.inner.expiry.is_empty() && store.inner.threads.is_empty());
+    }
+
+    #[tokio::test]
+    async fn concurrent_callers_share_flushes() {
+        let store = SledStore::for_test().expect("sled opens");
+        let inner = Arc::clone(&store.inner);
+        // Holding the lock stands for a flush in flight: every caller that arrives meanwhile must be
+        // covered by the one next flush.
+        let in_flight = inner.flush.lock.lock().await;
+        let waiters: Vec<_> = (0..100)
+            .map(|_| {
+                let inner = Arc::clone(&inner);
+                tokio::spawn(async move { inner.flush.wait_durable(&inner.db).await })
+            })
+            .collect();
+        tokio::time::sleep(StdDuration::from_millis(100)).await;
+        drop(in_flight);
+        for waiter in waiters {
+            waiter
+                .await
+                .expect("waiters do not panic")
+                .expect("flushes succeed");
+        }
+        let flushes = inner.flush.started.load(Ordering::SeqCst);
+        assert!((1..=2).contains(&flushes), "100 callers took {flushes} flushes");
+        assert_eq!(inner.flush.finished.load(Ordering::SeqCst), flushes);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_background_sweep_runs_every_interval_and_ends_with_the_store() {
+        let mut store = SledStore::for_test().expect("sled opens");
+        let policy = policy();
+        // Recorded in 2024, so that the wall clock is past every keep-until. The step runs here,
+        // without awaiting: an await on sled's flush would let the paused clock jump to the sweep.
+        store.inner.record(&inbound("in-1"), &policy).expect("records");
+        assert_eq!((store.inner.threads.len(), store.inner.answers.len()), (1, 1));
+
+        tokio::time::sleep(SledStore::SWEEP_INTERVAL / 2).await;
+        assert_eq!(store.inner.answers.len(), 1, "no sweep before the first interval");
+        tokio::time::sleep(SledStore::SWEEP_INTERVAL).await;
+        for _ in 0..100 {
+            if store.inner.threads.is_empty() {
+                break;
+            }
+            tokio::time::sleep(StdDuration::from_millis(10)).await;
+        }
+        assert!(
+            store.inner.threads.is_empty() && store.inner.answers.is_empty(),
+            "the background sweep ran"
+        );
+
+        // Without the abort of `Drop`, the task still ends at its next tick: it holds a weak reference.
+        let sweeper = store
+            .sweeper
+            .take()
+            .expect("a runtime is present, so the store sweeps");
+        drop(store);
+        tokio::time::sleep(SledStore::SWEEP_INTERVAL * 2).await;
+        assert!(
+            sweeper.is_finished(),
+            "the sweeper ends once the store is dropped"
+        );
+    }
+}

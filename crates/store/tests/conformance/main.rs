@@ -1,0 +1,53 @@
+//! The store conformance suite: every case of `cases` runs against every backend, as its own test.
+//!
+//! To add a backend, implement `backends::Backend` for its fixture and invoke `store_conformance!`
+//! with a module name and an async constructor of the fixture.
+
+mod backends;
+mod cases;
+mod durability;
+mod redis_backends;
+mod support;
+
+/// Generates, in a module named `$backend`, one `#[tokio::test]` per conformance case, each running
+/// the case against a fixture from `$fixture` (a closure returning a future of a `backends::Backend`).
+///
+/// With `optional`, the future yields an `Option` of a fixture, and each case prints that it skipped
+/// the backend when it is `None` (a backend whose server is not installed, outside CI).
+macro_rules! store_conformance {
+    ($backend:ident, optional $fixture:expr) => {
+        store_conformance!(@cases $backend, $fixture, [
+            checks_connectivity_and_knows_no_thread_yet,
+            inbound_opens_the_window_and_a_reply_opens_a_free_tier_service_conversation,
+            templates_open_a_conversation_of_their_category,
+            a_denied_free_form_message_records_nothing_and_leaves_its_id_free,
+            the_same_id_twice_has_the_effect_of_one,
+            state_survives_reopening_a_durable_store,
+            sweeping_removes_expired_records_and_keeps_live_ones,
+            concurrent_templates_for_one_thread_open_one_conversation,
+            the_free_tier_is_exact_under_concurrency,
+        ]);
+    };
+    ($backend:ident, $fixture:expr) => {
+        store_conformance!($backend, optional || async { Some(($fixture)().await) });
+    };
+    (@cases $backend:ident, $fixture:expr, [$($case:ident),* $(,)?]) => {
+        mod $backend {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $case() {
+                    let Some(fixture) = ($fixture)().await else {
+                        eprintln!("skipping {}: its server is not available", stringify!($backend));
+                        return;
+                    };
+                    crate::cases::$case(fixture).await;
+                }
+            )*
+        }
+    };
+}
+
+store_conformance!(memory, || async { crate::backends::Memory });
+store_conformance!(sled, || async { crate::backends::Sled::new() });
+store_conformance!(redis, optional || async { crate::redis_backends::Redis::single() });
+store_conformance!(redis_cluster, optional || async { crate::redis_backends::Redis::cluster() });

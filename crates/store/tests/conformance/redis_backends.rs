@@ -1,0 +1,49 @@
+//! The Redis backends under test: a single node and a three-master cluster, started by the harness
+//! of `hourglass_store::redis_harness` (or named by `HOURGLASS_TEST_REDIS_URL` and
+//! `HOURGLASS_TEST_REDIS_CLUSTER_URL`), shared by every case, each fixture under a key namespace of its
+//! own.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use hourglass_store::redis_harness::{cluster_url, single_node_url, test_options};
+use hourglass_store::{RedisOptions, RedisStore, Store};
+
+use crate::backends::Backend;
+
+/// `RedisStore` on a shared server, under a fresh namespace: stores it opens again see what earlier
+/// ones wrote there.
+pub struct Redis {
+    url: String,
+    options: RedisOptions,
+}
+
+impl Redis {
+    /// Returns a fixture on the shared single node, or `None` when the Redis tests are skipped.
+    pub fn single() -> Option<Redis> {
+        single_node_url().map(|url| Redis { url, options: test_options() })
+    }
+
+    /// Returns a fixture on the shared three-master cluster, or `None` when the Redis tests are
+    /// skipped.
+    pub fn cluster() -> Option<Redis> {
+        cluster_url().map(|url| Redis { url, options: test_options() })
+    }
+}
+
+#[async_trait]
+impl Backend for Redis {
+    async fn open(&self) -> Arc<dyn Store> {
+        let store = RedisStore::open(&self.url, self.options.clone())
+            .unwrap_or_else(|error| panic!("a Redis store opens on {}: {error}", self.url));
+        Arc::new(store)
+    }
+
+    fn durable(&self) -> bool {
+        true
+    }
+
+    fn sweeps(&self) -> bool {
+        false
+    }
+}
