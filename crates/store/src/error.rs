@@ -24,10 +24,15 @@ impl Error {
         message: impl Into<String>,
         source: impl Into<Box<dyn std::error::Error + Send + Sync>>,
     ) -> Error {
-        Error::Unavailable { message: message.into(), source: Some(source.into()) }
+        Error::Unavailable {
+            message: message.into(),
+            source: Some(source.into()),
+        }
     }
 
     pub fn corrupt(message: impl Into<String>) -> Error {
-        Error::Corrupt { message: message.into() }
+        Error::Corrupt {
+            message: message.into(),
+        }
     }
 }

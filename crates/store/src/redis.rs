@@ -77,7 +77,8 @@ pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(500);
 pub const DEFAULT_NAMESPACE: &str = "hg";
 
 /// How many times a step is tried before the store gives up with `Error::Unavailable`. Each lost race
-/// means another writer of the thread succeeded, so `n` concurrent writers need at most `n` attempts.
+/// means another writer of the thread succeeded, so `n` concurrent writers need at most `n` attempts;
+/// waiting for pending free-tier claims to settle (a few milliseconds each) counts as an attempt too.
 const MAX_ATTEMPTS: u32 = 256;
 
 /// How long a free-tier claim may stay unconfirmed before a reader settles it.
@@ -94,7 +95,10 @@ pub struct RedisOptions {
 
 impl Default for RedisOptions {
     fn default() -> RedisOptions {
-        RedisOptions { timeout: DEFAULT_TIMEOUT, namespace: DEFAULT_NAMESPACE.to_owned() }
+        RedisOptions {
+            timeout: DEFAULT_TIMEOUT,
+            namespace: DEFAULT_NAMESPACE.to_owned(),
+        }
     }
 }
 
@@ -141,10 +145,19 @@ impl RedisStore {
             });
         }
         if timeout.is_zero() {
-            return Err(Error::Config { message: "the Redis store timeout must be more than zero".to_owned() });
+            return Err(Error::Config {
+                message: "the Redis store timeout must be more than zero".to_owned(),
+            });
         }
         let connection = Connection::open(url, timeout)?;
-        Ok(RedisStore { redis: Redis { connection, timeout, namespace: namespace.into(), lease: CLAIM_LEASE } })
+        Ok(RedisStore {
+            redis: Redis {
+                connection,
+                timeout,
+                namespace: namespace.into(),
+                lease: CLAIM_LEASE,
+            },
+        })
     }
 
     /// Returns the store timeout.
@@ -168,7 +181,10 @@ impl RedisStore {
     /// Reads a thread, and the answer of `message_id` when given.
     async fn read_thread(&self, keys: &ThreadKeys, answer_key: &str) -> Result<ThreadRead, Error> {
         let thread_key = keys.thread();
-        let reply = self.redis.invoke("thread read", READ_THREAD.key(&thread_key).key(answer_key)).await?;
+        let reply = self
+            .redis
+            .invoke("thread read", READ_THREAD.key(&thread_key).key(answer_key))
+            .await?;
         let [version, state, answer] = fields::<3>("thread read", reply)?;
         ThreadRead::decode(&thread_key, answer_key, version, state, answer)
     }
@@ -187,7 +203,11 @@ impl RedisStore {
     ) -> Result<Written, Error> {
         let thread_key = keys.thread();
         let latest = next.parts().latest_event_at.unwrap_or(now);
-        let thread_ttl = next.retention().as_millis().saturating_add(latest.since(now).as_millis().max(0)).max(1);
+        let thread_ttl = next
+            .retention()
+            .as_millis()
+            .saturating_add(latest.since(now).as_millis().max(0))
+            .max(1);
         let mut invocation = COMPARE_AND_SET.key(&thread_key);
         invocation.key(answer_key);
         if let Some(claim) = claim {
@@ -205,7 +225,8 @@ impl RedisStore {
         if int(&written)? == 1 {
             return Ok(Written::Yes);
         }
-        ThreadRead::decode(&thread_key, answer_key, version, state, answer).map(|read| Written::Conflict(Box::new(read)))
+        ThreadRead::decode(&thread_key, answer_key, version, state, answer)
+            .map(|read| Written::Conflict(Box::new(read)))
     }
 
     /// Runs one attempt's claim, if its step wants one. Returns the step to write and the claim held,
@@ -229,12 +250,25 @@ impl RedisStore {
             .and_then(|charge| charge.conversation.as_ref())
             .map(|conversation| conversation.id.clone())
             .ok_or_else(|| Error::corrupt("a step claims a free-tier slot without opening a conversation"))?;
-        let claimed = self.redis.claim(&record.thread, month, &conversation_id, policy.free_tier_conversations).await?;
+        let claimed = self
+            .redis
+            .claim(
+                &record.thread,
+                month,
+                &conversation_id,
+                policy.free_tier_conversations,
+            )
+            .await?;
         match claimed {
             Claimed::Taken(claim) => Ok(Some((step, Some(claim)))),
-            Claimed::Full { taken, pending: 0, .. } => {
+            Claimed::Full {
+                taken, pending: 0, ..
+            } => {
                 // Every slot is held by a persisted conversation: the free tier is used up.
-                let snapshot = Snapshot { state: read.state.clone(), free_tier_used: taken };
+                let snapshot = Snapshot {
+                    state: read.state.clone(),
+                    free_tier_used: taken,
+                };
                 let step = apply(policy, record, &snapshot);
                 if step.free_tier_claim.is_some() {
                     return Err(Error::corrupt(format!(
@@ -248,7 +282,13 @@ impl RedisStore {
                 // Some slots are held by claims that may still be given back: settle the dead ones,
                 // wait for the live ones.
                 if stale > 0 {
-                    self.redis.settle(&CounterKeys::new(&self.redis.namespace, &record.thread.account(), month)).await?;
+                    self.redis
+                        .settle(&CounterKeys::new(
+                            &self.redis.namespace,
+                            &record.thread.account(),
+                            month,
+                        ))
+                        .await?;
                 } else {
                     *waits += 1;
                     tokio::time::sleep(Duration::from_millis(u64::from((*waits).min(50)))).await;
@@ -262,7 +302,10 @@ impl RedisStore {
 #[async_trait]
 impl Store for RedisStore {
     async fn check_connectivity(&self) -> Result<(), Error> {
-        self.redis.query::<Value>("PING", &redis::cmd("PING")).await.map(drop)
+        self.redis
+            .query::<Value>("PING", &redis::cmd("PING"))
+            .await
+            .map(drop)
     }
 
     async fn load(&self, thread: &ThreadKey, at: Instant) -> Result<Snapshot, Error> {
@@ -274,8 +317,10 @@ impl Store for RedisStore {
         let guessed_month = at.utc_month();
         // Both reads go out together: one round trip on a multiplexed connection, or to two nodes at
         // once in a cluster.
-        let (fields, count) =
-            tokio::join!(self.redis.query::<Vec<Value>>("thread read", &command), self.redis.count(&account, guessed_month));
+        let (fields, count) = tokio::join!(
+            self.redis.query::<Vec<Value>>("thread read", &command),
+            self.redis.count(&account, guessed_month)
+        );
         let [_version, state] = <[Value; 2]>::try_from(fields?)
             .map_err(|reply| Error::corrupt(format!("unexpected reply to HMGET {thread_key}: {reply:?}")))?;
         let state = decode_state(&thread_key, state)?;
@@ -286,7 +331,10 @@ impl Store for RedisStore {
         } else {
             self.redis.settled_count(&account, month).await?
         };
-        Ok(Snapshot { state, free_tier_used })
+        Ok(Snapshot {
+            state,
+            free_tier_used,
+        })
     }
 
     async fn record(&self, record: &Record, policy: &Policy) -> Result<Answer, Error> {
@@ -296,12 +344,25 @@ impl Store for RedisStore {
         let mut waits = 0;
         for _ in 0..MAX_ATTEMPTS {
             if let Some(answer) = read.answer.take() {
-                return Ok(Answer { duplicate: true, ..answer });
+                return Ok(Answer {
+                    duplicate: true,
+                    ..answer
+                });
             }
             // The counter is read only when the decision depends on it: by the claim itself.
-            let unclaimed = Snapshot { state: read.state.clone(), free_tier_used: 0 };
-            let Some((step, claim)) =
-                self.claim_for(record, policy, &read, apply(policy, record, &unclaimed), &mut waits).await?
+            let unclaimed = Snapshot {
+                state: read.state.clone(),
+                free_tier_used: 0,
+            };
+            let Some((step, claim)) = self
+                .claim_for(
+                    record,
+                    policy,
+                    &read,
+                    apply(policy, record, &unclaimed),
+                    &mut waits,
+                )
+                .await?
             else {
                 read = self.read_thread(&keys, &answer_key).await?;
                 continue;
@@ -311,7 +372,15 @@ impl Store for RedisStore {
                 return Ok(step.answer);
             };
             let written = self
-                .compare_and_set(&keys, &answer_key, read.version, &next, &step.answer, claim.as_ref(), record.now)
+                .compare_and_set(
+                    &keys,
+                    &answer_key,
+                    read.version,
+                    &next,
+                    &step.answer,
+                    claim.as_ref(),
+                    record.now,
+                )
                 .await?;
             match written {
                 Written::Yes => {
@@ -365,7 +434,10 @@ impl Redis {
             Ok(Ok(value)) => Ok(value),
             Ok(Err(error)) => Err(Error::unavailable(format!("redis {what} failed: {error}"), error)),
             Err(_elapsed) => Err(Error::Unavailable {
-                message: format!("redis {what} did not answer within {} ms", self.timeout.as_millis()),
+                message: format!(
+                    "redis {what} did not answer within {} ms",
+                    self.timeout.as_millis()
+                ),
                 source: None,
             }),
         }
@@ -373,7 +445,13 @@ impl Redis {
 }
 
 impl ThreadRead {
-    fn decode(thread_key: &str, answer_key: &str, version: Value, state: Value, answer: Value) -> Result<ThreadRead, Error> {
+    fn decode(
+        thread_key: &str,
+        answer_key: &str,
+        version: Value,
+        state: Value,
+        answer: Value,
+    ) -> Result<ThreadRead, Error> {
         let version = match version {
             Value::Nil => 0,
             version => int(&version)?,
@@ -384,7 +462,11 @@ impl ThreadRead {
             Value::BulkString(bytes) => Some(decode::<AnswerRecord>(answer_key, &bytes)?.into_answer()?),
             other => return Err(Error::corrupt(format!("{answer_key} is not a string: {other:?}"))),
         };
-        Ok(ThreadRead { version, state, answer })
+        Ok(ThreadRead {
+            version,
+            state,
+            answer,
+        })
     }
 }
 
@@ -393,7 +475,9 @@ fn decode_state(thread_key: &str, state: Value) -> Result<ThreadState, Error> {
     match state {
         Value::Nil => Ok(ThreadState::default()),
         Value::BulkString(bytes) => Ok(decode::<ThreadRecord>(thread_key, &bytes)?.into_state()),
-        other => Err(Error::corrupt(format!("the state in {thread_key} is not a string: {other:?}"))),
+        other => Err(Error::corrupt(format!(
+            "the state in {thread_key} is not a string: {other:?}"
+        ))),
     }
 }
 
@@ -413,5 +497,7 @@ pub(crate) fn millis(duration: Duration) -> i64 {
 pub(crate) fn wall_clock_millis() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+        .map_or(0, |elapsed| {
+            i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
+        })
 }

@@ -89,9 +89,16 @@ pub fn cluster_url() -> Option<String> {
     }
 }
 
-/// Returns store options for one test: the default timeout, and a key namespace no other test uses.
+/// Returns store options for one test: a key namespace no other test uses, and a timeout of 5 s.
+///
+/// The timeout is generous because some cases fire a thousand records at once from a debug build on
+/// a small machine, where queueing alone can take a few hundred milliseconds; failing fast when Redis
+/// is down is tested with a short timeout of its own.
 pub fn test_options() -> RedisOptions {
-    RedisOptions { namespace: format!("hg-test-{}", unique_suffix()), timeout: Duration::from_secs(5) }
+    RedisOptions {
+        namespace: format!("hg-test-{}", unique_suffix()),
+        timeout: Duration::from_secs(5),
+    }
 }
 
 /// Returns a string unique to this call across processes: for key namespaces and business ids.
@@ -127,7 +134,13 @@ impl RedisServer {
             let port = free_port(cluster)?;
             let dir = std::env::temp_dir().join(format!("hourglass-redis-{port}-{}", unique_suffix()));
             std::fs::create_dir_all(&dir)?;
-            let mut server = RedisServer { port, dir, cluster, process: None, watchdog: None };
+            let mut server = RedisServer {
+                port,
+                dir,
+                cluster,
+                process: None,
+                watchdog: None,
+            };
             match server.spawn() {
                 Ok(()) => return Ok(server),
                 Err(error) => last_error = Some(error),
@@ -167,7 +180,16 @@ impl RedisServer {
         let port = self.port.to_string();
         let mut command = Command::new("redis-server");
         command
-            .args(["--port", &port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args([
+                "--port",
+                &port,
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
             .arg("--dir")
             .arg(&self.dir)
             .arg("--logfile")
@@ -178,8 +200,12 @@ impl RedisServer {
                 .arg(self.dir.join(format!("nodes-{port}.conf")))
                 .args(["--cluster-node-timeout", "5000"]);
         }
-        let mut process = command.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
-        let watchdog = spawn_watchdog(process.id())?;
+        let mut process = command
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let watchdog = spawn_watchdog(process.id(), &self.dir)?;
         let deadline = Instant::now() + START_TIMEOUT;
         loop {
             if let Some(status) = process.try_wait()? {
@@ -195,7 +221,9 @@ impl RedisServer {
             if Instant::now() > deadline {
                 let _ = kill(process);
                 let _ = kill(watchdog);
-                return Err(std::io::Error::other(format!("redis-server on port {port} did not answer PING")));
+                return Err(std::io::Error::other(format!(
+                    "redis-server on port {port} did not answer PING"
+                )));
             }
             std::thread::sleep(Duration::from_millis(20));
         }
@@ -222,8 +250,13 @@ impl RedisCluster {
     /// Starts `masters` nodes, joins them with `redis-cli --cluster create`, and waits until every node
     /// reports `cluster_state:ok`.
     pub fn start(masters: usize) -> std::io::Result<RedisCluster> {
-        let nodes = (0..masters).map(|_| RedisServer::start_node(true)).collect::<std::io::Result<Vec<_>>>()?;
-        let addresses: Vec<String> = nodes.iter().map(|node| format!("127.0.0.1:{}", node.port)).collect();
+        let nodes = (0..masters)
+            .map(|_| RedisServer::start_node(true))
+            .collect::<std::io::Result<Vec<_>>>()?;
+        let addresses: Vec<String> = nodes
+            .iter()
+            .map(|node| format!("127.0.0.1:{}", node.port))
+            .collect();
         let output = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&addresses)
@@ -242,7 +275,9 @@ impl RedisCluster {
             cli(node.port, &["CLUSTER", "INFO"]).is_ok_and(|info| info.contains("cluster_state:ok"))
         }) {
             if Instant::now() > deadline {
-                return Err(std::io::Error::other("the Redis Cluster did not reach cluster_state:ok"));
+                return Err(std::io::Error::other(
+                    "the Redis Cluster did not reach cluster_state:ok",
+                ));
             }
             std::thread::sleep(Duration::from_millis(50));
         }
@@ -251,7 +286,11 @@ impl RedisCluster {
 
     /// Returns `redis+cluster://127.0.0.1:P1,127.0.0.1:P2,...`.
     pub fn url(&self) -> String {
-        let nodes: Vec<String> = self.nodes.iter().map(|node| format!("127.0.0.1:{}", node.port)).collect();
+        let nodes: Vec<String> = self
+            .nodes
+            .iter()
+            .map(|node| format!("127.0.0.1:{}", node.port))
+            .collect();
         format!("redis+cluster://{}", nodes.join(","))
     }
 
@@ -261,16 +300,23 @@ impl RedisCluster {
     }
 }
 
-/// Runs `redis-cli -p PORT ARGS...` and returns its output.
+/// Runs `redis-cli -h 127.0.0.1 -p PORT ARGS...` and returns its output.
 pub fn cli(port: u16, args: &[&str]) -> std::io::Result<String> {
+    cli_on("127.0.0.1", port, args)
+}
+
+/// Runs `redis-cli -h HOST -p PORT ARGS...` and returns its output.
+pub fn cli_on(host: &str, port: u16, args: &[&str]) -> std::io::Result<String> {
     let output = Command::new("redis-cli")
-        .args(["-h", "127.0.0.1", "-p", &port.to_string()])
+        .args(["-h", host, "-p", &port.to_string()])
         .args(args)
         .stdin(Stdio::null())
         .output()?;
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     if !output.status.success() || stdout.starts_with("Could not connect") {
-        return Err(std::io::Error::other(format!("redis-cli {args:?} on port {port} failed: {stdout}")));
+        return Err(std::io::Error::other(format!(
+            "redis-cli {args:?} on {host}:{port} failed: {stdout}"
+        )));
     }
     Ok(stdout)
 }
@@ -283,25 +329,35 @@ fn free_port(cluster: bool) -> std::io::Result<u16> {
         if !cluster {
             return Ok(port);
         }
-        let Some(bus) = port.checked_add(10_000) else { continue };
+        let Some(bus) = port.checked_add(10_000) else {
+            continue;
+        };
         let bus_free = TcpListener::bind((Ipv4Addr::LOCALHOST, bus)).is_ok()
-            && TcpStream::connect_timeout(&SocketAddr::from((Ipv4Addr::LOCALHOST, bus)), Duration::from_millis(50))
-                .is_err();
+            && TcpStream::connect_timeout(
+                &SocketAddr::from((Ipv4Addr::LOCALHOST, bus)),
+                Duration::from_millis(50),
+            )
+            .is_err();
         if bus_free {
             return Ok(port);
         }
     }
-    Err(std::io::Error::other("no free loopback port pair for a cluster node"))
+    Err(std::io::Error::other(
+        "no free loopback port pair for a cluster node",
+    ))
 }
 
-/// Starts a shell that kills `pid` once this test process has exited.
-fn spawn_watchdog(pid: u32) -> std::io::Result<Child> {
+/// Starts a shell that kills `pid` once this test process has exited, and then deletes `dir` (a shared
+/// server lives in a static, which is never dropped).
+fn spawn_watchdog(pid: u32, dir: &Path) -> std::io::Result<Child> {
     let script = format!(
-        "while kill -0 {parent} 2>/dev/null && kill -0 {pid} 2>/dev/null; do sleep 0.5; done; kill -9 {pid} 2>/dev/null",
+        "while kill -0 {parent} 2>/dev/null && kill -0 {pid} 2>/dev/null; do sleep 0.5; done; \
+         kill -9 {pid} 2>/dev/null; sleep 0.2; rm -rf \"$1\"",
         parent = std::process::id()
     );
     Command::new("sh")
-        .args(["-c", &script])
+        .args(["-c", &script, "watchdog"])
+        .arg(dir)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())

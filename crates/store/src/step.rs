@@ -55,15 +55,27 @@ pub struct Step {
 pub fn apply(policy: &Policy, record: &Record, snapshot: &Snapshot) -> Step {
     match &record.message {
         MessageKind::Inbound(inbound) => Step {
-            answer: Answer { decision: None, duplicate: false },
+            answer: Answer {
+                decision: None,
+                duplicate: false,
+            },
             next: Some(record_inbound(&snapshot.state, inbound, record.at)),
             free_tier_claim: None,
         },
         MessageKind::Outbound(outbound) => {
-            let outcome =
-                decide(policy, &record.thread, &snapshot.state, outbound, record.at, snapshot.free_tier_used);
+            let outcome = decide(
+                policy,
+                &record.thread,
+                &snapshot.state,
+                outbound,
+                record.at,
+                snapshot.free_tier_used,
+            );
             Step {
-                answer: Answer { decision: Some(outcome.decision), duplicate: false },
+                answer: Answer {
+                    decision: Some(outcome.decision),
+                    duplicate: false,
+                },
                 next: outcome.next,
                 free_tier_claim: outcome.free_tier_claim,
             }

@@ -51,18 +51,23 @@ impl Connection {
                 .response_timeout(timeout)
                 .build()
                 .map_err(|error| config_error(format!("bad Redis Cluster URL {url:?}: {error}")))?;
-            let config = ClusterConfig::new().set_connection_timeout(timeout).set_response_timeout(timeout);
-            Ok(Connection::Cluster(client.get_pending_async_connection_with_config(config)))
+            let config = ClusterConfig::new()
+                .set_connection_timeout(timeout)
+                .set_response_timeout(timeout);
+            Ok(Connection::Cluster(
+                client.get_pending_async_connection_with_config(config),
+            ))
         } else if url.starts_with("redis://") {
-            let client =
-                redis::Client::open(url).map_err(|error| config_error(format!("bad Redis URL {url:?}: {error}")))?;
+            let client = redis::Client::open(url)
+                .map_err(|error| config_error(format!("bad Redis URL {url:?}: {error}")))?;
             let config = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(timeout))
                 .set_response_timeout(Some(timeout))
                 .set_min_delay(Duration::from_millis(20))
                 .set_max_delay(Duration::from_millis(500));
-            let manager = ConnectionManager::new_lazy_with_config(client, config)
-                .map_err(|error| config_error(format!("cannot set up Redis connection to {url:?}: {error}")))?;
+            let manager = ConnectionManager::new_lazy_with_config(client, config).map_err(|error| {
+                config_error(format!("cannot set up Redis connection to {url:?}: {error}"))
+            })?;
             Ok(Connection::Single(manager))
         } else {
             Err(config_error(format!(

@@ -83,7 +83,12 @@ impl Redis {
         limit: u32,
     ) -> Result<Claimed, Error> {
         let keys = CounterKeys::new(&self.namespace, &thread.account(), month);
-        let member = format!("{} {conversation_id} {} {}", token(), thread.business_id, thread.customer_id);
+        let member = format!(
+            "{} {conversation_id} {} {}",
+            token(),
+            thread.business_id,
+            thread.customer_id
+        );
         let now = wall_clock_millis();
         let reply = self
             .invoke(
@@ -101,9 +106,17 @@ impl Redis {
             .await?;
         let [claimed, taken, pending, stale] = fields::<4>("free-tier claim", reply)?;
         if int(&claimed)? == 1 {
-            return Ok(Claimed::Taken(Claim { keys, conversation_id: conversation_id.to_owned(), member }));
+            return Ok(Claimed::Taken(Claim {
+                keys,
+                conversation_id: conversation_id.to_owned(),
+                member,
+            }));
         }
-        Ok(Claimed::Full { taken: count(&taken)?, pending: int(&pending)?, stale: int(&stale)? })
+        Ok(Claimed::Full {
+            taken: count(&taken)?,
+            pending: int(&pending)?,
+            stale: int(&stale)?,
+        })
     }
 
     /// Gives back a claim whose step did not persist its conversation.
@@ -111,7 +124,11 @@ impl Redis {
         let reply = self
             .invoke(
                 "free-tier release",
-                RELEASE.key(&claim.keys.slots).key(&claim.keys.pending).arg(&claim.conversation_id).arg(&claim.member),
+                RELEASE
+                    .key(&claim.keys.slots)
+                    .key(&claim.keys.pending)
+                    .arg(&claim.conversation_id)
+                    .arg(&claim.member),
             )
             .await;
         reply.map(drop)
@@ -134,17 +151,24 @@ impl Redis {
     pub(crate) async fn count(&self, account: &AccountId, month: Month) -> Result<Count, Error> {
         let keys = CounterKeys::new(&self.namespace, account, month);
         let reply = self
-            .invoke("free-tier read", COUNT.key(&keys.slots).key(&keys.pending).arg(wall_clock_millis()))
+            .invoke(
+                "free-tier read",
+                COUNT.key(&keys.slots).key(&keys.pending).arg(wall_clock_millis()),
+            )
             .await?;
         let [taken, stale] = fields::<2>("free-tier read", reply)?;
-        Ok(Count { taken: count(&taken)?, stale: int(&stale)? })
+        Ok(Count {
+            taken: count(&taken)?,
+            stale: int(&stale)?,
+        })
     }
 
     /// Reads a counter, settling first any claims left pending past their lease.
     pub(crate) async fn settled_count(&self, account: &AccountId, month: Month) -> Result<u32, Error> {
         let mut count = self.count(account, month).await?;
         if count.stale > 0 {
-            self.settle(&CounterKeys::new(&self.namespace, account, month)).await?;
+            self.settle(&CounterKeys::new(&self.namespace, account, month))
+                .await?;
             count = self.count(account, month).await?;
         }
         Ok(count.taken)
@@ -154,7 +178,14 @@ impl Redis {
     /// persisted the conversation, else fenced off their thread and released.
     pub(crate) async fn settle(&self, keys: &CounterKeys) -> Result<(), Error> {
         let mut command = redis::cmd("ZRANGE");
-        command.arg(&keys.pending).arg("-inf").arg(wall_clock_millis()).arg("BYSCORE").arg("LIMIT").arg(0).arg(256);
+        command
+            .arg(&keys.pending)
+            .arg("-inf")
+            .arg(wall_clock_millis())
+            .arg("BYSCORE")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(256);
         let members: Vec<String> = self.query("free-tier pending read", &command).await?;
         // Settling is rare (a holder died or timed out): one claim after the other keeps it simple.
         for member in members {
@@ -165,10 +196,17 @@ impl Redis {
 
     async fn settle_one(&self, keys: &CounterKeys, member: String) -> Result<(), Error> {
         let mut parts = member.split(' ');
-        let (Some(_token), Some(conversation_id), Some(business_id), Some(customer_id), None) =
-            (parts.next(), parts.next(), parts.next(), parts.next(), parts.next())
-        else {
-            return Err(Error::corrupt(format!("malformed pending free-tier claim {member:?} in {}", keys.pending)));
+        let (Some(_token), Some(conversation_id), Some(business_id), Some(customer_id), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(Error::corrupt(format!(
+                "malformed pending free-tier claim {member:?} in {}",
+                keys.pending
+            )));
         };
         let thread = ThreadKeys::from_parts(&self.namespace, business_id, customer_id);
         let reply = self
@@ -182,7 +220,11 @@ impl Redis {
             .await?;
         let persisted = int(&reply)? == 1;
         tracing::info!(%member, persisted, "settled a free-tier claim left pending past its lease");
-        let claim = Claim { keys: keys.clone(), conversation_id: conversation_id.to_owned(), member };
+        let claim = Claim {
+            keys: keys.clone(),
+            conversation_id: conversation_id.to_owned(),
+            member,
+        };
         if persisted {
             let mut command = redis::cmd("ZREM");
             command.arg(&claim.keys.pending).arg(&claim.member);
@@ -202,7 +244,9 @@ fn token() -> String {
 
 /// Splits a script's array reply into `N` values.
 pub(crate) fn fields<const N: usize>(what: &str, reply: Value) -> Result<[Value; N], Error> {
-    let bad = |reply: &dyn std::fmt::Debug| Error::corrupt(format!("unexpected reply to the {what} script: {reply:?}"));
+    let bad = |reply: &dyn std::fmt::Debug| {
+        Error::corrupt(format!("unexpected reply to the {what} script: {reply:?}"))
+    };
     match reply {
         Value::Array(values) => <[Value; N]>::try_from(values).map_err(|values| bad(&values)),
         other => Err(bad(&other)),
@@ -210,5 +254,6 @@ pub(crate) fn fields<const N: usize>(what: &str, reply: Value) -> Result<[Value;
 }
 
 fn count(value: &Value) -> Result<u32, Error> {
-    u32::try_from(int(value)?).map_err(|_| Error::corrupt(format!("a free-tier count out of range: {value:?}")))
+    u32::try_from(int(value)?)
+        .map_err(|_| Error::corrupt(format!("a free-tier count out of range: {value:?}")))
 }

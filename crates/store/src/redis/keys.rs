@@ -14,11 +14,17 @@ pub(crate) struct ThreadKeys {
 
 impl ThreadKeys {
     pub(crate) fn new(namespace: &str, thread: &ThreadKey) -> ThreadKeys {
-        ThreadKeys::from_parts(namespace, thread.business_id.as_str(), thread.customer_id.as_str())
+        ThreadKeys::from_parts(
+            namespace,
+            thread.business_id.as_str(),
+            thread.customer_id.as_str(),
+        )
     }
 
     pub(crate) fn from_parts(namespace: &str, business_id: &str, customer_id: &str) -> ThreadKeys {
-        ThreadKeys { prefix: format!("{namespace}:{{b:{business_id}:c:{customer_id}}}:") }
+        ThreadKeys {
+            prefix: format!("{namespace}:{{b:{business_id}:c:{customer_id}}}:"),
+        }
     }
 
     /// A hash: `v`, the version, bumped by every write; `s`, the state as a `ThreadRecord`.
@@ -72,7 +78,10 @@ mod tests {
             keys.answer(&MessageId::new("wamid.{x}").unwrap()),
             "hg:{b:106540352242922:c:919800000001}:msg:wamid.{x}"
         );
-        assert_eq!(keys.receipt("c0ffee"), "hg:{b:106540352242922:c:919800000001}:claim:c0ffee");
+        assert_eq!(
+            keys.receipt("c0ffee"),
+            "hg:{b:106540352242922:c:919800000001}:claim:c0ffee"
+        );
         let counter = CounterKeys::new("hg", &thread.account(), Month { year: 2024, month: 3 });
         assert_eq!(counter.slots, "hg:{a:106540352242922}:free:2024-03");
         assert_eq!(counter.pending, "hg:{a:106540352242922}:free:2024-03:pending");

@@ -7,8 +7,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use hourglass_core::{
-    BusinessId, Category, Currency, CustomerId, FREE_TIER_CONVERSATIONS, Inbound, Instant, MessageId, Month, Outbound,
-    Policy, PricingType, RateCard, RateRow, ThreadKey,
+    BusinessId, Category, Currency, CustomerId, FREE_TIER_CONVERSATIONS, Inbound, Instant, MessageId, Month,
+    Outbound, Policy, PricingType, RateCard, RateRow, ThreadKey,
 };
 use redis::AsyncCommands;
 use rust_decimal::Decimal;
@@ -16,7 +16,7 @@ use rust_decimal::Decimal;
 use super::keys::{CounterKeys, ThreadKeys};
 use super::*;
 use crate::MessageKind;
-use crate::redis_harness::{self, RedisServer, cli, test_options, unique_suffix};
+use crate::redis_harness::{self, RedisServer, cli_on, test_options, unique_suffix};
 
 /// 2024-03-05T10:00:00Z.
 const T0: Instant = Instant::from_millis(1_709_632_800_000);
@@ -34,7 +34,10 @@ fn policy(free_tier: u32) -> Policy {
         authentication: rate("0.0077"),
         service: rate("0.0328"),
     };
-    Policy { free_tier_conversations: free_tier, ..Policy::conversation_2023(RateCard::new(vec![row]).expect("a rate card")) }
+    Policy {
+        free_tier_conversations: free_tier,
+        ..Policy::conversation_2023(RateCard::new(vec![row]).expect("a rate card"))
+    }
 }
 
 fn thread_of(business: &str, customer: u32) -> ThreadKey {
@@ -50,7 +53,13 @@ fn new_business() -> String {
 
 fn record(thread: &ThreadKey, id: &str, at: i64, message: MessageKind) -> Record {
     let at = Instant::from_millis(at);
-    Record { message_id: MessageId::new(id).expect("a message id"), thread: thread.clone(), at, message, now: at }
+    Record {
+        message_id: MessageId::new(id).expect("a message id"),
+        thread: thread.clone(),
+        at,
+        message,
+        now: at,
+    }
 }
 
 fn inbound(thread: &ThreadKey, id: &str, at: i64) -> Record {
@@ -62,12 +71,19 @@ fn free_form(thread: &ThreadKey, id: &str, at: i64) -> Record {
 }
 
 fn pricing(answer: &Answer) -> Option<PricingType> {
-    answer.decision.as_ref().and_then(|decision| decision.charge()).map(|charge| charge.pricing_type)
+    answer
+        .decision
+        .as_ref()
+        .and_then(|decision| decision.charge())
+        .map(|charge| charge.pricing_type)
 }
 
 fn opened(answer: &Answer) -> Option<String> {
     let charge = answer.decision.as_ref()?.charge()?;
-    charge.opens_conversation.then(|| charge.conversation.as_ref().map(|c| c.id.clone())).flatten()
+    charge
+        .opens_conversation
+        .then(|| charge.conversation.as_ref().map(|c| c.id.clone()))
+        .flatten()
 }
 
 /// Returns a store on the shared single node, or `None` when Redis tests are skipped.
@@ -93,8 +109,14 @@ async fn keys_carry_the_hash_tag_and_ttls() {
     let business = new_business();
     let thread = thread_of(&business, 1);
     let policy = policy(FREE_TIER_CONVERSATIONS);
-    store.record(&inbound(&thread, "in-1", T0.as_millis()), &policy).await.unwrap();
-    let answer = store.record(&free_form(&thread, "out-1", T0.as_millis() + MINUTE), &policy).await.unwrap();
+    store
+        .record(&inbound(&thread, "in-1", T0.as_millis()), &policy)
+        .await
+        .unwrap();
+    let answer = store
+        .record(&free_form(&thread, "out-1", T0.as_millis() + MINUTE), &policy)
+        .await
+        .unwrap();
     assert_eq!(pricing(&answer), Some(PricingType::FreeTier));
     let conversation = opened(&answer).expect("the first service message opens a conversation");
 
@@ -105,14 +127,23 @@ async fn keys_carry_the_hash_tag_and_ttls() {
     let thread_ttl: i64 = connection.pttl(keys.thread()).await.unwrap();
     let state = store.load(&thread, T0).await.unwrap().state;
     let retention = state.retention().as_millis();
-    assert!(thread_ttl > retention - 60_000 && thread_ttl <= retention, "{thread_ttl} vs {retention}");
-    for key in [keys.answer(&MessageId::new("in-1").unwrap()), keys.answer(&MessageId::new("out-1").unwrap())] {
+    assert!(
+        thread_ttl > retention - 60_000 && thread_ttl <= retention,
+        "{thread_ttl} vs {retention}"
+    );
+    for key in [
+        keys.answer(&MessageId::new("in-1").unwrap()),
+        keys.answer(&MessageId::new("out-1").unwrap()),
+    ] {
         let ttl: i64 = connection.pttl(&key).await.unwrap();
         assert!(ttl > 0 && ttl <= RETENTION_GRACE.as_millis(), "{key}: {ttl}");
     }
     for key in [keys.receipt(&conversation), counter.slots.clone()] {
         let ttl: i64 = connection.pttl(&key).await.unwrap();
-        assert!(ttl > RETENTION_GRACE.as_millis() && ttl <= FREE_TIER_RETENTION.as_millis(), "{key}: {ttl}");
+        assert!(
+            ttl > RETENTION_GRACE.as_millis() && ttl <= FREE_TIER_RETENTION.as_millis(),
+            "{key}: {ttl}"
+        );
     }
     let version: Option<String> = connection.hget(keys.thread(), "v").await.unwrap();
     assert_eq!(version.as_deref(), Some("2"));
@@ -125,7 +156,14 @@ async fn keys_carry_the_hash_tag_and_ttls() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     assert_eq!(connection.zcard::<_, u64>(&counter.pending).await.unwrap(), 0);
-    assert_eq!(store.load(&thread, Instant::from_millis(T0.as_millis() + 2 * MINUTE)).await.unwrap().free_tier_used, 1);
+    assert_eq!(
+        store
+            .load(&thread, Instant::from_millis(T0.as_millis() + 2 * MINUTE))
+            .await
+            .unwrap()
+            .free_tier_used,
+        1
+    );
     assert_eq!(store.sweep(Instant::from_millis(i64::MAX)).await.unwrap(), 0);
 }
 
@@ -134,21 +172,51 @@ async fn a_duplicate_repeats_the_first_answer_and_a_denial_records_nothing() {
     let Some(store) = single() else { return };
     let thread = thread_of(&new_business(), 1);
     let policy = policy(FREE_TIER_CONVERSATIONS);
-    let denied = store.record(&free_form(&thread, "early", T0.as_millis()), &policy).await.unwrap();
+    let denied = store
+        .record(&free_form(&thread, "early", T0.as_millis()), &policy)
+        .await
+        .unwrap();
     assert!(!denied.decision.as_ref().unwrap().is_allowed());
     assert!(store.load(&thread, T0).await.unwrap().state.is_empty());
-    store.record(&inbound(&thread, "in", T0.as_millis()), &policy).await.unwrap();
-    let first = store.record(&free_form(&thread, "out", T0.as_millis() + MINUTE), &policy).await.unwrap();
-    let again = store.record(&free_form(&thread, "out", T0.as_millis() + 2 * MINUTE), &policy).await.unwrap();
+    store
+        .record(&inbound(&thread, "in", T0.as_millis()), &policy)
+        .await
+        .unwrap();
+    let first = store
+        .record(&free_form(&thread, "out", T0.as_millis() + MINUTE), &policy)
+        .await
+        .unwrap();
+    let again = store
+        .record(&free_form(&thread, "out", T0.as_millis() + 2 * MINUTE), &policy)
+        .await
+        .unwrap();
     assert!(!first.duplicate);
-    assert_eq!(again, Answer { duplicate: true, ..first });
+    assert_eq!(
+        again,
+        Answer {
+            duplicate: true,
+            ..first
+        }
+    );
 }
 
 /// Records one free-form message on each of `threads` threads of one account, `per_thread` messages
 /// at the same instant on each, all at once; returns the answers.
-async fn race(store: &RedisStore, business: &str, threads: u32, per_thread: u32, policy: &Policy) -> Vec<Answer> {
+async fn race(
+    store: &RedisStore,
+    business: &str,
+    threads: u32,
+    per_thread: u32,
+    policy: &Policy,
+) -> Vec<Answer> {
     for customer in 0..threads {
-        store.record(&inbound(&thread_of(business, customer), "in", T0.as_millis()), policy).await.unwrap();
+        store
+            .record(
+                &inbound(&thread_of(business, customer), "in", T0.as_millis()),
+                policy,
+            )
+            .await
+            .unwrap();
     }
     let policy = Arc::new(policy.clone());
     let mut tasks = Vec::new();
@@ -156,7 +224,12 @@ async fn race(store: &RedisStore, business: &str, threads: u32, per_thread: u32,
         for n in 0..per_thread {
             let (store, policy, thread) = (store.clone(), policy.clone(), thread_of(business, customer));
             tasks.push(tokio::spawn(async move {
-                store.record(&free_form(&thread, &format!("out-{n}"), T0.as_millis() + MINUTE), &policy).await
+                store
+                    .record(
+                        &free_form(&thread, &format!("out-{n}"), T0.as_millis() + MINUTE),
+                        &policy,
+                    )
+                    .await
             }));
         }
     }
@@ -171,18 +244,33 @@ async fn check_exact_free_tier(store: RedisStore) {
     let business = new_business();
     let policy = policy(5);
     let answers = race(&store, &business, 12, 6, &policy).await;
-    let mut opened: Vec<(String, Option<PricingType>)> =
-        answers.iter().filter_map(|answer| opened(answer).map(|id| (id, pricing(answer)))).collect();
+    let mut opened: Vec<(String, Option<PricingType>)> = answers
+        .iter()
+        .filter_map(|answer| opened(answer).map(|id| (id, pricing(answer))))
+        .collect();
     opened.sort_by(|a, b| a.0.cmp(&b.0));
-    assert_eq!(opened.len(), 12, "one service conversation per thread: {opened:?}");
-    let free = opened.iter().filter(|(_, pricing)| *pricing == Some(PricingType::FreeTier)).count();
+    assert_eq!(
+        opened.len(),
+        12,
+        "one service conversation per thread: {opened:?}"
+    );
+    let free = opened
+        .iter()
+        .filter(|(_, pricing)| *pricing == Some(PricingType::FreeTier))
+        .count();
     assert_eq!(free, 5, "{opened:?}");
     for customer in 0..12 {
         let thread = thread_of(&business, customer);
-        let snapshot = store.load(&thread, Instant::from_millis(T0.as_millis() + 2 * MINUTE)).await.unwrap();
+        let snapshot = store
+            .load(&thread, Instant::from_millis(T0.as_millis() + 2 * MINUTE))
+            .await
+            .unwrap();
         assert_eq!(snapshot.free_tier_used, 5);
         assert_eq!(snapshot.state.parts().conversations.len(), 1);
-        assert_eq!(snapshot.state.parts().conversations[0].category, Category::Service);
+        assert_eq!(
+            snapshot.state.parts().conversations[0].category,
+            Category::Service
+        );
     }
 }
 
@@ -205,8 +293,18 @@ async fn concurrent_records_of_one_thread_open_one_conversation() {
     let answers = race(&store, &business, 1, 64, &policy(FREE_TIER_CONVERSATIONS)).await;
     let opened: Vec<String> = answers.iter().filter_map(opened).collect();
     assert_eq!(opened.len(), 1, "{answers:?}");
-    assert!(answers.iter().all(|answer| pricing(answer) == Some(PricingType::FreeTier)));
-    let snapshot = store.load(&thread_of(&business, 0), Instant::from_millis(T0.as_millis() + MINUTE)).await.unwrap();
+    assert!(
+        answers
+            .iter()
+            .all(|answer| pricing(answer) == Some(PricingType::FreeTier))
+    );
+    let snapshot = store
+        .load(
+            &thread_of(&business, 0),
+            Instant::from_millis(T0.as_millis() + MINUTE),
+        )
+        .await
+        .unwrap();
     assert_eq!(snapshot.free_tier_used, 1);
 }
 
@@ -215,10 +313,13 @@ async fn concurrent_records_of_one_thread_open_one_conversation() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_thread_and_its_counter_may_live_on_different_masters() {
     let Some(store) = cluster() else { return };
-    let Some(ports) = redis_harness::cluster_url().map(|url| {
+    let Some(nodes) = redis_harness::cluster_url().map(|url| {
         url.trim_start_matches("redis+cluster://")
             .split(',')
-            .filter_map(|node| node.rsplit_once(':')?.1.parse::<u16>().ok())
+            .filter_map(|node| {
+                let (host, port) = node.rsplit_once(':')?;
+                Some((host.to_owned(), port.parse::<u16>().ok()?))
+            })
             .collect::<Vec<_>>()
     }) else {
         return;
@@ -226,18 +327,36 @@ async fn a_thread_and_its_counter_may_live_on_different_masters() {
     let policy = policy(FREE_TIER_CONVERSATIONS);
     for _ in 0..20 {
         let thread = thread_of(&new_business(), 1);
-        store.record(&inbound(&thread, "in", T0.as_millis()), &policy).await.unwrap();
-        let answer = store.record(&free_form(&thread, "out", T0.as_millis() + MINUTE), &policy).await.unwrap();
+        store
+            .record(&inbound(&thread, "in", T0.as_millis()), &policy)
+            .await
+            .unwrap();
+        let answer = store
+            .record(&free_form(&thread, "out", T0.as_millis() + MINUTE), &policy)
+            .await
+            .unwrap();
         assert_eq!(pricing(&answer), Some(PricingType::FreeTier));
         let keys = ThreadKeys::new(store.namespace(), &thread);
-        let counter = CounterKeys::new(store.namespace(), &thread.account(), Month { year: 2024, month: 3 });
+        let counter = CounterKeys::new(
+            store.namespace(),
+            &thread.account(),
+            Month { year: 2024, month: 3 },
+        );
         let owner = |key: String| {
-            ports.iter().copied().find(|port| cli(*port, &["EXISTS", &key]).is_ok_and(|reply| reply.trim() == "1"))
+            nodes.iter().position(|(host, port)| {
+                cli_on(host, *port, &["EXISTS", &key]).is_ok_and(|reply| reply.trim() == "1")
+            })
         };
         let (thread_node, counter_node) = (owner(keys.thread()), owner(counter.slots));
-        assert!(thread_node.is_some() && counter_node.is_some(), "{thread_node:?} {counter_node:?}");
+        assert!(
+            thread_node.is_some() && counter_node.is_some(),
+            "{thread_node:?} {counter_node:?}"
+        );
         if thread_node != counter_node {
-            let snapshot = store.load(&thread, Instant::from_millis(T0.as_millis() + MINUTE)).await.unwrap();
+            let snapshot = store
+                .load(&thread, Instant::from_millis(T0.as_millis() + MINUTE))
+                .await
+                .unwrap();
             assert_eq!(snapshot.free_tier_used, 1);
             return;
         }
@@ -254,12 +373,23 @@ async fn a_dead_holders_claim_is_fenced_and_released() {
     let thread = thread_of(&new_business(), 1);
     let month = Month { year: 2024, month: 3 };
     let keys = ThreadKeys::new(store.namespace(), &thread);
-    let Claimed::Taken(_claim) = store.redis.claim(&thread, month, "dead-conversation", 1).await.unwrap() else {
+    let Claimed::Taken(_claim) = store
+        .redis
+        .claim(&thread, month, "dead-conversation", 1)
+        .await
+        .unwrap()
+    else {
         panic!("an empty counter has room");
     };
-    let holder_read = store.read_thread(&keys, &keys.answer(&MessageId::new("m").unwrap())).await.unwrap();
+    let holder_read = store
+        .read_thread(&keys, &keys.answer(&MessageId::new("m").unwrap()))
+        .await
+        .unwrap();
     // While the claim is live the slot counts, and a decision that needs the last slot waits for it.
-    assert_eq!(store.redis.count(&thread.account(), month).await.unwrap().taken, 1);
+    assert_eq!(
+        store.redis.count(&thread.account(), month).await.unwrap().taken,
+        1
+    );
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(store.load(&thread, T0).await.unwrap().free_tier_used, 0);
     // The fence bumped the thread's version: the holder's late write loses.
@@ -269,7 +399,10 @@ async fn a_dead_holders_claim_is_fenced_and_released() {
             &keys.answer(&MessageId::new("m").unwrap()),
             holder_read.version,
             &ThreadState::default(),
-            &Answer { decision: None, duplicate: false },
+            &Answer {
+                decision: None,
+                duplicate: false,
+            },
             None,
             T0,
         )
@@ -279,8 +412,14 @@ async fn a_dead_holders_claim_is_fenced_and_released() {
     // The slot is free for the next service conversation, on one slot of free tier.
     let policy = policy(1);
     let other = thread_of(thread.business_id.as_str(), 2);
-    store.record(&inbound(&other, "in", T0.as_millis()), &policy).await.unwrap();
-    let answer = store.record(&free_form(&other, "out", T0.as_millis() + MINUTE), &policy).await.unwrap();
+    store
+        .record(&inbound(&other, "in", T0.as_millis()), &policy)
+        .await
+        .unwrap();
+    let answer = store
+        .record(&free_form(&other, "out", T0.as_millis() + MINUTE), &policy)
+        .await
+        .unwrap();
     assert_eq!(pricing(&answer), Some(PricingType::FreeTier));
 }
 
@@ -293,99 +432,183 @@ async fn a_dead_holders_persisted_claim_keeps_its_slot() {
     let month = Month { year: 2024, month: 3 };
     let keys = ThreadKeys::new(store.namespace(), &thread);
     let answer_key = keys.answer(&MessageId::new("m").unwrap());
-    let Claimed::Taken(claim) = store.redis.claim(&thread, month, "kept-conversation", 1).await.unwrap() else {
+    let Claimed::Taken(claim) = store
+        .redis
+        .claim(&thread, month, "kept-conversation", 1)
+        .await
+        .unwrap()
+    else {
         panic!("an empty counter has room");
     };
     let read = store.read_thread(&keys, &answer_key).await.unwrap();
-    let answer = Answer { decision: None, duplicate: false };
+    let answer = Answer {
+        decision: None,
+        duplicate: false,
+    };
     let written = store
-        .compare_and_set(&keys, &answer_key, read.version, &ThreadState::default(), &answer, Some(&claim), T0)
+        .compare_and_set(
+            &keys,
+            &answer_key,
+            read.version,
+            &ThreadState::default(),
+            &answer,
+            Some(&claim),
+            T0,
+        )
         .await
         .unwrap();
     assert!(matches!(written, Written::Yes));
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(store.load(&thread, T0).await.unwrap().free_tier_used, 1);
     let mut connection = raw(&store).await;
-    assert_eq!(connection.zcard::<_, u64>(&claim.keys.pending).await.unwrap(), 0, "settled as confirmed");
+    assert_eq!(
+        connection.zcard::<_, u64>(&claim.keys.pending).await.unwrap(),
+        0,
+        "settled as confirmed"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_fail_fast_while_redis_is_down_and_recover_after() {
-    if std::env::var(redis_harness::TEST_REDIS_URL).is_ok() || !redis_harness::redis_server_available() {
-        eprintln!("skipping the Redis restart test: it needs a redis-server of its own");
+    if !redis_harness::redis_server_available() {
+        eprintln!("redis-server is not installed: skipping the Redis restart test");
         return;
     }
     let mut server = RedisServer::start().expect("redis-server starts");
     let timeout = Duration::from_millis(300);
-    let options = RedisOptions { timeout, ..test_options() };
+    let options = RedisOptions {
+        timeout,
+        ..test_options()
+    };
     let store = RedisStore::open(&server.url(), options).unwrap();
     let policy = policy(FREE_TIER_CONVERSATIONS);
     let thread = thread_of(&new_business(), 1);
     store.check_connectivity().await.unwrap();
-    store.record(&inbound(&thread, "in-1", T0.as_millis()), &policy).await.unwrap();
+    store
+        .record(&inbound(&thread, "in-1", T0.as_millis()), &policy)
+        .await
+        .unwrap();
 
     server.stop();
     for attempt in 0..3 {
         let started = std::time::Instant::now();
-        let error = store.record(&inbound(&thread, &format!("down-{attempt}"), T0.as_millis()), &policy).await;
+        let error = store
+            .record(
+                &inbound(&thread, &format!("down-{attempt}"), T0.as_millis()),
+                &policy,
+            )
+            .await;
         assert!(matches!(error, Err(Error::Unavailable { .. })), "{error:?}");
-        assert!(started.elapsed() < timeout + Duration::from_millis(200), "took {:?}", started.elapsed());
+        assert!(
+            started.elapsed() < timeout + Duration::from_millis(200),
+            "took {:?}",
+            started.elapsed()
+        );
         let started = std::time::Instant::now();
-        assert!(matches!(store.check_connectivity().await, Err(Error::Unavailable { .. })));
-        assert!(matches!(store.load(&thread, T0).await, Err(Error::Unavailable { .. })));
-        assert!(started.elapsed() < 2 * timeout + Duration::from_millis(200), "took {:?}", started.elapsed());
+        assert!(matches!(
+            store.check_connectivity().await,
+            Err(Error::Unavailable { .. })
+        ));
+        assert!(matches!(
+            store.load(&thread, T0).await,
+            Err(Error::Unavailable { .. })
+        ));
+        assert!(
+            started.elapsed() < 2 * timeout + Duration::from_millis(200),
+            "took {:?}",
+            started.elapsed()
+        );
     }
 
     server.restart().expect("redis-server starts again on its port");
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     while store.check_connectivity().await.is_err() {
-        assert!(std::time::Instant::now() < deadline, "the store did not reconnect");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the store did not reconnect"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     // The server came back empty (no persistence): its scripts are loaded again on first use.
-    store.record(&inbound(&thread, "in-2", T0.as_millis()), &policy).await.unwrap();
-    let answer = store.record(&free_form(&thread, "out", T0.as_millis() + MINUTE), &policy).await.unwrap();
+    store
+        .record(&inbound(&thread, "in-2", T0.as_millis()), &policy)
+        .await
+        .unwrap();
+    let answer = store
+        .record(&free_form(&thread, "out", T0.as_millis() + MINUTE), &policy)
+        .await
+        .unwrap();
     assert_eq!(pricing(&answer), Some(PricingType::FreeTier));
 }
 
 #[tokio::test]
 async fn urls_and_options_are_checked() {
-    for url in ["redis+cluster://", "redis+cluster://127.0.0.1:7000/1", "http://127.0.0.1:6379", "redis://[::1"] {
-        assert!(matches!(RedisStore::open(url, RedisOptions::default()), Err(Error::Config { .. })), "{url}");
+    for url in [
+        "redis+cluster://",
+        "redis+cluster://127.0.0.1:7000/1",
+        "http://127.0.0.1:6379",
+        "redis://[::1",
+    ] {
+        assert!(
+            matches!(
+                RedisStore::open(url, RedisOptions::default()),
+                Err(Error::Config { .. })
+            ),
+            "{url}"
+        );
     }
-    let braces = RedisOptions { namespace: "a{b}".to_owned(), ..RedisOptions::default() };
-    assert!(matches!(RedisStore::open("redis://127.0.0.1:1", braces), Err(Error::Config { .. })));
+    let braces = RedisOptions {
+        namespace: "a{b}".to_owned(),
+        ..RedisOptions::default()
+    };
+    assert!(matches!(
+        RedisStore::open("redis://127.0.0.1:1", braces),
+        Err(Error::Config { .. })
+    ));
     // Nothing listens on port 1: opening is lazy and succeeds, calls fail within the timeout.
-    let options = RedisOptions { timeout: Duration::from_millis(200), ..RedisOptions::default() };
+    let options = RedisOptions {
+        timeout: Duration::from_millis(200),
+        ..RedisOptions::default()
+    };
     let store = RedisStore::open("redis://127.0.0.1:1", options).unwrap();
     let started = std::time::Instant::now();
-    assert!(matches!(store.check_connectivity().await, Err(Error::Unavailable { .. })));
+    assert!(matches!(
+        store.check_connectivity().await,
+        Err(Error::Unavailable { .. })
+    ));
     assert!(started.elapsed() < Duration::from_millis(600));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn zz_latency_probe() {
-    for (name, store) in [("single", single().unwrap()), ("cluster", cluster().unwrap())] {
-        let store = RedisStore { redis: Redis { timeout: Duration::from_secs(10), ..store.redis } };
-        let business = new_business();
-        let policy = Arc::new(policy(1000));
-        let started = std::time::Instant::now();
-        let tasks: Vec<_> = (0..1100).map(|n| {
-            let (store, policy) = (store.clone(), policy.clone());
-            let thread = thread_of(&business, n);
-            tokio::spawn(async move {
-                let t = std::time::Instant::now();
-                store.record(&inbound(&thread, "in", T0.as_millis()), &policy).await.unwrap();
-                let a = t.elapsed();
-                let t = std::time::Instant::now();
-                store.record(&free_form(&thread, "out", T0.as_millis() + MINUTE), &policy).await.unwrap();
-                (a, t.elapsed())
-            })
-        }).collect();
-        let mut lat = Vec::new();
-        for t in tasks { lat.push(t.await.unwrap()); }
-        let mut a: Vec<_> = lat.iter().map(|x| x.0).collect(); a.sort();
-        let mut b: Vec<_> = lat.iter().map(|x| x.1).collect(); b.sort();
-        eprintln!("{name}: total {:?} inbound p50 {:?} max {:?}; outbound p50 {:?} max {:?}", started.elapsed(), a[550], a[1099], b[550], b[1099]);
+#[tokio::test]
+async fn store_urls_open_redis_and_redis_cluster() {
+    let policy = policy(FREE_TIER_CONVERSATIONS);
+    let urls = [redis_harness::single_node_url(), redis_harness::cluster_url()];
+    for url in urls.into_iter().flatten() {
+        let options = crate::OpenOptions {
+            timeout: Duration::from_secs(5),
+        };
+        let store = crate::open_with(&url, options)
+            .await
+            .unwrap_or_else(|error| panic!("{url}: {error}"));
+        store.check_connectivity().await.unwrap();
+        let thread = thread_of(&new_business(), 1);
+        let answer = store
+            .record(&inbound(&thread, "in", T0.as_millis()), &policy)
+            .await
+            .unwrap();
+        assert!(!answer.duplicate);
+        assert!(
+            store
+                .record(&inbound(&thread, "in", T0.as_millis()), &policy)
+                .await
+                .unwrap()
+                .duplicate
+        );
     }
+    // Redis down at startup: the store still opens, and says it is unavailable.
+    let store = crate::open("redis://127.0.0.1:1").await.unwrap();
+    assert!(matches!(
+        store.check_connectivity().await,
+        Err(Error::Unavailable { .. })
+    ));
 }

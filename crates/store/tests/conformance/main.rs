@@ -49,5 +49,11 @@ macro_rules! store_conformance {
 
 store_conformance!(memory, || async { crate::backends::Memory });
 store_conformance!(sled, || async { crate::backends::Sled::new() });
-store_conformance!(redis, optional || async { crate::redis_backends::Redis::single() });
-store_conformance!(redis_cluster, optional || async { crate::redis_backends::Redis::cluster() });
+store_conformance!(
+    redis,
+    optional || async { crate::redis_backends::Redis::single() }
+);
+store_conformance!(
+    redis_cluster,
+    optional || async { crate::redis_backends::Redis::cluster() }
+);

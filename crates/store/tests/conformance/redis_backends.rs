@@ -21,13 +21,19 @@ pub struct Redis {
 impl Redis {
     /// Returns a fixture on the shared single node, or `None` when the Redis tests are skipped.
     pub fn single() -> Option<Redis> {
-        single_node_url().map(|url| Redis { url, options: test_options() })
+        single_node_url().map(|url| Redis {
+            url,
+            options: test_options(),
+        })
     }
 
     /// Returns a fixture on the shared three-master cluster, or `None` when the Redis tests are
     /// skipped.
     pub fn cluster() -> Option<Redis> {
-        cluster_url().map(|url| Redis { url, options: test_options() })
+        cluster_url().map(|url| Redis {
+            url,
+            options: test_options(),
+        })
     }
 }
 
