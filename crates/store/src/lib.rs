@@ -1,4 +1,5 @@
-//! The store of Hourglass: one `Store` trait and its backends (`MemoryStore`, `SledStore`).
+//! The store of Hourglass: one `Store` trait and its backends (`MemoryStore`, `SledStore`,
+//! `RedisStore`).
 //!
 //! Stores persist thread state, free-tier counters and idempotency records, and make each thread's
 //! decide-and-record step atomic. They hold no rules: every step runs `step::apply`, which calls
