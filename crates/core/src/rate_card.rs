@@ -3,6 +3,7 @@
 //! A card is data. The server parses the shipped default or an operator's file into a `RateCard`.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use rust_decimal::Decimal;
 
@@ -52,13 +53,13 @@ impl RateRow {
     }
 }
 
-/// A validated rate card.
+/// A validated rate card. Cloning it is cheap: the tables are shared.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RateCard {
     /// Each market's rows, sorted by `effective_from`.
-    markets: BTreeMap<String, Vec<RateRow>>,
+    markets: Arc<BTreeMap<String, Vec<RateRow>>>,
     /// Calling-code prefix to market.
-    prefixes: BTreeMap<String, String>,
+    prefixes: Arc<BTreeMap<String, String>>,
 }
 
 impl RateCard {
@@ -125,7 +126,7 @@ impl RateCard {
         for market_rows in markets.values_mut() {
             market_rows.sort_by_key(|row| row.effective_from);
         }
-        Ok(RateCard { markets, prefixes })
+        Ok(RateCard { markets: Arc::new(markets), prefixes: Arc::new(prefixes) })
     }
 
     /// Returns the market of a customer: the longest matching calling-code prefix, else `Other`.

@@ -18,8 +18,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Weak};
+use std::sync::{Arc, Weak, mpsc};
 use std::time::{Duration as StdDuration, SystemTime, UNIX_EPOCH};
 
 use ::sled::transaction::{
@@ -34,6 +33,7 @@ use hourglass_core::{
 };
 use serde::de::DeserializeOwned;
 use tempfile::TempDir;
+use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
 use crate::record::{AnswerRecord, CounterRecord, ThreadRecord, decode, encode};
@@ -48,18 +48,37 @@ const FORMAT: &[u8] = b"hourglass-store/1";
 
 /// The store in a sled database on local disk: the default for a single machine.
 ///
-/// Every `record` is one sled transaction over all trees, run on tokio's blocking pool, and returns
-/// after a flush to disk that covers it, so an acknowledged write survives `kill -9`. Concurrent
-/// callers share flushes: one that arrives while a flush is in flight waits for the next one, which
-/// covers everyone who queued meanwhile.
+/// Every `record` goes to one writer thread, which commits the steps that are waiting as one sled
+/// transaction over all trees and then flushes once, before any of them is answered: an acknowledged
+/// write survives `kill -9`, and concurrent callers share both the transaction and the flush (group
+/// commit). sled makes each transaction commit a write of its own to the log, so one transaction per
+/// step would bound the store to a few thousand records a second however the flushes were grouped.
 ///
 /// When opened inside a tokio runtime, the store sweeps expired records every `SWEEP_INTERVAL` in a
 /// background task, which ends when the store is dropped. Outside a runtime nothing sweeps by itself:
 /// call `Store::sweep`.
 pub struct SledStore {
     inner: Arc<Inner>,
+    writer: Option<Writer>,
     sweeper: Option<JoinHandle<()>>,
 }
+
+/// The writer thread and the queue of steps it commits.
+struct Writer {
+    jobs: mpsc::Sender<Job>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// One step waiting for the writer.
+struct Job {
+    record: Record,
+    /// An owned copy: cheap, since a `RateCard` shares its tables.
+    policy: Policy,
+    reply: oneshot::Sender<Result<Answer, Error>>,
+}
+
+/// The most steps one transaction commits.
+const MAX_BATCH: usize = 256;
 
 /// The database, shared with the blocking pool and (weakly) with the sweeper task.
 struct Inner {
@@ -70,7 +89,6 @@ struct Inner {
     free_tier: Tree,
     answers: Tree,
     expiry: Tree,
-    flush: GroupFlush,
     path: PathBuf,
     _temp_dir: Option<TempDir>,
 }
@@ -81,21 +99,6 @@ enum Kind {
     Thread,
     Counter,
     Answer,
-}
-
-/// Makes writes durable in groups: at most one flush runs at a time, and a caller that arrives while
-/// one is in flight waits for the next one, which then covers every caller that queued meanwhile.
-///
-/// Flushes are numbered. A caller's writes and reads are all done before it reads `started`; the
-/// flush numbered one more starts after that, so it covers them.
-#[derive(Debug, Default)]
-struct GroupFlush {
-    /// The number of the latest flush that has started.
-    started: AtomicU64,
-    /// The number of the latest flush that has finished successfully.
-    finished: AtomicU64,
-    /// Held by the one caller that flushes.
-    lock: tokio::sync::Mutex<()>,
 }
 
 impl SledStore {
@@ -140,14 +143,25 @@ impl SledStore {
             answers: tree("answers")?,
             expiry: tree("expiry")?,
             db,
-            flush: GroupFlush::default(),
             path: path.to_owned(),
             _temp_dir: temp_dir,
         });
+        let (jobs, queue) = mpsc::channel();
+        let thread = {
+            let inner = Arc::clone(&inner);
+            std::thread::Builder::new()
+                .name("hourglass-sled-writer".to_owned())
+                .spawn(move || write_loop(&inner, &queue))
+                .map_err(|error| Error::unavailable("cannot start the sled writer thread", error))?
+        };
         let sweeper = tokio::runtime::Handle::try_current()
             .ok()
             .map(|runtime| runtime.spawn(sweep_periodically(Arc::downgrade(&inner))));
-        Ok(SledStore { inner, sweeper })
+        Ok(SledStore {
+            inner,
+            writer: Some(Writer { jobs, thread }),
+            sweeper,
+        })
     }
 }
 
@@ -155,6 +169,14 @@ impl Drop for SledStore {
     fn drop(&mut self) {
         if let Some(sweeper) = &self.sweeper {
             sweeper.abort();
+        }
+        // Closing the queue ends the writer after the steps already queued; joining it releases its
+        // handle on the database, so that the same path can be opened again at once.
+        if let Some(Writer { jobs, thread }) = self.writer.take() {
+            drop(jobs);
+            if thread.join().is_err() {
+                tracing::error!(path = %self.inner.path.display(), "the sled writer thread panicked");
+            }
         }
     }
 }
@@ -189,11 +211,19 @@ impl Store for SledStore {
     }
 
     async fn record(&self, record: &Record, policy: &Policy) -> Result<Answer, Error> {
-        let answer = self.inner.record(record, policy)?;
-        // A duplicate or a denial waits too: the answer it read may belong to a write that is not yet
-        // on disk.
-        self.inner.flush.wait_durable(&self.inner.db).await?;
-        Ok(answer)
+        let stopped = || Error::Unavailable {
+            message: "the sled writer has stopped".to_owned(),
+            source: None,
+        };
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            record: record.clone(),
+            policy: policy.clone(),
+            reply,
+        };
+        let writer = self.writer.as_ref().ok_or_else(stopped)?;
+        writer.jobs.send(job).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
     }
 
     async fn sweep(&self, now: Instant) -> Result<usize, Error> {
@@ -220,73 +250,32 @@ impl Inner {
         })
     }
 
-    /// Runs the decide-and-record step in one transaction over every tree. sled retries the closure
-    /// on a conflict, so it only reads and writes through the transaction.
-    fn record(&self, record: &Record, policy: &Policy) -> Result<Answer, Error> {
-        let thread_key = thread_key(&record.thread);
-        let answer_key = answer_key(&record.thread.business_id, &record.message_id);
-        let account = record.thread.account();
+    /// Runs the steps of `jobs` in order in one transaction, so that each sees the writes of those
+    /// before it. When the transaction fails (a corrupt record, say), each step is retried in a
+    /// transaction of its own, so that one bad step fails alone.
+    fn record_batch(&self, jobs: &[Job]) -> Vec<Result<Answer, Error>> {
         let trees = (&self.threads, &self.free_tier, &self.answers, &self.expiry);
-        let result = trees.transaction(|(threads, free_tier, answers, expiry)| {
-            if let Some(bytes) = answers.get(&answer_key)? {
-                let stored = decode_at::<AnswerRecord>("answer", &answer_key, &bytes).map_err(abort)?;
-                let answer = stored.into_answer().map_err(abort)?;
-                return Ok(Answer {
-                    duplicate: true,
-                    ..answer
-                });
-            }
-            let (state, thread_kept) = match threads.get(&thread_key)? {
-                Some(bytes) => {
-                    let stored = decode_at::<ThreadRecord>("thread", &thread_key, &bytes).map_err(abort)?;
-                    let keep_until = stored.keep_until();
-                    (stored.into_state(), keep_until)
-                }
-                None => (ThreadState::default(), None),
-            };
-            let month = free_tier_month(&state, record.at);
-            let (used, counter_kept) = read_counter(free_tier, &counter_key(&account, month))?;
-            let step = apply(
-                policy,
-                record,
-                &Snapshot {
-                    state,
-                    free_tier_used: used,
-                },
-            );
-            let Some(next) = step.next else {
-                return Ok(step.answer);
-            };
-
-            let keep_until = later(thread_kept, record.now.plus(next.retention()));
-            threads.insert(
-                thread_key.as_slice(),
-                encode(&ThreadRecord::new(&next, Some(keep_until))),
-            )?;
-            reindex(expiry, Kind::Thread, &thread_key, thread_kept, keep_until)?;
-            if let Some(claim) = step.free_tier_claim {
-                let key = counter_key(&account, claim);
-                let (used, kept) = if claim == month {
-                    (used, counter_kept)
-                } else {
-                    read_counter(free_tier, &key)?
-                };
-                let keep_until = later(kept, record.now.plus(FREE_TIER_RETENTION));
-                free_tier.insert(
-                    key.as_slice(),
-                    encode(&CounterRecord::new(used.saturating_add(1), Some(keep_until))),
-                )?;
-                reindex(expiry, Kind::Counter, &key, kept, keep_until)?;
-            }
-            let keep_until = record.now.plus(RETENTION_GRACE);
-            answers.insert(
-                answer_key.as_slice(),
-                encode(&AnswerRecord::new(&step.answer, Some(keep_until))),
-            )?;
-            reindex(expiry, Kind::Answer, &answer_key, None, keep_until)?;
-            Ok(step.answer)
+        let together = trees.transaction(|trees| {
+            jobs.iter()
+                .map(|job| step_in(trees, &job.record, &job.policy))
+                .collect::<Result<Vec<_>, _>>()
         });
-        result.map_err(from_transaction)
+        match together {
+            Ok(answers) => answers.into_iter().map(Ok).collect(),
+            Err(error) if jobs.len() == 1 => vec![Err(from_transaction(error))],
+            Err(_) => jobs
+                .iter()
+                .map(|job| self.record(&job.record, &job.policy))
+                .collect(),
+        }
+    }
+
+    /// Runs one decide-and-record step in a transaction of its own.
+    fn record(&self, record: &Record, policy: &Policy) -> Result<Answer, Error> {
+        let trees = (&self.threads, &self.free_tier, &self.answers, &self.expiry);
+        trees
+            .transaction(|trees| step_in(trees, record, policy))
+            .map_err(from_transaction)
     }
 
     /// Deletes the records whose keep-until is at or before `now`, a batch of index entries per
@@ -355,20 +344,27 @@ impl Inner {
     }
 }
 
-impl GroupFlush {
-    /// Returns once a flush that started after this call began has finished: every write the caller
-    /// made, or read, before calling is then on disk.
-    async fn wait_durable(&self, db: &Db) -> Result<(), Error> {
-        let needed = self.started.load(Ordering::SeqCst) + 1;
-        let _flushing = self.lock.lock().await;
-        if self.finished.load(Ordering::SeqCst) >= needed {
-            return Ok(());
+/// Commits queued steps until the queue closes: takes every step waiting (up to `MAX_BATCH`), runs
+/// them in one transaction, flushes once, then answers each.
+fn write_loop(inner: &Inner, queue: &mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut jobs = vec![first];
+        jobs.extend(queue.try_iter().take(MAX_BATCH - 1));
+        let answers = inner.record_batch(&jobs);
+        // A duplicate or a denial waits for the flush too: the answer it read may belong to a write
+        // that is not yet on disk.
+        let flushed = inner.db.flush();
+        for (job, answer) in jobs.into_iter().zip(answers) {
+            let answer = match &flushed {
+                Ok(_) => answer,
+                Err(error) => Err(Error::Unavailable {
+                    message: format!("cannot flush the sled database: {error}"),
+                    source: None,
+                }),
+            };
+            // The caller may have given up (a timeout); its step is recorded all the same.
+            let _ = job.reply.send(answer);
         }
-        // Only the holder of the lock starts flushes, so this one is numbered `needed` or later.
-        let number = self.started.fetch_add(1, Ordering::SeqCst) + 1;
-        db.flush_async().await.map_err(from_sled)?;
-        self.finished.fetch_max(number, Ordering::SeqCst);
-        Ok(())
     }
 }
 
@@ -426,6 +422,83 @@ fn check_format(db: &Db, path: &Path) -> Result<(), Error> {
             Ok(())
         }
     }
+}
+
+/// Runs one decide-and-record step through the trees of a transaction: returns the stored answer of
+/// a message id already recorded, else decides with `step::apply` and writes the new state, the
+/// free-tier claim, the answer and their sweep index entries. A denied outbound message writes
+/// nothing. sled may run a transaction's closure again on a conflict, so this only reads and writes
+/// through the transaction.
+fn step_in(
+    (threads, free_tier, answers, expiry): &(
+        TransactionalTree,
+        TransactionalTree,
+        TransactionalTree,
+        TransactionalTree,
+    ),
+    record: &Record,
+    policy: &Policy,
+) -> ConflictableTransactionResult<Answer, Error> {
+    let thread_key = thread_key(&record.thread);
+    let answer_key = answer_key(&record.thread.business_id, &record.message_id);
+    let account = record.thread.account();
+    if let Some(bytes) = answers.get(&answer_key)? {
+        let stored = decode_at::<AnswerRecord>("answer", &answer_key, &bytes).map_err(abort)?;
+        let answer = stored.into_answer().map_err(abort)?;
+        return Ok(Answer {
+            duplicate: true,
+            ..answer
+        });
+    }
+    let (state, thread_kept) = match threads.get(&thread_key)? {
+        Some(bytes) => {
+            let stored = decode_at::<ThreadRecord>("thread", &thread_key, &bytes).map_err(abort)?;
+            let keep_until = stored.keep_until();
+            (stored.into_state(), keep_until)
+        }
+        None => (ThreadState::default(), None),
+    };
+    let month = free_tier_month(&state, record.at);
+    let (used, counter_kept) = read_counter(free_tier, &counter_key(&account, month))?;
+    let step = apply(
+        policy,
+        record,
+        &Snapshot {
+            state,
+            free_tier_used: used,
+        },
+    );
+    let Some(next) = step.next else {
+        return Ok(step.answer);
+    };
+
+    let keep_until = later(thread_kept, record.now.plus(next.retention()));
+    threads.insert(
+        thread_key.as_slice(),
+        encode(&ThreadRecord::new(&next, Some(keep_until))),
+    )?;
+    reindex(expiry, Kind::Thread, &thread_key, thread_kept, keep_until)?;
+    if let Some(claim) = step.free_tier_claim {
+        let key = counter_key(&account, claim);
+        let (used, kept) = if claim == month {
+            (used, counter_kept)
+        } else {
+            read_counter(free_tier, &key)?
+        };
+        let keep_until = later(kept, record.now.plus(FREE_TIER_RETENTION));
+        free_tier.insert(
+            key.as_slice(),
+            encode(&CounterRecord::new(used.saturating_add(1), Some(keep_until))),
+        )?;
+        reindex(expiry, Kind::Counter, &key, kept, keep_until)?;
+    }
+    let keep_until = record.now.plus(RETENTION_GRACE);
+    answers.insert(
+        answer_key.as_slice(),
+        encode(&AnswerRecord::new(&step.answer, Some(keep_until))),
+    )?;
+    reindex(expiry, Kind::Answer, &answer_key, None, keep_until)?;
+    Ok(step.answer)
 }
 
 /// Reads a free-tier counter inside a transaction: the slots taken, and its keep-until.
@@ -739,30 +812,52 @@ mod tests {
         assert!(store.inner.expiry.is_empty() && store.inner.threads.is_empty());
     }
 
-    #[tokio::test]
-    async fn concurrent_callers_share_flushes() {
+    #[test]
+    fn one_batch_sees_its_own_writes() {
         let store = SledStore::for_test().expect("sled opens");
-        let inner = Arc::clone(&store.inner);
-        // Holding the lock stands for a flush in flight: every caller that arrives meanwhile must be
-        // covered by the one next flush.
-        let in_flight = inner.flush.lock.lock().await;
-        let waiters: Vec<_> = (0..100)
-            .map(|_| {
-                let inner = Arc::clone(&inner);
-                tokio::spawn(async move { inner.flush.wait_durable(&inner.db).await })
+        let policy = policy();
+        let template = || {
+            MessageKind::Outbound(hourglass_core::Outbound::Template(hourglass_core::Template {
+                name: "tpl_marketing".to_owned(),
+                language: "en".to_owned(),
+                category: hourglass_core::TemplateCategory::Marketing,
+            }))
+        };
+        let jobs: Vec<Job> = [
+            record("m-1", template()),
+            record("m-2", template()),
+            record("m-1", template()),
+        ]
+        .into_iter()
+        .map(|record| Job {
+            record,
+            policy: policy.clone(),
+            reply: oneshot::channel().0,
+        })
+        .collect();
+        let answers: Vec<Answer> = store
+            .inner
+            .record_batch(&jobs)
+            .into_iter()
+            .map(|answer| answer.expect("records"))
+            .collect();
+        let opens: Vec<bool> = answers
+            .iter()
+            .map(|answer| {
+                let charge = answer
+                    .decision
+                    .as_ref()
+                    .and_then(hourglass_core::Decision::charge);
+                charge.is_some_and(|charge| charge.opens_conversation)
             })
             .collect();
-        tokio::time::sleep(StdDuration::from_millis(100)).await;
-        drop(in_flight);
-        for waiter in waiters {
-            waiter
-                .await
-                .expect("waiters do not panic")
-                .expect("flushes succeed");
-        }
-        let flushes = inner.flush.started.load(Ordering::SeqCst);
-        assert!((1..=2).contains(&flushes), "100 callers took {flushes} flushes");
-        assert_eq!(inner.flush.finished.load(Ordering::SeqCst), flushes);
+        // The second step sees the conversation the first opened; the third repeats the first's answer.
+        assert_eq!(opens, vec![true, false, true]);
+        assert_eq!(
+            answers.iter().map(|answer| answer.duplicate).collect::<Vec<_>>(),
+            vec![false, false, true]
+        );
+        assert_eq!(answers[2].decision, answers[0].decision);
     }
 
     #[tokio::test(start_paused = true)]
