@@ -54,17 +54,20 @@ pub(crate) struct ListOpenConversations {
 struct OutboundFields {
     message: &'static str,
     kind: &'static str,
+    name: &'static str,
     category: &'static str,
 }
 
 const AUTHORIZE_MESSAGE: OutboundFields = OutboundFields {
     message: "message",
     kind: "message.kind",
+    name: "message.template.name",
     category: "message.template.category",
 };
 const RECORD_OUTBOUND: OutboundFields = OutboundFields {
     message: "outbound",
     kind: "outbound.kind",
+    name: "outbound.template.name",
     category: "outbound.template.category",
 };
 
@@ -177,6 +180,9 @@ fn outbound_from_proto(message: pb::OutboundMessage, fields: &OutboundFields) ->
                 language,
                 category,
             } = template;
+            if name.trim().is_empty() {
+                return Err(Error::invalid(fields.name, "must name the approved template"));
+            }
             let category = template_category_from_proto(category, fields.category)?;
             Ok(Outbound::Template(Template {
                 name,

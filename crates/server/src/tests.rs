@@ -132,6 +132,16 @@ fn template_with_category(category: i32) -> pb::OutboundMessage {
     }
 }
 
+fn unnamed_template() -> pb::OutboundMessage {
+    pb::OutboundMessage {
+        kind: Some(pb::outbound_message::Kind::Template(pb::Template {
+            name: " ".to_owned(),
+            language: "en".to_owned(),
+            category: pb::Category::Utility.into(),
+        })),
+    }
+}
+
 fn inbound(message_id: &str, business_id: &str, seconds: i64) -> pb::RecordMessageRequest {
     pb::RecordMessageRequest {
         message_id: message_id.to_owned(),
@@ -455,6 +465,10 @@ async fn bad_requests_are_invalid_arguments_naming_the_field() {
         (
             outbound("out-1", "acme", T0, template_with_category(42)),
             "outbound.template.category",
+        ),
+        (
+            outbound("out-1", "acme", T0, unnamed_template()),
+            "outbound.template.name",
         ),
         (
             pb::RecordMessageRequest {
