@@ -42,18 +42,18 @@ serve() { # port store
   sleep 1
 }
 
-redis_node 56379
-redis_node 56380 cluster
-redis_node 56381 cluster
-redis_node 56382 cluster
-redis-cli --cluster create 127.0.0.1:56380 127.0.0.1:56381 127.0.0.1:56382 --cluster-replicas 0 --cluster-yes >/dev/null
-until redis-cli -p 56380 cluster info | grep -q cluster_state:ok; do sleep 0.2; done
+redis_node 46379
+redis_node 46380 cluster
+redis_node 46381 cluster
+redis_node 46382 cluster
+redis-cli --cluster create 127.0.0.1:46380 127.0.0.1:46381 127.0.0.1:46382 --cluster-replicas 0 --cluster-yes >/dev/null
+until redis-cli -p 46380 cluster info | grep -q cluster_state:ok; do sleep 0.2; done
 
 "$bin/hourglass-load" bare --listen 127.0.0.1:50100 &
 pids+=($!)
 serve 50101 "sled:$work/sled"
-serve 50102 "redis://127.0.0.1:56379"
-serve 50103 "redis+cluster://127.0.0.1:56380,127.0.0.1:56381,127.0.0.1:56382"
+serve 50102 "redis://127.0.0.1:46379"
+serve 50103 "redis+cluster://127.0.0.1:46380,127.0.0.1:46381,127.0.0.1:46382"
 
 run() { # label port rpc
   "$bin/hourglass-load" run --addr "127.0.0.1:$2" --rpc "$3" --concurrency "$concurrency" \

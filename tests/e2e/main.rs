@@ -3,6 +3,7 @@
 
 mod binary;
 mod durability;
+mod redis;
 mod scenarios;
 
 use hourglass_e2e::scenario::{parse_relative, parse_t0};

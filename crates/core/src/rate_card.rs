@@ -126,7 +126,10 @@ impl RateCard {
         for market_rows in markets.values_mut() {
             market_rows.sort_by_key(|row| row.effective_from);
         }
-        Ok(RateCard { markets: Arc::new(markets), prefixes: Arc::new(prefixes) })
+        Ok(RateCard {
+            markets: Arc::new(markets),
+            prefixes: Arc::new(prefixes),
+        })
     }
 
     /// Returns the market of a customer: the longest matching calling-code prefix, else `Other`.

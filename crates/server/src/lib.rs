@@ -64,7 +64,10 @@ pub async fn run(
         log_format: _,
         log_filter: _,
     } = config;
-    let store = hourglass_store::open(&store_url)
+    let open_options = hourglass_store::OpenOptions {
+        timeout: std::time::Duration::from_millis(store_timeout_ms),
+    };
+    let store = hourglass_store::open_with(&store_url, open_options)
         .await
         .with_context(|| format!("open store {}", redact_store_url(&store_url)))?;
     let policy = SharedPolicy::new(policy);
