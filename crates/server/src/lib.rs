@@ -34,7 +34,7 @@ use anyhow::Context as _;
 use hourglass_proto::v1::policy_service_server::PolicyServiceServer;
 use hourglass_store::Store;
 use tokio::net::TcpListener;
-use tokio_stream::wrappers::TcpListenerStream;
+use tonic::transport::server::TcpIncoming;
 
 pub use crate::config::Config;
 use crate::config::PricingModelArg;
@@ -165,7 +165,7 @@ async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(policy_service)
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), async move {
+        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), async move {
             shutdown.await;
             store_watch.stop().await;
             tracing::info!("not serving, draining connections");

@@ -47,6 +47,7 @@ impl Connection {
                 )));
             }
             let client = ClusterClient::builder(nodes)
+                .tcp_settings(tcp_settings())
                 .connection_timeout(timeout)
                 .response_timeout(timeout)
                 .build()
@@ -58,7 +59,10 @@ impl Connection {
                 client.get_pending_async_connection_with_config(config),
             ))
         } else if url.starts_with("redis://") {
-            let client = redis::Client::open(url)
+            let connection_info = redis::IntoConnectionInfo::into_connection_info(url)
+                .map_err(|error| config_error(format!("bad Redis URL {url:?}: {error}")))?
+                .set_tcp_settings(tcp_settings());
+            let client = redis::Client::open(connection_info)
                 .map_err(|error| config_error(format!("bad Redis URL {url:?}: {error}")))?;
             let config = ConnectionManagerConfig::new()
                 .set_connection_timeout(Some(timeout))
@@ -75,6 +79,12 @@ impl Connection {
             )))
         }
     }
+}
+
+/// Returns the TCP settings of every Redis connection: no Nagle delay, since each command is a small
+/// write that a reply waits for (with Nagle, some replies waited for the peer's 40 ms delayed ACK).
+fn tcp_settings() -> redis::io::tcp::TcpSettings {
+    redis::io::tcp::TcpSettings::default().set_nodelay(true)
 }
 
 impl ConnectionLike for Connection {
