@@ -14,6 +14,7 @@ use hourglass_proto::v1 as pb;
 use hourglass_proto::v1::policy_service_client::PolicyServiceClient;
 use hourglass_proto::v1::policy_service_server::{PolicyService, PolicyServiceServer};
 use tonic::transport::Endpoint;
+use tonic::transport::server::TcpIncoming;
 use tonic::{Request, Response, Status};
 
 #[derive(Debug, Parser)]
@@ -74,11 +75,17 @@ struct RunOptions {
 async fn main() -> anyhow::Result<()> {
     match Args::parse().command {
         Command::Run(options) => run(options).await,
-        Command::Bare { listen } => tonic::transport::Server::builder()
-            .add_service(PolicyServiceServer::new(Bare))
-            .serve(listen)
-            .await
-            .context("serve the bare server"),
+        Command::Bare { listen } => {
+            // Served the way `hourglass` serves, so that the two differ only in the work they do.
+            let listener = tokio::net::TcpListener::bind(listen)
+                .await
+                .with_context(|| format!("bind {listen}"))?;
+            tonic::transport::Server::builder()
+                .add_service(PolicyServiceServer::new(Bare))
+                .serve_with_incoming(TcpIncoming::from(listener).with_nodelay(Some(true)))
+                .await
+                .context("serve the bare server")
+        }
     }
 }
 
