@@ -32,7 +32,7 @@ pub use policy::{FREE_TIER_CONVERSATIONS, PER_MESSAGE_FROM, Policy, PricingChoic
 pub use rate_card::{OTHER_MARKET, RateCard, RateRow};
 pub use rules::{
     CONVERSATION, CUSTOMER_SERVICE_WINDOW, FREE_ENTRY_POINT_CONVERSATION, Outcome, RESPONSE_WINDOW, decide,
-    free_tier_month, record_inbound, validate_at, view,
+    free_tier_month, reads_free_tier, record_inbound, validate_at, view,
 };
 pub use thread::{HISTORY, RETENTION_GRACE, ResponseWindow, ThreadParts, ThreadState};
 pub use time::{Duration, Instant, Month, Span};

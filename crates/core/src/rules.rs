@@ -75,6 +75,13 @@ pub fn free_tier_month(state: &ThreadState, at: Instant) -> Month {
     state.decision_instant(at).utc_month()
 }
 
+/// Returns whether deciding `message` can depend on the account's free-tier usage: only a free-form
+/// message can open a service conversation. For any other message, `decide` answers the same whatever
+/// `free_tier_used` it is given, so a dry run need not read the counter.
+pub fn reads_free_tier(message: &Outbound) -> bool {
+    matches!(message, Outbound::FreeForm)
+}
+
 /// Decides an outbound message at `at` for a thread in `state`.
 ///
 /// `free_tier_used` is how many free-tier slots the thread's account has taken in the month that

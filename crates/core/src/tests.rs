@@ -754,9 +754,14 @@ proptest! {
                 }
                 Event::Outbound { minutes: m, message } => {
                     let outcome = decide(&policy, &thread, &state, message, minutes(*m), free_tier_used);
-                    // A dry run of the same state gives the same answer, the new conversation's id aside.
+                    // A dry run of the same state gives the same answer, the new conversation's id aside,
+                    // and one that did not read the free tier when `reads_free_tier` says it needs not.
                     let again = decide(&policy, &thread, &state, message, minutes(*m), free_tier_used);
                     prop_assert_eq!(again.decision.clone().into_dry_run(), outcome.decision.clone().into_dry_run());
+                    if !reads_free_tier(message) {
+                        let unread = decide(&policy, &thread, &state, message, minutes(*m), u32::MAX);
+                        prop_assert_eq!(unread, outcome.clone());
+                    }
                     prop_assert_eq!(outcome.next.is_none(), !outcome.decision.is_allowed(), "denials record nothing");
                     if let Some(charge) = outcome.decision.charge() {
                         prop_assert!(charge.price.amount >= Decimal::ZERO);

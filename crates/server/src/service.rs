@@ -9,7 +9,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use hourglass_core::{Duration, Policy};
 use hourglass_proto::v1 as pb;
 use hourglass_proto::v1::policy_service_server::PolicyService;
-use hourglass_store::Store;
+use hourglass_store::{Snapshot, Store};
 use tonic::{Request, Response, Status};
 
 use crate::convert::{self, Clock, ToProto as _};
@@ -82,7 +82,16 @@ impl PolicyServer {
     async fn answer_authorize(&self, request: pb::AuthorizeRequest) -> Result<pb::AuthorizeResponse, Error> {
         let convert::Authorize { thread, message, at } =
             convert::authorize_from_proto(request, self.clock())?;
-        let snapshot = self.bounded(self.store.load(&thread, at)).await?;
+        // Only a free-form message can depend on the free tier: other dry runs skip the counter.
+        let snapshot = if hourglass_core::reads_free_tier(&message) {
+            self.bounded(self.store.load(&thread, at)).await?
+        } else {
+            let state = self.bounded(self.store.load_thread(&thread)).await?;
+            Snapshot {
+                state,
+                free_tier_used: 0,
+            }
+        };
         let policy = self.policy.current();
         let outcome = hourglass_core::decide(
             &policy,
@@ -122,8 +131,8 @@ impl PolicyServer {
     ) -> Result<pb::ListOpenConversationsResponse, Error> {
         let convert::ListOpenConversations { thread, at } =
             convert::list_open_conversations_from_proto(request, self.clock())?;
-        let snapshot = self.bounded(self.store.load(&thread, at)).await?;
-        let view = hourglass_core::view(&snapshot.state, at);
+        let state = self.bounded(self.store.load_thread(&thread)).await?;
+        let view = hourglass_core::view(&state, at);
         tracing::debug!(n_conversations = view.conversations.len(), "listed");
         Ok(view.to_proto())
     }

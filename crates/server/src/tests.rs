@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
-use hourglass_core::{Instant, Policy, ThreadKey};
+use hourglass_core::{Instant, Policy, ThreadKey, ThreadState};
 use hourglass_proto::v1 as pb;
 use hourglass_proto::v1::policy_service_client::PolicyServiceClient;
 use hourglass_store::{Answer, MemoryStore, Record, Snapshot, Store};
@@ -836,6 +836,11 @@ impl Store for FakeStore {
     async fn load(&self, thread: &ThreadKey, at: Instant) -> Result<Snapshot, hourglass_store::Error> {
         self.act().await?;
         self.inner.load(thread, at).await
+    }
+
+    async fn load_thread(&self, thread: &ThreadKey) -> Result<ThreadState, hourglass_store::Error> {
+        self.act().await?;
+        self.inner.load_thread(thread).await
     }
 
     async fn record(&self, record: &Record, policy: &Policy) -> Result<Answer, hourglass_store::Error> {

@@ -24,7 +24,7 @@ pub use open::{OpenOptions, open_with};
 pub use step::{Answer, MessageKind, Record, Snapshot, apply};
 
 use async_trait::async_trait;
-use hourglass_core::{Instant, Policy, ThreadKey};
+use hourglass_core::{Instant, Policy, ThreadKey, ThreadState};
 
 /// How long free-tier counters are kept after their last write: past the end of any month that a
 /// late or backfilled event could still reach.
@@ -41,6 +41,10 @@ pub trait Store: Send + Sync + 'static {
     /// Loads a thread's state, and the free-tier usage of its account in the month that a decision at
     /// `at` would read (`hourglass_core::free_tier_month`).
     async fn load(&self, thread: &ThreadKey, at: Instant) -> Result<Snapshot, Error>;
+
+    /// Loads a thread's state only: what `load` returns without reading the free-tier counter, for
+    /// answers that cannot depend on it (`hourglass_core::reads_free_tier`, and listings).
+    async fn load_thread(&self, thread: &ThreadKey) -> Result<ThreadState, Error>;
 
     /// Records a message in one atomic step per thread: returns the stored answer when the message id
     /// is already recorded (marked duplicate), else decides with `step::apply`, and persists the new

@@ -77,6 +77,15 @@ impl Store for MemoryStore {
         Ok(self.lock().snapshot(thread, at))
     }
 
+    async fn load_thread(&self, thread: &ThreadKey) -> Result<ThreadState, Error> {
+        Ok(self
+            .lock()
+            .threads
+            .get(thread)
+            .map(|kept| kept.value.clone())
+            .unwrap_or_default())
+    }
+
     async fn record(&self, record: &Record, policy: &Policy) -> Result<Answer, Error> {
         let mut inner = self.lock();
         let answer_key = (record.thread.business_id.clone(), record.message_id.clone());

@@ -337,6 +337,15 @@ impl Store for RedisStore {
         })
     }
 
+    async fn load_thread(&self, thread: &ThreadKey) -> Result<ThreadState, Error> {
+        let keys = ThreadKeys::new(&self.redis.namespace, thread);
+        let thread_key = keys.thread();
+        let mut command = redis::cmd("HGET");
+        command.arg(&thread_key).arg("s");
+        let state = self.redis.query::<Value>("thread read", &command).await?;
+        decode_state(&thread_key, state)
+    }
+
     async fn record(&self, record: &Record, policy: &Policy) -> Result<Answer, Error> {
         let keys = ThreadKeys::new(&self.redis.namespace, &record.thread);
         let answer_key = keys.answer(&record.message_id);

@@ -210,6 +210,10 @@ impl Store for SledStore {
         self.inner.load(thread, at)
     }
 
+    async fn load_thread(&self, thread: &ThreadKey) -> Result<ThreadState, Error> {
+        self.inner.load_thread(thread)
+    }
+
     async fn record(&self, record: &Record, policy: &Policy) -> Result<Answer, Error> {
         let stopped = || Error::Unavailable {
             message: "the sled writer has stopped".to_owned(),
@@ -233,12 +237,16 @@ impl Store for SledStore {
 }
 
 impl Inner {
-    fn load(&self, thread: &ThreadKey, at: Instant) -> Result<Snapshot, Error> {
+    fn load_thread(&self, thread: &ThreadKey) -> Result<ThreadState, Error> {
         let key = thread_key(thread);
-        let state = match self.threads.get(&key).map_err(from_sled)? {
-            Some(bytes) => decode_at::<ThreadRecord>("thread", &key, &bytes)?.into_state(),
-            None => ThreadState::default(),
-        };
+        match self.threads.get(&key).map_err(from_sled)? {
+            Some(bytes) => Ok(decode_at::<ThreadRecord>("thread", &key, &bytes)?.into_state()),
+            None => Ok(ThreadState::default()),
+        }
+    }
+
+    fn load(&self, thread: &ThreadKey, at: Instant) -> Result<Snapshot, Error> {
+        let state = self.load_thread(thread)?;
         let key = counter_key(&thread.account(), free_tier_month(&state, at));
         let free_tier_used = match self.free_tier.get(&key).map_err(from_sled)? {
             Some(bytes) => decode_at::<CounterRecord>("free-tier counter", &key, &bytes)?.used(),

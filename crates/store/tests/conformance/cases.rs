@@ -50,6 +50,18 @@ pub async fn checks_connectivity_and_knows_no_thread_yet<B: Backend>(backend: B)
     must(store.check_connectivity().await);
     let snapshot = must(store.load(&new_thread(), T0).await);
     assert_eq!(snapshot, Snapshot::default());
+    assert!(must(store.load_thread(&new_thread()).await).is_empty());
+}
+
+pub async fn load_thread_reads_what_load_reads<B: Backend>(backend: B) {
+    let store = backend.open().await;
+    let thread = new_thread();
+    record(&store, inbound(&thread, "in-1", T0)).await;
+    record(&store, free_form(&thread, "out-1", T0.plus(minutes(1)))).await;
+    let snapshot = must(store.load(&thread, T0.plus(minutes(2))).await);
+    assert!(!snapshot.state.is_empty());
+    assert_eq!(snapshot.free_tier_used, 1);
+    assert_eq!(must(store.load_thread(&thread).await), snapshot.state);
 }
 
 pub async fn inbound_opens_the_window_and_a_reply_opens_a_free_tier_service_conversation<B: Backend>(

@@ -18,6 +18,7 @@ macro_rules! store_conformance {
     ($backend:ident, optional $fixture:expr) => {
         store_conformance!(@cases $backend, $fixture, [
             checks_connectivity_and_knows_no_thread_yet,
+            load_thread_reads_what_load_reads,
             inbound_opens_the_window_and_a_reply_opens_a_free_tier_service_conversation,
             templates_open_a_conversation_of_their_category,
             a_denied_free_form_message_records_nothing_and_leaves_its_id_free,
