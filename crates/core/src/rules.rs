@@ -191,7 +191,7 @@ pub fn decide(
             },
         }
     };
-    next.observe(at.max(instant));
+    next.observe(instant);
     Outcome {
         decision: Decision {
             verdict: Verdict::Allowed(charge),
