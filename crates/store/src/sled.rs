@@ -289,34 +289,41 @@ impl Inner {
     /// Deletes the records whose keep-until is at or before `now`, a batch of index entries per
     /// transaction, and returns how many it deleted.
     fn sweep(&self, now: Instant) -> Result<usize, Error> {
-        let end = instant_bytes(now.plus(Duration::MILLISECOND));
+        // Every record due has its entry in a bucket at or before `now`'s; the last such bucket may
+        // also hold entries of records not yet due, which stay, so the scan moves on past each batch.
+        let end = instant_bytes(index_bucket(now).plus(Duration::MILLISECOND));
+        let mut start = Vec::new();
         let mut removed = 0;
         loop {
             let batch: Vec<IVec> = self
                 .expiry
-                .range(..&end[..])
+                .range(start.as_slice()..&end[..])
                 .keys()
                 .take(SWEEP_BATCH)
                 .collect::<Result<_, _>>()
                 .map_err(from_sled)?;
-            if batch.is_empty() {
+            let Some(last) = batch.last() else {
                 return Ok(removed);
-            }
+            };
+            // The smallest key after `last`.
+            start = last.to_vec();
+            start.push(0);
             removed += self.sweep_batch(now, &batch)?;
         }
     }
 
-    /// Removes every index entry of `batch`, and each record it names whose own keep-until is at or
-    /// before `now`. A record that a later write kept longer stays: its newer entry is elsewhere in
-    /// the index. A corrupt record stays too, for an operator to inspect, and is logged.
+    /// Removes each record that an index entry of `batch` names whose own keep-until is at or before
+    /// `now`, with its entry. A record that a later write kept longer stays, and so does its entry when
+    /// it is still the record's own (same bucket); an entry whose record is gone, or now lives in
+    /// another bucket, is dropped. A corrupt record stays, for an operator to inspect, and is logged.
     fn sweep_batch(&self, now: Instant, batch: &[IVec]) -> Result<usize, Error> {
         let trees = (&self.threads, &self.free_tier, &self.answers, &self.expiry);
         let result = trees.transaction(|(threads, free_tier, answers, expiry)| {
             let mut removed = 0;
             for index_key in batch {
-                expiry.remove(index_key.clone())?;
                 let Some((kind, key)) = parse_index_key(index_key) else {
                     tracing::warn!(key = ?index_key, "dropped a malformed entry of the sled sweep index");
+                    expiry.remove(index_key.clone())?;
                     continue;
                 };
                 let tree = match kind {
@@ -325,6 +332,7 @@ impl Inner {
                     Kind::Answer => answers,
                 };
                 let Some(bytes) = tree.get(key)? else {
+                    expiry.remove(index_key.clone())?;
                     continue;
                 };
                 let keep_until = match kind {
@@ -340,10 +348,17 @@ impl Inner {
                 match keep_until {
                     Ok(Some(keep_until)) if keep_until <= now => {
                         tree.remove(key)?;
+                        expiry.remove(index_key.clone())?;
                         removed += 1;
                     }
-                    Ok(_) => {}
-                    Err(error) => tracing::warn!(%error, "left a corrupt record in place while sweeping"),
+                    Ok(Some(keep_until)) if index_key[..8] == instant_bytes(index_bucket(keep_until)) => {}
+                    Ok(_) => {
+                        expiry.remove(index_key.clone())?;
+                    }
+                    Err(error) => {
+                        tracing::warn!(%error, "left a corrupt record in place while sweeping");
+                        expiry.remove(index_key.clone())?;
+                    }
                 }
             }
             Ok::<_, ConflictableTransactionError<Error>>(removed)
@@ -523,7 +538,8 @@ fn read_counter(
     }
 }
 
-/// Moves a record's sweep index entry from `old` to `new`.
+/// Moves a record's sweep index entry from `old` to `new`: only when the bucket changes, so that a
+/// thread written many times a minute touches the index at most once a minute.
 fn reindex(
     expiry: &TransactionalTree,
     kind: Kind,
@@ -531,7 +547,7 @@ fn reindex(
     old: Option<Instant>,
     new: Instant,
 ) -> Result<(), UnabortableTransactionError> {
-    if old == Some(new) {
+    if old.map(index_bucket) == Some(index_bucket(new)) {
         return Ok(());
     }
     if let Some(old) = old {
@@ -567,6 +583,20 @@ fn join(first: &str, second: &str) -> Vec<u8> {
     key
 }
 
+/// The granularity of the sweep index, one sweep interval: an entry names the end of the minute that
+/// holds its record's keep-until, so a record is still swept at the first sweep after it is due.
+const INDEX_BUCKET: Duration = Duration::MINUTE;
+
+/// Returns the end of the index bucket holding `instant`: `instant` rounded up to a whole bucket.
+fn index_bucket(instant: Instant) -> Instant {
+    let (millis, bucket) = (instant.as_millis(), INDEX_BUCKET.as_millis());
+    match millis.rem_euclid(bucket) {
+        0 => instant,
+        past => Instant::from_millis(millis.saturating_sub(past).saturating_add(bucket)),
+    }
+}
+
+/// Returns the index key of a record: its keep-until's bucket, its kind and its key.
 fn index_key(keep_until: Instant, kind: Kind, key: &[u8]) -> Vec<u8> {
     let tag = match kind {
         Kind::Thread => b't',
@@ -574,7 +604,7 @@ fn index_key(keep_until: Instant, kind: Kind, key: &[u8]) -> Vec<u8> {
         Kind::Answer => b'a',
     };
     let mut index_key = Vec::with_capacity(9 + key.len());
-    index_key.extend_from_slice(&instant_bytes(keep_until));
+    index_key.extend_from_slice(&instant_bytes(index_bucket(keep_until)));
     index_key.push(tag);
     index_key.extend_from_slice(key);
     index_key
@@ -691,8 +721,24 @@ mod tests {
     }
 
     #[test]
+    fn index_buckets_round_up_to_the_minute() {
+        let minute = Duration::MINUTE.as_millis();
+        assert_eq!(index_bucket(T0), T0, "a whole minute is its own bucket");
+        assert_eq!(
+            index_bucket(T0.plus(Duration::MILLISECOND)),
+            T0.plus(Duration::MINUTE)
+        );
+        assert_eq!(
+            index_bucket(Instant::from_millis(T0.as_millis() + minute - 1)),
+            T0.plus(Duration::MINUTE)
+        );
+        assert_eq!(index_bucket(Instant::from_millis(-1)), Instant::EPOCH);
+    }
+
+    #[test]
     fn index_keys_sort_by_time() {
-        let instants = [i64::MIN, -1, 0, 1, 1_709_632_800_000, i64::MAX].map(Instant::from_millis);
+        // One instant per index bucket (a minute), so that every key differs in its time part.
+        let instants = [i64::MIN, -120_000, 0, 1, 1_709_632_800_000, i64::MAX].map(Instant::from_millis);
         let keys: Vec<Vec<u8>> = instants
             .iter()
             .map(|at| index_key(*at, Kind::Answer, b"b\0m"))
