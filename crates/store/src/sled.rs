@@ -8,13 +8,14 @@
 //! - `threads`: key `business_id \0 customer_id`, a `ThreadRecord`;
 //! - `free_tier`: key `account \0 YYYY-MM`, a `CounterRecord`;
 //! - `answers`: key `business_id \0 message_id`, an `AnswerRecord`;
-//! - `expiry`: the sweep index, key `keep_until (8 bytes) ++ kind (1 byte) ++ key` with an empty
-//!   value, where `keep_until` is the instant's milliseconds as a big-endian integer with the sign bit
-//!   flipped (so that keys sort by time) and `kind` is `t`, `c` or `a`.
+//! - `expiry`: the sweep index, key `bucket (8 bytes) ++ kind (1 byte) ++ key` with an empty value,
+//!   where `bucket` is the record's keep-until rounded up to the minute, in milliseconds as a
+//!   big-endian integer with the sign bit flipped (so that keys sort by time), and `kind` is `t`, `c`
+//!   or `a`. A record rewritten within the same minute of keep-until keeps its entry.
 //!
 //! The default tree holds a format marker, so that a database of another program is never mistaken
-//! for one of ours. Every write keeps the index exact: it replaces a record's old index entry in the
-//! same transaction.
+//! for one of ours. Every write keeps the index exact: when a record's bucket changes, it replaces the
+//! record's old index entry in the same transaction.
 
 use std::fmt;
 use std::path::{Path, PathBuf};
