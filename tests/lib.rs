@@ -13,6 +13,9 @@ use hourglass_proto::v1::policy_service_client::PolicyServiceClient;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
+use tonic_health::pb::HealthCheckRequest;
+use tonic_health::pb::health_check_response::ServingStatus;
+use tonic_health::pb::health_client::HealthClient;
 
 /// A gRPC client of `hourglass.v1.PolicyService`.
 pub type Client = PolicyServiceClient<Channel>;
@@ -105,56 +108,87 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// The real `hourglass` binary running as a child process; killed when dropped.
+/// The services whose health follows the store: the whole server and the policy service.
+pub const HEALTH_SERVICES: [&str; 2] = ["", "hourglass.v1.PolicyService"];
+
+/// Returns the health status of `service`, or `None` when the server does not answer within a second.
+pub async fn health(addr: SocketAddr, service: &str) -> Option<ServingStatus> {
+    let check = async {
+        let channel = Channel::from_shared(format!("http://{addr}"))
+            .expect("a valid URI")
+            .connect()
+            .await
+            .ok()?;
+        let request = HealthCheckRequest {
+            service: service.to_owned(),
+        };
+        let response = HealthClient::new(channel).check(request).await.ok()?;
+        ServingStatus::try_from(response.into_inner().status).ok()
+    };
+    tokio::time::timeout(Duration::from_secs(1), check)
+        .await
+        .ok()
+        .flatten()
+}
+
+/// The real `hourglass` binary running as a child process; killed when dropped, and its log (warnings
+/// and errors) printed then if the test is failing.
 pub struct BinaryServer {
     pub addr: SocketAddr,
     child: Child,
+    log: tempfile::NamedTempFile,
 }
 
 impl BinaryServer {
-    /// Starts the binary on a free port with `--store store_url` and waits until it accepts connections.
+    /// Starts the binary on a free port with `--store store_url` and waits until it reports SERVING.
     pub async fn start(store_url: &str) -> BinaryServer {
-        let port = free_port();
-        let addr: SocketAddr = ([127, 0, 0, 1], port).into();
+        BinaryServer::start_with(store_url, &[]).await
+    }
+
+    /// Starts the binary on a free port with `--store store_url` and `extra_args`, and waits until it
+    /// reports SERVING.
+    pub async fn start_with(store_url: &str, extra_args: &[&str]) -> BinaryServer {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let log = tempfile::NamedTempFile::new().expect("a log file");
         let child = Command::new(hourglass_binary())
             .args(["--listen", &addr.to_string(), "--store", store_url])
+            .args(extra_args)
             .env("HOURGLASS_LOG", "warn")
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(log.reopen().expect("open the log file"))
             .stderr(Stdio::inherit())
             .spawn()
             .expect("start the hourglass binary");
-        let server = BinaryServer { addr, child };
-        server.wait_until_serving().await;
+        let server = BinaryServer { addr, child, log };
+        server
+            .wait_for(ServingStatus::Serving, Duration::from_secs(20))
+            .await;
         server
     }
 
-    async fn wait_until_serving(&self) {
-        let deadline = Instant::now() + Duration::from_secs(20);
+    /// Waits until every service of `HEALTH_SERVICES` reports `status`, and returns how long it took.
+    pub async fn wait_for(&self, status: ServingStatus, within: Duration) -> Duration {
+        let started = Instant::now();
         loop {
-            if let Ok(channel) = Channel::from_shared(format!("http://{}", self.addr))
-                .expect("a valid URI")
-                .connect()
-                .await
-            {
-                let mut health = tonic_health::pb::health_client::HealthClient::new(channel);
-                let request = tonic_health::pb::HealthCheckRequest {
-                    service: String::new(),
-                };
-                let serving = tonic_health::pb::health_check_response::ServingStatus::Serving as i32;
-                if let Ok(response) = health.check(request).await
-                    && response.into_inner().status == serving
-                {
-                    return;
-                }
+            let mut reached = true;
+            for service in HEALTH_SERVICES {
+                reached &= health(self.addr, service).await == Some(status);
+            }
+            if reached {
+                return started.elapsed();
             }
             assert!(
-                Instant::now() < deadline,
-                "the binary did not become SERVING on {} within 20 s",
+                started.elapsed() < within,
+                "{} did not report {status:?} within {within:?}",
                 self.addr
             );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
+    }
+
+    /// Returns whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("poll the server process").is_none()
     }
 
     pub fn pid(&self) -> u32 {
@@ -192,6 +226,18 @@ impl Drop for BinaryServer {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if std::thread::panicking() {
+            let log = std::fs::read_to_string(self.log.path()).unwrap_or_default();
+            let lines: Vec<&str> = log.lines().collect();
+            eprintln!(
+                "log of the hourglass server on {} (last {} lines):",
+                self.addr,
+                lines.len().min(40)
+            );
+            for line in &lines[lines.len().saturating_sub(40)..] {
+                eprintln!("  {line}");
+            }
+        }
     }
 }
 

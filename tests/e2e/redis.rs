@@ -7,20 +7,12 @@
 //! except under `CI=true`, where they fail.
 
 use std::collections::{BTreeMap, HashMap};
-use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use hourglass_e2e::{Client, InProcessServer, connect, free_port, fresh_business_id, hourglass_binary};
+use hourglass_e2e::{BinaryServer, Client, InProcessServer, connect, fresh_business_id};
 use hourglass_proto::v1 as pb;
 use hourglass_store::redis_harness::{self, RedisCluster, RedisServer};
-use tonic::transport::Channel;
-use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
-use tonic_health::pb::health_client::HealthClient;
-
-/// The services whose health follows the store.
-const HEALTH_SERVICES: [&str; 2] = ["", "hourglass.v1.PolicyService"];
 
 /// 2024-03-05T09:00:00Z: the first inbound message of every thread.
 const T0: i64 = 1_709_629_200;
@@ -47,100 +39,6 @@ fn start_redis() -> Option<RedisServer> {
 /// Starts a three-master Redis Cluster of the test's own, or returns `None` when skipped.
 fn start_cluster() -> Option<RedisCluster> {
     redis_available().then(|| RedisCluster::start(3).expect("start a three-master Redis Cluster"))
-}
-
-/// The real `hourglass` binary with extra flags; killed when dropped, and its log (warnings and
-/// errors) printed then if the test is failing.
-struct Replica {
-    addr: SocketAddr,
-    child: Child,
-    log: tempfile::NamedTempFile,
-}
-
-impl Replica {
-    /// Starts the binary on a free port over `store_url` and waits until it reports SERVING.
-    async fn start(store_url: &str, extra_args: &[&str]) -> Replica {
-        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let log = tempfile::NamedTempFile::new().expect("a log file");
-        let child = Command::new(hourglass_binary())
-            .args(["--listen", &addr.to_string(), "--store", store_url])
-            .args(extra_args)
-            .env("HOURGLASS_LOG", "warn")
-            .stdin(Stdio::null())
-            .stdout(log.reopen().expect("open the log file"))
-            .stderr(Stdio::inherit())
-            .spawn()
-            .expect("start the hourglass binary");
-        let replica = Replica { addr, child, log };
-        replica
-            .wait_for(ServingStatus::Serving, Duration::from_secs(20))
-            .await;
-        replica
-    }
-
-    /// Returns whether the process is still running.
-    fn is_running(&mut self) -> bool {
-        self.child.try_wait().expect("poll the server process").is_none()
-    }
-
-    /// Waits until every service of [`HEALTH_SERVICES`] reports `status`, and returns how long it took.
-    async fn wait_for(&self, status: ServingStatus, within: Duration) -> Duration {
-        let started = Instant::now();
-        loop {
-            let mut reached = true;
-            for service in HEALTH_SERVICES {
-                reached &= health(self.addr, service).await == Some(status);
-            }
-            if reached {
-                return started.elapsed();
-            }
-            assert!(
-                started.elapsed() < within,
-                "{} did not report {status:?} within {within:?}",
-                self.addr
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        if std::thread::panicking() {
-            let log = std::fs::read_to_string(self.log.path()).unwrap_or_default();
-            let lines: Vec<&str> = log.lines().collect();
-            eprintln!(
-                "log of the hourglass replica on {} (last {} lines):",
-                self.addr,
-                lines.len().min(40)
-            );
-            for line in &lines[lines.len().saturating_sub(40)..] {
-                eprintln!("  {line}");
-            }
-        }
-    }
-}
-
-/// Returns the health status of `service`, or `None` when the server does not answer within a second.
-async fn health(addr: SocketAddr, service: &str) -> Option<ServingStatus> {
-    let check = async {
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .expect("a valid URI")
-            .connect()
-            .await
-            .ok()?;
-        let request = HealthCheckRequest {
-            service: service.to_owned(),
-        };
-        let response = HealthClient::new(channel).check(request).await.ok()?;
-        ServingStatus::try_from(response.into_inner().status).ok()
-    };
-    tokio::time::timeout(Duration::from_secs(1), check)
-        .await
-        .ok()
-        .flatten()
 }
 
 fn timestamp(seconds: i64) -> prost_types::Timestamp {
@@ -366,8 +264,8 @@ async fn two_replicas_answer_as_one(store_url: &str) {
     // 500 ms, whatever the flag says: calls are retried, see `RETRY_FOR`.)
     let args = ["--store-timeout-ms", "5000"];
     let replicas = [
-        Replica::start(store_url, &args).await,
-        Replica::start(store_url, &args).await,
+        BinaryServer::start_with(store_url, &args).await,
+        BinaryServer::start_with(store_url, &args).await,
     ];
     let clients = [connect(replicas[0].addr).await, connect(replicas[1].addr).await];
 
@@ -725,8 +623,8 @@ async fn redis_outage_fails_fast_and_recovers() {
     let Some(mut redis) = start_redis() else {
         return;
     };
-    let mut server = Replica::start(&redis.url(), &["--store-timeout-ms", "300"]).await;
-    let pid = server.child.id();
+    let mut server = BinaryServer::start_with(&redis.url(), &["--store-timeout-ms", "300"]).await;
+    let pid = server.pid();
     let mut client = connect(server.addr).await;
     let business = Business::new(2, "919700");
     let inbound = |thread: usize, n: usize| Op {
@@ -807,7 +705,7 @@ async fn redis_outage_fails_fast_and_recovers() {
         .into_inner();
     assert!(charge_of(&answer).opens_conversation, "{answer:?}");
     assert!(server.is_running(), "the same server process recovered");
-    assert_eq!(server.child.id(), pid);
+    assert_eq!(server.pid(), pid);
 }
 
 /// The keys in a Redis node, with their type and PTTL (milliseconds; -1 without a TTL, -2 gone).
@@ -831,7 +729,7 @@ async fn every_key_of_a_recorded_thread_has_a_ttl() {
     let Some(redis) = start_redis() else {
         return;
     };
-    let server = Replica::start(&redis.url(), &[]).await;
+    let server = BinaryServer::start(&redis.url()).await;
     let mut client = connect(server.addr).await;
     let business = Business::new(1, "919600");
     // A typical thread, on the server clock: the customer writes, the business replies (a free-tier

@@ -5,7 +5,6 @@
 
 mod backends;
 mod cases;
-mod durability;
 mod redis_backends;
 mod support;
 
