@@ -3,7 +3,7 @@
 //! key a thread leaves behind.
 //!
 //! Every test starts its own `redis-server` processes on free loopback ports
-//! (`hourglass_store::redis_harness`). When Redis is not installed the tests print that they skipped,
+//! (`hourglass_testkit::redis`). When Redis is not installed the tests print that they skipped,
 //! except under `CI=true`, where they fail.
 
 use std::collections::{BTreeMap, HashMap};
@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use hourglass_e2e::{BinaryServer, Client, InProcessServer, connect, fresh_business_id};
 use hourglass_proto::v1 as pb;
-use hourglass_store::redis_harness::{self, RedisCluster, RedisServer};
+use hourglass_testkit::redis::{self as redis_harness, RedisCluster, RedisServer};
 use tonic_health::pb::health_check_response::ServingStatus;
 
 /// 2024-03-05T09:00:00Z: the first inbound message of every thread.
@@ -26,7 +26,9 @@ const TASKS: usize = 16;
 fn redis_available() -> bool {
     let available = redis_harness::redis_server_available();
     if !available {
-        eprintln!("skipped: redis-server is not installed (apt-get install redis-server)");
+        redis_harness::say_skipped(
+            "redis-server is not installed (apt-get install redis-server): the e2e Redis tests did not run",
+        );
     }
     available
 }

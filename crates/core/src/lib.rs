@@ -4,9 +4,12 @@
 //! This crate has no async, no clock, no I/O and no logging: callers pass every instant in. A denial is
 //! a `Decision`, not an `Err`; `Error` is for input that breaks a precondition.
 //!
-//! The centre is [`decide`] (an outbound message), [`record_inbound`] and [`view`]. Stores run `decide`
-//! inside their atomic step; the server runs it for dry runs.
+//! The centre is [`step`]: from a [`Snapshot`] of what is known (a thread, the stored answer of the
+//! message id, the counters [`counters_read`] names) and an [`Event`], it returns the [`Step`] to write
+//! (the answer, the thread's next state, and the claims on shared counters). Stores commit it
+//! atomically; a dry run is the same step without the commit. [`view`] describes a thread.
 
+mod counter;
 mod decision;
 mod error;
 mod ids;
@@ -15,12 +18,14 @@ mod money;
 mod policy;
 mod rate_card;
 mod rules;
+mod step;
 mod thread;
 mod time;
 
 #[cfg(test)]
 mod tests;
 
+pub use counter::{Claim, CounterKey, Counters, FREE_TIER_RETENTION};
 pub use decision::{
     Charge, Conversation, Decision, DenyReason, PricingModel, PricingType, ThreadView, Verdict,
 };
@@ -31,8 +36,8 @@ pub use money::{Currency, Money};
 pub use policy::{FREE_TIER_CONVERSATIONS, PER_MESSAGE_FROM, Policy, PricingChoice, SERVICE_FREE_FROM};
 pub use rate_card::{OTHER_MARKET, RateCard, RateRow};
 pub use rules::{
-    CONVERSATION, CUSTOMER_SERVICE_WINDOW, FREE_ENTRY_POINT_CONVERSATION, Outcome, RESPONSE_WINDOW, decide,
-    free_tier_month, reads_free_tier, record_inbound, validate_at, view,
+    CONVERSATION, CUSTOMER_SERVICE_WINDOW, FREE_ENTRY_POINT_CONVERSATION, RESPONSE_WINDOW, validate_at, view,
 };
+pub use step::{Answer, Event, Message, Snapshot, Step, Write, counters_read, step};
 pub use thread::{HISTORY, RETENTION_GRACE, ResponseWindow, ThreadParts, ThreadState};
 pub use time::{Duration, Instant, Month, Span};

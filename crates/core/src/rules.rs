@@ -1,13 +1,16 @@
 //! The rules of SPEC.md sections 2 to 6 as functions over values: record an inbound message, decide an
 //! outbound one, and describe a thread at an instant. No clock, no I/O: every instant is passed in.
+//! `step` is the one way in for recording and dry runs; `view` describes a thread.
 
 use uuid::Uuid;
 
 use crate::policy::Era;
+use crate::step::free_tier_counter;
 use crate::thread::ResponseWindow;
 use crate::{
-    Category, Charge, Conversation, Decision, DenyReason, Duration, Error, Inbound, Instant, Money, Month,
-    Outbound, Policy, PricingModel, PricingType, Span, ThreadKey, ThreadState, ThreadView, Verdict,
+    Category, Charge, Claim, Conversation, Decision, DenyReason, Duration, Error, Inbound, Instant, Money,
+    Outbound, Policy, PricingModel, PricingType, Snapshot, Span, ThreadKey, ThreadState, ThreadView, Verdict,
+    Write,
 };
 
 /// The customer service window a customer message opens.
@@ -21,16 +24,6 @@ pub const FREE_ENTRY_POINT_CONVERSATION: Duration = Duration::hours(72);
 
 /// The namespace of conversation ids (UUID v5), so that every replica names a conversation alike.
 const CONVERSATION_ID_NAMESPACE: Uuid = Uuid::from_u128(0x6f1c_2a7e_93d4_4b0a_9c55_1d2e_8f3a_b7c1);
-
-/// The outcome of deciding an outbound message.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Outcome {
-    pub decision: Decision,
-    /// The thread's state after recording the message; none when it is denied, which records nothing.
-    pub next: Option<ThreadState>,
-    /// The month whose free-tier counter this message takes a slot of, if it takes one.
-    pub free_tier_claim: Option<Month>,
-}
 
 /// Checks an event time against the server clock: at most `max_skew` ahead of `now`.
 pub fn validate_at(at: Instant, now: Instant, max_skew: Duration) -> Result<Instant, Error> {
@@ -56,7 +49,7 @@ pub fn validate_at(at: Instant, now: Instant, max_skew: Duration) -> Result<Inst
 ///
 /// The message opens or widens the customer service window `[at, at+24h)` (a late message counts for
 /// the time it was sent), and an entry-point message from a mobile client opens a response window.
-pub fn record_inbound(state: &ThreadState, inbound: &Inbound, at: Instant) -> ThreadState {
+pub(crate) fn record_inbound(state: &ThreadState, inbound: &Inbound, at: Instant) -> ThreadState {
     let mut next = state.clone();
     next.add_customer_service_span(Span::starting_at(at, CUSTOMER_SERVICE_WINDOW));
     if inbound.opens_response_window() {
@@ -69,31 +62,16 @@ pub fn record_inbound(state: &ThreadState, inbound: &Inbound, at: Instant) -> Th
     next
 }
 
-/// Returns the month whose free-tier counter a decision at `at` reads: the calendar month (in the
-/// account's time zone, UTC until accounts can be registered) of the decision instant.
-pub fn free_tier_month(state: &ThreadState, at: Instant) -> Month {
-    state.decision_instant(at).utc_month()
-}
-
-/// Returns whether deciding `message` can depend on the account's free-tier usage: only a free-form
-/// message can open a service conversation. For any other message, `decide` answers the same whatever
-/// `free_tier_used` it is given, so a dry run need not read the counter.
-pub fn reads_free_tier(message: &Outbound) -> bool {
-    matches!(message, Outbound::FreeForm)
-}
-
-/// Decides an outbound message at `at` for a thread in `state`.
-///
-/// `free_tier_used` is how many free-tier slots the thread's account has taken in the month that
-/// `free_tier_month` names. The answer is the same whether the caller records it or only asks.
-pub fn decide(
+/// Decides an outbound message at `at` for a thread in `snapshot`: the decision, and what recording it
+/// writes (none when it is denied, which records nothing).
+pub(crate) fn decide(
     policy: &Policy,
+    snapshot: &Snapshot,
     thread: &ThreadKey,
-    state: &ThreadState,
     message: &Outbound,
     at: Instant,
-    free_tier_used: u32,
-) -> Outcome {
+) -> (Decision, Option<Write>) {
+    let state = &snapshot.thread;
     let instant = state.decision_instant(at);
     let window_end = state.customer_service_window_end(instant);
     if matches!(message, Outbound::FreeForm) && window_end.is_none() {
@@ -102,17 +80,14 @@ pub fn decide(
              24 hours, so a free-form message would fail with Meta error 131047 (re-engagement message); \
              send an approved template instead"
         );
-        return Outcome {
-            decision: Decision {
-                verdict: Verdict::Denied {
-                    reason: DenyReason::OutsideCustomerServiceWindow,
-                    explanation,
-                },
-                customer_service_window_expires_at: None,
+        let decision = Decision {
+            verdict: Verdict::Denied {
+                reason: DenyReason::OutsideCustomerServiceWindow,
+                explanation,
             },
-            next: None,
-            free_tier_claim: None,
+            customer_service_window_expires_at: None,
         };
+        return (decision, None);
     }
 
     let era = policy.era_at(instant);
@@ -124,7 +99,7 @@ pub fn decide(
     let zero = Money::zero(rates.currency);
     let mut next = state.clone();
     next.parts_mut().last_outbound_at = Some(instant);
-    let mut free_tier_claim = None;
+    let mut claims = Vec::new();
 
     let charge = if let Some(free_entry_point) = state.open_conversation(Category::FreeEntryPoint, instant) {
         attribute(pricing_model, free_entry_point, zero)
@@ -164,9 +139,10 @@ pub fn decide(
                     false,
                     zero,
                 ),
-                None if free_tier_used < policy.free_tier_conversations => {
-                    free_tier_claim = Some(instant.utc_month());
-                    open(
+                None if snapshot.counters.used(&free_tier_counter(thread, instant))
+                    < policy.free_tier_conversations =>
+                {
+                    let charge = open(
                         &mut next,
                         thread,
                         Category::Service,
@@ -174,7 +150,15 @@ pub fn decide(
                         PricingType::FreeTier,
                         true,
                         zero,
-                    )
+                    );
+                    if let Some(conversation) = &charge.conversation {
+                        claims.push(Claim {
+                            counter: free_tier_counter(thread, instant),
+                            slot: conversation.id.clone(),
+                            limit: policy.free_tier_conversations,
+                        });
+                    }
+                    charge
                 }
                 None => {
                     let price = rates.price(Category::Service);
@@ -192,14 +176,11 @@ pub fn decide(
         }
     };
     next.observe(instant);
-    Outcome {
-        decision: Decision {
-            verdict: Verdict::Allowed(charge),
-            customer_service_window_expires_at: window_end,
-        },
-        next: Some(next),
-        free_tier_claim,
-    }
+    let decision = Decision {
+        verdict: Verdict::Allowed(charge),
+        customer_service_window_expires_at: window_end,
+    };
+    (decision, Some(Write { thread: next, claims }))
 }
 
 /// Describes a thread at `at`: its open conversations, its customer service window, and the deadline

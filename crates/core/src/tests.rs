@@ -5,6 +5,7 @@ use std::str::FromStr;
 use proptest::prelude::*;
 use rust_decimal::Decimal;
 
+use crate::rules::record_inbound;
 use crate::*;
 
 const T0: i64 = 1_709_251_200_000; // 2024-03-01T00:00:00Z
@@ -86,33 +87,41 @@ impl Timeline {
         entry_point: EntryPoint,
         platform: ClientPlatform,
     ) -> &mut Timeline {
-        self.state = record_inbound(
-            &self.state,
-            &Inbound {
-                entry_point,
-                platform,
-            },
-            at(hours),
-        );
+        let inbound = Inbound {
+            entry_point,
+            platform,
+        };
+        self.run(hours, Message::Inbound(inbound));
         self
     }
 
     fn outbound(&mut self, hours: f64, message: Outbound) -> Decision {
-        let outcome = decide(
-            &self.policy,
-            &self.thread,
-            &self.state,
-            &message,
-            at(hours),
-            self.free_tier_used,
-        );
-        if let Some(next) = outcome.next {
-            self.state = next;
+        let step = self.run(hours, Message::Outbound(message));
+        step.answer.decision.expect("an outbound message has a decision")
+    }
+
+    /// Runs one step the way a store does: reads what `counters_read` names, and commits the write.
+    fn run(&mut self, hours: f64, message: Message) -> Step {
+        let event = Event {
+            thread: self.thread.clone(),
+            at: at(hours),
+            message,
+        };
+        let counters = counters_read(&self.policy, &event, &self.state)
+            .into_iter()
+            .map(|counter| (counter, self.free_tier_used))
+            .collect();
+        let snapshot = Snapshot {
+            thread: self.state.clone(),
+            prior: None,
+            counters,
+        };
+        let step = step(&self.policy, &snapshot, &event);
+        if let Some(write) = &step.write {
+            self.state = write.thread.clone();
+            self.free_tier_used += u32::try_from(write.claims.len()).expect("a few claims");
         }
-        if outcome.free_tier_claim.is_some() {
-            self.free_tier_used += 1;
-        }
-        outcome.decision
+        step
     }
 
     fn open_at(&self, hours: f64) -> Vec<Category> {
@@ -624,10 +633,19 @@ fn meta_calendar_switches_models_by_date() {
     let inbound = Inbound::default();
     let reply_at = |instant: Instant| {
         let state = record_inbound(&ThreadState::default(), &inbound, instant);
-        decide(&policy, &thread, &state, &Outbound::FreeForm, instant, 0)
+        let event = Event {
+            thread: thread.clone(),
+            at: instant,
+            message: Message::Outbound(Outbound::FreeForm),
+        };
+        let snapshot = Snapshot {
+            thread: state,
+            ..Snapshot::default()
+        };
+        step(&policy, &snapshot, &event)
+            .answer
             .decision
-            .charge()
-            .cloned()
+            .and_then(|decision| decision.charge().cloned())
             .unwrap()
     };
     let june_2024 = reply_at(Instant::from_millis(1_717_200_000_000));
@@ -691,7 +709,7 @@ fn old_history_is_forgotten() {
 // Property tests: random timelines keep the invariants of SPEC.md section 4.
 
 #[derive(Clone, Debug)]
-enum Event {
+enum TestEvent {
     Inbound {
         minutes: i64,
         entry_point: EntryPoint,
@@ -703,7 +721,7 @@ enum Event {
     },
 }
 
-fn arb_event() -> impl Strategy<Value = Event> {
+fn arb_event() -> impl Strategy<Value = TestEvent> {
     let minutes = 0..(6 * 24 * 60i64);
     let entry_point = prop_oneof![
         Just(EntryPoint::Organic),
@@ -723,13 +741,13 @@ fn arb_event() -> impl Strategy<Value = Event> {
     ];
     prop_oneof![
         (minutes.clone(), entry_point, platform).prop_map(|(minutes, entry_point, platform)| {
-            Event::Inbound {
+            TestEvent::Inbound {
                 minutes,
                 entry_point,
                 platform,
             }
         }),
-        (minutes, message).prop_map(|(minutes, message)| Event::Outbound { minutes, message }),
+        (minutes, message).prop_map(|(minutes, message)| TestEvent::Outbound { minutes, message }),
     ]
 }
 
@@ -741,7 +759,7 @@ proptest! {
     #[test]
     fn invariants_hold_on_random_timelines(mut events in proptest::collection::vec(arb_event(), 1..40), sorted in any::<bool>()) {
         if sorted {
-            events.sort_by_key(|event| match event { Event::Inbound { minutes, .. } | Event::Outbound { minutes, .. } => *minutes });
+            events.sort_by_key(|event| match event { TestEvent::Inbound { minutes, .. } | TestEvent::Outbound { minutes, .. } => *minutes });
         }
         let policy = Policy::for_test();
         let thread = mk_thread();
@@ -749,28 +767,52 @@ proptest! {
         let mut free_tier_used = 0;
         for event in &events {
             match event {
-                Event::Inbound { minutes: m, entry_point, platform } => {
-                    state = record_inbound(&state, &Inbound { entry_point: *entry_point, platform: *platform }, minutes(*m));
+                TestEvent::Inbound { minutes: m, entry_point, platform } => {
+                    let event = Event {
+                        thread: thread.clone(),
+                        at: minutes(*m),
+                        message: Message::Inbound(Inbound { entry_point: *entry_point, platform: *platform }),
+                    };
+                    prop_assert!(counters_read(&policy, &event, &state).is_empty());
+                    let snapshot = Snapshot { thread: state.clone(), ..Snapshot::default() };
+                    state = step(&policy, &snapshot, &event).write.expect("inbound messages are recorded").thread;
                 }
-                Event::Outbound { minutes: m, message } => {
-                    let outcome = decide(&policy, &thread, &state, message, minutes(*m), free_tier_used);
+                TestEvent::Outbound { minutes: m, message } => {
+                    let event = Event { thread: thread.clone(), at: minutes(*m), message: Message::Outbound(message.clone()) };
+                    let read = counters_read(&policy, &event, &state);
+                    let snapshot = Snapshot {
+                        thread: state.clone(),
+                        prior: None,
+                        counters: read.iter().map(|counter| (counter.clone(), free_tier_used)).collect(),
+                    };
+                    let outcome = step(&policy, &snapshot, &event);
+                    let decision = outcome.answer.decision.clone().expect("outbound messages are decided");
                     // A dry run of the same state gives the same answer, the new conversation's id aside,
-                    // and one that did not read the free tier when `reads_free_tier` says it needs not.
-                    let again = decide(&policy, &thread, &state, message, minutes(*m), free_tier_used);
-                    prop_assert_eq!(again.decision.clone().into_dry_run(), outcome.decision.clone().into_dry_run());
-                    if !reads_free_tier(message) {
-                        let unread = decide(&policy, &thread, &state, message, minutes(*m), u32::MAX);
-                        prop_assert_eq!(unread, outcome.clone());
+                    // and counters that `counters_read` does not name change nothing.
+                    let again = step(&policy, &snapshot, &event);
+                    prop_assert_eq!(again.answer.decision.map(Decision::into_dry_run), Some(decision.clone().into_dry_run()));
+                    let mut unread = snapshot.clone();
+                    for month in [minutes(*m).utc_month(), state.decision_instant(minutes(*m)).utc_month()] {
+                        let counter = CounterKey::FreeTier { account: thread.account(), month };
+                        if !read.contains(&counter) {
+                            unread.counters.insert(counter, u32::MAX);
+                        }
                     }
-                    prop_assert_eq!(outcome.next.is_none(), !outcome.decision.is_allowed(), "denials record nothing");
-                    if let Some(charge) = outcome.decision.charge() {
+                    prop_assert_eq!(step(&policy, &unread, &event), outcome.clone());
+                    prop_assert_eq!(outcome.write.is_none(), !decision.is_allowed(), "denials record nothing");
+                    if let Some(charge) = decision.charge() {
                         prop_assert!(charge.price.amount >= Decimal::ZERO);
                         if !charge.opens_conversation {
                             prop_assert_eq!(charge.price.amount, Decimal::ZERO, "only an opening message adds to the bill");
                         }
                     }
-                    if outcome.free_tier_claim.is_some() { free_tier_used += 1; }
-                    if let Some(next) = outcome.next { state = next; }
+                    if let Some(write) = outcome.write {
+                        for claim in &write.claims {
+                            prop_assert!(read.contains(&claim.counter), "a claim on a counter the step did not read");
+                        }
+                        free_tier_used += u32::try_from(write.claims.len()).expect("a few claims");
+                        state = write.thread;
+                    }
                 }
             }
             // At every instant: at most one open conversation per category, and nothing else while a

@@ -53,10 +53,6 @@ impl ThreadState {
         &self.parts
     }
 
-    pub fn into_parts(self) -> ThreadParts {
-        self.parts
-    }
-
     /// Returns whether nothing was ever recorded.
     pub fn is_empty(&self) -> bool {
         self.parts.latest_event_at.is_none()

@@ -6,12 +6,12 @@
 //! fault, such as `message.template.category`.
 
 use hourglass_core::{
-    BusinessId, Category, Charge, ClientPlatform, Conversation, CustomerId, Decision, DenyReason, Duration,
-    EntryPoint, Error, Inbound, Instant, MessageId, Money, Outbound, PricingModel, PricingType, Template,
-    TemplateCategory, ThreadKey, ThreadView, Verdict, validate_at,
+    Answer, BusinessId, Category, Charge, ClientPlatform, Conversation, CustomerId, Decision, DenyReason,
+    Duration, EntryPoint, Error, Event, Inbound, Instant, Message, MessageId, Money, Outbound, PricingModel,
+    PricingType, Template, TemplateCategory, ThreadKey, ThreadView, Verdict, validate_at,
 };
 use hourglass_proto::v1 as pb;
-use hourglass_store::{Answer, MessageKind, Record};
+use hourglass_store::Entry;
 
 /// The server clock at the arrival of a request, and how far ahead of it an event time may lie.
 #[derive(Clone, Copy, Debug)]
@@ -32,14 +32,6 @@ impl Clock {
             max_skew,
         }
     }
-}
-
-/// A validated `Authorize` request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub(crate) struct Authorize {
-    pub thread: ThreadKey,
-    pub message: Outbound,
-    pub at: Instant,
 }
 
 /// A validated `ListOpenConversations` request.
@@ -71,8 +63,8 @@ const RECORD_OUTBOUND: OutboundFields = OutboundFields {
     category: "outbound.template.category",
 };
 
-/// Validates an `Authorize` request; an absent `at` is the server clock.
-pub(crate) fn authorize_from_proto(request: pb::AuthorizeRequest, clock: Clock) -> Result<Authorize, Error> {
+/// Validates an `Authorize` request into the event to decide; an absent `at` is the server clock.
+pub(crate) fn authorize_from_proto(request: pb::AuthorizeRequest, clock: Clock) -> Result<Event, Error> {
     let pb::AuthorizeRequest {
         business_id,
         customer_id,
@@ -87,13 +79,12 @@ pub(crate) fn authorize_from_proto(request: pb::AuthorizeRequest, clock: Clock) 
             "must be set: give a `free_form` or a `template` message",
         )
     })?;
-    let message = outbound_from_proto(message, &AUTHORIZE_MESSAGE)?;
-    Ok(Authorize { thread, message, at })
+    let message = Message::Outbound(outbound_from_proto(message, &AUTHORIZE_MESSAGE)?);
+    Ok(Event { thread, at, message })
 }
 
-/// Validates a `RecordMessage` request into the record a store keeps; an absent `at` is the server
-/// clock.
-pub(crate) fn record_from_proto(request: pb::RecordMessageRequest, clock: Clock) -> Result<Record, Error> {
+/// Validates a `RecordMessage` request into the entry to record; an absent `at` is the server clock.
+pub(crate) fn record_from_proto(request: pb::RecordMessageRequest, clock: Clock) -> Result<Entry, Error> {
     use pb::record_message_request::Direction;
 
     let pb::RecordMessageRequest {
@@ -107,9 +98,9 @@ pub(crate) fn record_from_proto(request: pb::RecordMessageRequest, clock: Clock)
     let thread = thread_from_proto(&business_id, &customer_id)?;
     let at = instant_from_proto(at, clock)?;
     let message = match direction {
-        Some(Direction::Inbound(inbound)) => MessageKind::Inbound(inbound_from_proto(inbound)?),
+        Some(Direction::Inbound(inbound)) => Message::Inbound(inbound_from_proto(inbound)?),
         Some(Direction::Outbound(outbound)) => {
-            MessageKind::Outbound(outbound_from_proto(outbound, &RECORD_OUTBOUND)?)
+            Message::Outbound(outbound_from_proto(outbound, &RECORD_OUTBOUND)?)
         }
         None => {
             return Err(Error::invalid(
@@ -118,11 +109,9 @@ pub(crate) fn record_from_proto(request: pb::RecordMessageRequest, clock: Clock)
             ));
         }
     };
-    Ok(Record {
+    Ok(Entry {
         message_id,
-        thread,
-        at,
-        message,
+        event: Event { thread, at, message },
         now: clock.now,
     })
 }

@@ -1,7 +1,8 @@
-//! `PolicyService`, the gRPC handlers: each reads validate → store → core → `to_proto`.
+//! `PolicyService`, the gRPC handlers: each reads validate (`convert`) → `hourglass_store::ledger` →
+//! `to_proto`.
 //!
-//! The rules live in `hourglass_core` and the atomic decide-and-record step in the store; a handler
-//! only connects them and bounds every store call by the store timeout.
+//! The rules live in `hourglass_core::step` and the atomic step in the ledger and the store; a handler
+//! only connects them and bounds every call by the store timeout.
 
 use std::future::Future;
 use std::sync::{Arc, PoisonError, RwLock};
@@ -9,7 +10,7 @@ use std::sync::{Arc, PoisonError, RwLock};
 use hourglass_core::{Duration, Policy};
 use hourglass_proto::v1 as pb;
 use hourglass_proto::v1::policy_service_server::PolicyService;
-use hourglass_store::{Snapshot, Store};
+use hourglass_store::{Store, ledger};
 use tonic::{Request, Response, Status};
 
 use crate::convert::{self, Clock, ToProto as _};
@@ -80,28 +81,11 @@ impl PolicyServer {
     }
 
     async fn answer_authorize(&self, request: pb::AuthorizeRequest) -> Result<pb::AuthorizeResponse, Error> {
-        let convert::Authorize { thread, message, at } =
-            convert::authorize_from_proto(request, self.clock())?;
-        // Only a free-form message can depend on the free tier: other dry runs skip the counter.
-        let snapshot = if hourglass_core::reads_free_tier(&message) {
-            self.bounded(self.store.load(&thread, at)).await?
-        } else {
-            let state = self.bounded(self.store.load_thread(&thread)).await?;
-            Snapshot {
-                state,
-                free_tier_used: 0,
-            }
-        };
+        let event = convert::authorize_from_proto(request, self.clock())?;
         let policy = self.policy.current();
-        let outcome = hourglass_core::decide(
-            &policy,
-            &thread,
-            &snapshot.state,
-            &message,
-            at,
-            snapshot.free_tier_used,
-        );
-        let decision = outcome.decision.into_dry_run();
+        let decision = self
+            .bounded(ledger::authorize(self.store.as_ref(), &policy, &event))
+            .await?;
         tracing::debug!(allowed = decision.is_allowed(), "authorized");
         Ok(pb::AuthorizeResponse {
             decision: Some(decision.to_proto()),
@@ -112,11 +96,13 @@ impl PolicyServer {
         &self,
         request: pb::RecordMessageRequest,
     ) -> Result<pb::RecordMessageResponse, Error> {
-        let record = convert::record_from_proto(request, self.clock())?;
+        let entry = convert::record_from_proto(request, self.clock())?;
         let policy = self.policy.current();
         // A call cut short by the timeout may still complete in the store; the gateway's retry with the
         // same message id then gets the recorded answer, marked duplicate.
-        let answer = self.bounded(self.store.record(&record, &policy)).await?;
+        let answer = self
+            .bounded(ledger::record(self.store.as_ref(), &policy, &entry))
+            .await?;
         tracing::debug!(
             duplicate = answer.duplicate,
             allowed = answer.decision.as_ref().map(hourglass_core::Decision::is_allowed),
@@ -131,7 +117,7 @@ impl PolicyServer {
     ) -> Result<pb::ListOpenConversationsResponse, Error> {
         let convert::ListOpenConversations { thread, at } =
             convert::list_open_conversations_from_proto(request, self.clock())?;
-        let state = self.bounded(self.store.load_thread(&thread)).await?;
+        let state = self.bounded(ledger::thread(self.store.as_ref(), &thread)).await?;
         let view = hourglass_core::view(&state, at);
         tracing::debug!(n_conversations = view.conversations.len(), "listed");
         Ok(view.to_proto())

@@ -7,10 +7,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
-use hourglass_core::{Instant, Policy, ThreadKey, ThreadState};
+use hourglass_core::{Claim, CounterKey, Counters, Instant, Policy, ThreadKey};
 use hourglass_proto::v1 as pb;
 use hourglass_proto::v1::policy_service_client::PolicyServiceClient;
-use hourglass_store::{Answer, MemoryStore, Record, Snapshot, Store};
+use hourglass_store::{Claimed, Commit, Committed, Hold, MemoryStore, Read, ReadPlan, Store};
 use prost_types::Timestamp;
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -833,19 +833,35 @@ impl Store for FakeStore {
         self.act().await
     }
 
-    async fn load(&self, thread: &ThreadKey, at: Instant) -> Result<Snapshot, hourglass_store::Error> {
+    async fn read(&self, plan: &ReadPlan) -> Result<Read, hourglass_store::Error> {
         self.act().await?;
-        self.inner.load(thread, at).await
+        self.inner.read(plan).await
     }
 
-    async fn load_thread(&self, thread: &ThreadKey) -> Result<ThreadState, hourglass_store::Error> {
+    async fn read_counters(&self, counters: &[CounterKey]) -> Result<Counters, hourglass_store::Error> {
         self.act().await?;
-        self.inner.load_thread(thread).await
+        self.inner.read_counters(counters).await
     }
 
-    async fn record(&self, record: &Record, policy: &Policy) -> Result<Answer, hourglass_store::Error> {
+    async fn claim(
+        &self,
+        claim: &Claim,
+        thread: &ThreadKey,
+        now: Instant,
+        keep_until: Instant,
+    ) -> Result<Claimed, hourglass_store::Error> {
         self.act().await?;
-        self.inner.record(record, policy).await
+        self.inner.claim(claim, thread, now, keep_until).await
+    }
+
+    async fn release(&self, hold: &Hold) -> Result<(), hourglass_store::Error> {
+        self.act().await?;
+        self.inner.release(hold).await
+    }
+
+    async fn commit(&self, commit: &Commit<'_>) -> Result<Committed, hourglass_store::Error> {
+        self.act().await?;
+        self.inner.commit(commit).await
     }
 
     async fn sweep(&self, now: Instant) -> Result<usize, hourglass_store::Error> {

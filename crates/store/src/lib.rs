@@ -1,66 +1,151 @@
-//! The store of Hourglass: one `Store` trait and its backends (`MemoryStore`, `SledStore`,
-//! `RedisStore`).
+//! The store of Hourglass: one `Store` trait, its backends (`MemoryStore`, `SledStore`, `RedisStore`),
+//! and the `ledger`, which runs every step against any of them.
 //!
-//! Stores persist thread state, free-tier counters and idempotency records, and make each thread's
-//! decide-and-record step atomic. They hold no rules: every step runs `step::apply`, which calls
-//! `hourglass_core`.
+//! The rules live in `hourglass_core::step`. A backend only persists and makes a step atomic: it reads a
+//! versioned snapshot, takes and gives back claims on counters, and commits a step if the thread's
+//! version still holds. The ledger runs read → step → claim → commit → retry, once, for every backend.
 
 mod error;
+mod format;
+pub mod ledger;
 mod memory;
 mod open;
-pub mod record;
 mod redis;
-#[doc(hidden)]
-pub mod redis_harness;
+mod reservations;
 mod sled;
-mod step;
 
 pub use self::redis::{DEFAULT_TIMEOUT, RedisOptions, RedisStore};
 pub use self::sled::SledStore;
 pub use error::Error;
+pub use ledger::Entry;
 pub use memory::MemoryStore;
-pub use open::open;
-pub use open::{OpenOptions, open_with};
-pub use step::{Answer, MessageKind, Record, Snapshot, apply};
+pub use open::{OpenOptions, open, open_with};
 
 use async_trait::async_trait;
-use hourglass_core::{Instant, Policy, ThreadKey, ThreadState};
+use hourglass_core::{
+    Answer, Claim, CounterKey, Counters, Instant, MessageId, Snapshot, ThreadKey, ThreadState,
+};
 
-/// How long free-tier counters are kept after their last write: past the end of any month that a
-/// late or backfilled event could still reach.
-pub const FREE_TIER_RETENTION: hourglass_core::Duration = hourglass_core::Duration::hours(62 * 24);
-
-/// A store of threads, free-tier counters and idempotency records.
+/// A store of threads, answers and counters.
 ///
-/// Every backend passes the conformance suite in `tests/conformance/`.
+/// Every backend passes the conformance suite in `tests/conformance/`. None knows a rule: the limit of
+/// a claim and every instant come from the caller.
 #[async_trait]
 pub trait Store: Send + Sync + 'static {
     /// Checks that the backend can serve requests now; readiness follows it.
     async fn check_connectivity(&self) -> Result<(), Error>;
 
-    /// Loads a thread's state, and the free-tier usage of its account in the month that a decision at
-    /// `at` would read (`hourglass_core::free_tier_month`).
-    async fn load(&self, thread: &ThreadKey, at: Instant) -> Result<Snapshot, Error>;
+    /// Reads what a step needs: the thread with its version, the stored answer of `plan.message_id`,
+    /// and the counters of `plan.counters`.
+    async fn read(&self, plan: &ReadPlan) -> Result<Read, Error>;
 
-    /// Loads a thread's state only: what `load` returns without reading the free-tier counter, for
-    /// answers that cannot depend on it (`hourglass_core::reads_free_tier`, and listings).
-    async fn load_thread(&self, thread: &ThreadKey) -> Result<ThreadState, Error>;
+    /// Reads counters alone: the slots taken of each.
+    async fn read_counters(&self, counters: &[CounterKey]) -> Result<Counters, Error>;
 
-    /// Records a message in one atomic step per thread: returns the stored answer when the message id
-    /// is already recorded (marked duplicate), else decides with `step::apply`, and persists the new
-    /// state, the free-tier claim and the answer together. A denied outbound message records nothing.
-    /// The write is durable when this returns.
-    ///
-    /// Each record is kept at least until a keep-until instant on the server clock, counted from
-    /// `record.now`: a thread for `ThreadState::retention()`, an answer for `RETENTION_GRACE`, a
-    /// free-tier counter for `FREE_TIER_RETENTION`. A later write only ever moves it later.
-    async fn record(&self, record: &Record, policy: &Policy) -> Result<Answer, Error>;
+    /// Takes `claim` for a step of `thread`: holds its slot if the slot is already taken or fewer than
+    /// `claim.limit` are. A held slot counts as taken for everyone until it is committed with the step
+    /// or given back with `release`. The counter is kept at least until `keep_until`, counted on the
+    /// server clock from `now`.
+    async fn claim(
+        &self,
+        claim: &Claim,
+        thread: &ThreadKey,
+        now: Instant,
+        keep_until: Instant,
+    ) -> Result<Claimed, Error>;
 
-    /// Deletes every thread, free-tier counter and answer whose keep-until is at or before `now` (the
-    /// server clock), and returns how many it deleted.
+    /// Gives back a hold whose step was not committed.
+    async fn release(&self, hold: &Hold) -> Result<(), Error>;
+
+    /// Writes a step if the thread is still at `commit.version`: the thread's next state, the answer
+    /// under the message id, and the holds' slots, all or nothing. The write is durable when this returns
+    /// `Committed::Done`. On `Committed::Conflict` nothing is written and the holds are still held.
+    async fn commit(&self, commit: &Commit<'_>) -> Result<Committed, Error>;
+
+    /// Deletes every thread, counter and answer whose keep-until is at or before `now` (the server
+    /// clock), and returns how many it deleted.
     ///
     /// Correctness never depends on sweeping: it only reclaims space, never before a later event could
     /// still need the state. Backends whose records expire on their own (Redis key TTLs) may delete
     /// nothing and return 0. `SledStore` also sweeps by itself in the background.
     async fn sweep(&self, now: Instant) -> Result<usize, Error>;
+}
+
+/// What to read for a step: computed by `hourglass_core::counters_read`, so that a store reads no more
+/// than the decision can depend on.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ReadPlan {
+    pub thread: ThreadKey,
+    /// The message id whose stored answer to read; none for a dry run or a listing.
+    pub message_id: Option<MessageId>,
+    pub counters: Vec<CounterKey>,
+}
+
+impl ReadPlan {
+    /// Returns a plan that reads the thread alone.
+    pub fn thread(thread: &ThreadKey) -> ReadPlan {
+        ReadPlan {
+            thread: thread.clone(),
+            message_id: None,
+            counters: Vec::new(),
+        }
+    }
+}
+
+/// The version of a thread: 0 for a thread never written, one more with every commit.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Version(pub u64);
+
+/// A snapshot as read, with the version of its thread.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Read {
+    pub version: Version,
+    pub snapshot: Snapshot,
+}
+
+/// What `Store::claim` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Claimed {
+    /// The slot is held for the step.
+    Held(Hold),
+    /// Every slot is taken. With `unsettled`, some are held by steps not yet committed or given back,
+    /// so a slot may still come free: wait and try again before deciding that the counter is full.
+    Full { unsettled: bool },
+}
+
+/// A claim held by this process for a step not yet committed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hold {
+    pub claim: Claim,
+    pub thread: ThreadKey,
+    /// Tells this hold apart from every other of the same slot, across processes.
+    pub token: String,
+    /// How long the counter is kept after the commit (server clock).
+    pub keep_until: Instant,
+}
+
+/// A step to write, if the thread is still at `version`.
+#[derive(Clone, Copy, Debug)]
+pub struct Commit<'a> {
+    pub thread: &'a ThreadKey,
+    pub version: Version,
+    pub message_id: &'a MessageId,
+    pub next: &'a ThreadState,
+    pub answer: &'a Answer,
+    pub holds: &'a [Hold],
+    /// The server clock at the write.
+    pub now: Instant,
+    /// Keep the thread at least until this instant (server clock); a later write only moves it later.
+    pub thread_keep_until: Instant,
+    /// Keep the answer at least until this instant (server clock).
+    pub answer_keep_until: Instant,
+}
+
+/// What `Store::commit` did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Committed {
+    Done,
+    /// Another writer changed the thread first. Here is the thread and the stored answer of the message
+    /// id as they are now, without counters, so that a retry need not read them again.
+    Conflict(Box<Read>),
 }

@@ -2,28 +2,29 @@
 //! survives a restart.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use hourglass_core::{
-    AccountId, BusinessId, Instant, MessageId, Month, Policy, RETENTION_GRACE, ThreadKey, ThreadState,
-    free_tier_month,
+    Answer, Claim, CounterKey, Counters, Instant, MessageId, Snapshot, ThreadKey, ThreadState,
 };
 
-use crate::{Answer, Error, FREE_TIER_RETENTION, Record, Snapshot, Store, apply};
+use crate::reservations::Reservations;
+use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, Version};
 
-/// A store in memory. One `std::sync::Mutex` guards everything: each step is short and never awaits
-/// while holding it, which makes every step atomic across threads and accounts alike.
+/// A store in memory. One `std::sync::Mutex` guards the records: each call is short and never awaits
+/// while holding it.
 #[derive(Debug, Default)]
 pub struct MemoryStore {
     inner: Mutex<Inner>,
+    reservations: Reservations,
 }
 
 #[derive(Debug, Default)]
 struct Inner {
-    threads: HashMap<ThreadKey, Kept<ThreadState>>,
-    free_tier: HashMap<(AccountId, Month), Kept<u32>>,
-    answers: HashMap<(BusinessId, MessageId), Kept<Answer>>,
+    threads: HashMap<ThreadKey, Kept<(Version, ThreadState)>>,
+    counters: HashMap<CounterKey, Kept<u32>>,
+    answers: HashMap<(ThreadKey, MessageId), Kept<Answer>>,
 }
 
 /// A value and the server-clock instant until which it is kept; `Store::sweep` deletes it after.
@@ -39,31 +40,44 @@ fn at_least<T>(existing: Option<&Kept<T>>, keep_until: Instant) -> Instant {
 }
 
 impl MemoryStore {
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        // A panic while holding the lock cannot leave a half-applied step: every step computes first
+    fn lock(&self) -> MutexGuard<'_, Inner> {
+        // A panic while holding the lock cannot leave a half-applied commit: every commit checks first
         // and writes last, so a poisoned lock still guards consistent data.
-        self.inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 }
 
 impl Inner {
-    fn snapshot(&self, thread: &ThreadKey, at: Instant) -> Snapshot {
-        let state = self
+    fn read(&self, plan: &ReadPlan) -> Read {
+        let (version, thread) = self
             .threads
-            .get(thread)
+            .get(&plan.thread)
             .map(|kept| kept.value.clone())
             .unwrap_or_default();
-        let month = free_tier_month(&state, at);
-        let free_tier_used = self
-            .free_tier
-            .get(&(thread.account(), month))
-            .map_or(0, |kept| kept.value);
-        Snapshot {
-            state,
-            free_tier_used,
+        let prior = plan.message_id.as_ref().and_then(|message_id| {
+            self.answers
+                .get(&(plan.thread.clone(), message_id.clone()))
+                .map(|kept| kept.value.clone())
+        });
+        Read {
+            version,
+            snapshot: Snapshot {
+                thread,
+                prior,
+                counters: self.counters(&plan.counters),
+            },
         }
+    }
+
+    fn counters(&self, counters: &[CounterKey]) -> Counters {
+        counters
+            .iter()
+            .map(|counter| (counter.clone(), self.count(counter)))
+            .collect()
+    }
+
+    fn count(&self, counter: &CounterKey) -> u32 {
+        self.counters.get(counter).map_or(0, |kept| kept.value)
     }
 }
 
@@ -73,65 +87,81 @@ impl Store for MemoryStore {
         Ok(())
     }
 
-    async fn load(&self, thread: &ThreadKey, at: Instant) -> Result<Snapshot, Error> {
-        Ok(self.lock().snapshot(thread, at))
+    async fn read(&self, plan: &ReadPlan) -> Result<Read, Error> {
+        Ok(self.lock().read(plan))
     }
 
-    async fn load_thread(&self, thread: &ThreadKey) -> Result<ThreadState, Error> {
-        Ok(self
-            .lock()
-            .threads
-            .get(thread)
-            .map(|kept| kept.value.clone())
-            .unwrap_or_default())
+    async fn read_counters(&self, counters: &[CounterKey]) -> Result<Counters, Error> {
+        Ok(self.lock().counters(counters))
     }
 
-    async fn record(&self, record: &Record, policy: &Policy) -> Result<Answer, Error> {
-        let mut inner = self.lock();
-        let answer_key = (record.thread.business_id.clone(), record.message_id.clone());
-        if let Some(kept) = inner.answers.get(&answer_key) {
-            return Ok(Answer {
-                duplicate: true,
-                ..kept.value.clone()
-            });
+    async fn claim(
+        &self,
+        claim: &Claim,
+        thread: &ThreadKey,
+        _now: Instant,
+        keep_until: Instant,
+    ) -> Result<Claimed, Error> {
+        self.reservations.claim(claim, thread, keep_until, || {
+            Ok(self.lock().count(&claim.counter))
+        })
+    }
+
+    async fn release(&self, hold: &Hold) -> Result<(), Error> {
+        self.reservations.drop_hold(hold);
+        Ok(())
+    }
+
+    async fn commit(&self, commit: &Commit<'_>) -> Result<Committed, Error> {
+        {
+            let mut inner = self.lock();
+            let existing = inner.threads.get(commit.thread);
+            let version = existing.map_or(Version(0), |kept| kept.value.0);
+            if version != commit.version {
+                let plan = ReadPlan {
+                    message_id: Some(commit.message_id.clone()),
+                    ..ReadPlan::thread(commit.thread)
+                };
+                return Ok(Committed::Conflict(Box::new(inner.read(&plan))));
+            }
+            let keep_until = at_least(existing, commit.thread_keep_until);
+            let next = (Version(version.0 + 1), commit.next.clone());
+            inner.threads.insert(
+                commit.thread.clone(),
+                Kept {
+                    value: next,
+                    keep_until,
+                },
+            );
+            for hold in commit.holds {
+                let existing = inner.counters.get(&hold.claim.counter);
+                let value = existing.map_or(0, |kept| kept.value).saturating_add(1);
+                let keep_until = at_least(existing, hold.keep_until);
+                inner
+                    .counters
+                    .insert(hold.claim.counter.clone(), Kept { value, keep_until });
+            }
+            let kept = Kept {
+                value: commit.answer.clone(),
+                keep_until: commit.answer_keep_until,
+            };
+            inner
+                .answers
+                .insert((commit.thread.clone(), commit.message_id.clone()), kept);
         }
-        let snapshot = inner.snapshot(&record.thread, record.at);
-        let step = apply(policy, record, &snapshot);
-        let Some(next) = step.next else {
-            return Ok(step.answer);
-        };
-        if let Some(month) = step.free_tier_claim {
-            let key = (record.thread.account(), month);
-            let existing = inner.free_tier.get(&key);
-            let value = existing.map_or(0, |kept| kept.value) + 1;
-            let keep_until = at_least(existing, record.now.plus(FREE_TIER_RETENTION));
-            inner.free_tier.insert(key, Kept { value, keep_until });
+        // The slots are counted now: the holds can go.
+        for hold in commit.holds {
+            self.reservations.drop_hold(hold);
         }
-        let keep_until = at_least(
-            inner.threads.get(&record.thread),
-            record.now.plus(next.retention()),
-        );
-        inner.threads.insert(
-            record.thread.clone(),
-            Kept {
-                value: next,
-                keep_until,
-            },
-        );
-        let kept = Kept {
-            value: step.answer.clone(),
-            keep_until: record.now.plus(RETENTION_GRACE),
-        };
-        inner.answers.insert(answer_key, kept);
-        Ok(step.answer)
+        Ok(Committed::Done)
     }
 
     async fn sweep(&self, now: Instant) -> Result<usize, Error> {
         let mut inner = self.lock();
-        let before = inner.threads.len() + inner.free_tier.len() + inner.answers.len();
+        let before = inner.threads.len() + inner.counters.len() + inner.answers.len();
         inner.threads.retain(|_, kept| kept.keep_until > now);
-        inner.free_tier.retain(|_, kept| kept.keep_until > now);
+        inner.counters.retain(|_, kept| kept.keep_until > now);
         inner.answers.retain(|_, kept| kept.keep_until > now);
-        Ok(before - (inner.threads.len() + inner.free_tier.len() + inner.answers.len()))
+        Ok(before - (inner.threads.len() + inner.counters.len() + inner.answers.len()))
     }
 }

@@ -1,9 +1,9 @@
-//! The Redis keys of a thread and of an account's free-tier counter, each group under one hash tag.
+//! The Redis keys of a thread and of a counter, each group under one hash tag.
 //!
 //! Business ids hold only ASCII letters, digits, `-`, `_` and `.`, customer ids only digits, and the
 //! namespace no braces, so the first `{...}` of every key is the tag below, whatever a message id holds.
 
-use hourglass_core::{AccountId, MessageId, Month, ThreadKey};
+use hourglass_core::{CounterKey, MessageId, ThreadKey};
 
 /// The keys of one thread, all in the slot of `{b:<business>:c:<customer>}`.
 #[derive(Clone, Debug)]
@@ -37,24 +37,24 @@ impl ThreadKeys {
         format!("{}msg:{}", self.prefix, message_id.as_str())
     }
 
-    /// A string: present when the thread has persisted the free-tier conversation `conversation_id`.
-    pub(crate) fn receipt(&self, conversation_id: &str) -> String {
-        format!("{}claim:{conversation_id}", self.prefix)
+    /// A string: present when the thread has committed the step that holds slot `slot`.
+    pub(crate) fn receipt(&self, slot: &str) -> String {
+        format!("{}claim:{slot}", self.prefix)
     }
 }
 
-/// The keys of one account's free-tier counter for one month, in the slot of `{a:<account>}`.
+/// The keys of one counter, in the slot of its scope: `{a:<account>}` for the free tier.
 #[derive(Clone, Debug)]
 pub(crate) struct CounterKeys {
-    /// A hash: conversation id to the number of claims that hold it; its length is the slots taken.
+    /// A hash: slot id to the number of claims that hold it; its length is the slots taken.
     pub(crate) slots: String,
     /// A sorted set: claims not yet known to be persisted or abandoned, scored by lease deadline.
     pub(crate) pending: String,
 }
 
 impl CounterKeys {
-    pub(crate) fn new(namespace: &str, account: &AccountId, month: Month) -> CounterKeys {
-        let slots = format!("{namespace}:{{a:{account}}}:free:{month}");
+    pub(crate) fn new(namespace: &str, counter: &CounterKey) -> CounterKeys {
+        let slots = format!("{namespace}:{{{}}}:{}", counter.scope(), counter.name());
         let pending = format!("{slots}:pending");
         CounterKeys { slots, pending }
     }
@@ -62,7 +62,7 @@ impl CounterKeys {
 
 #[cfg(test)]
 mod tests {
-    use hourglass_core::{BusinessId, CustomerId};
+    use hourglass_core::{BusinessId, CustomerId, Month};
 
     use super::*;
 
@@ -82,7 +82,11 @@ mod tests {
             keys.receipt("c0ffee"),
             "hg:{b:106540352242922:c:919800000001}:claim:c0ffee"
         );
-        let counter = CounterKeys::new("hg", &thread.account(), Month { year: 2024, month: 3 });
+        let free_tier = CounterKey::FreeTier {
+            account: thread.account(),
+            month: Month { year: 2024, month: 3 },
+        };
+        let counter = CounterKeys::new("hg", &free_tier);
         assert_eq!(counter.slots, "hg:{a:106540352242922}:free:2024-03");
         assert_eq!(counter.pending, "hg:{a:106540352242922}:free:2024-03:pending");
     }

@@ -1,5 +1,6 @@
 //! The Lua scripts of the Redis store. They are storage primitives only (read together, compare and
-//! set, count claims); every rule runs in Rust, in `step::apply`.
+//! set, count and hold slots); every rule runs in Rust, in `hourglass_core::step`, and every limit comes
+//! from there with the claim.
 //!
 //! Each script touches the keys of one hash tag, so it runs on one cluster node as one atomic unit.
 //! Missing values come back as nil (Lua `false`), never as holes in a reply array.
@@ -22,7 +23,7 @@ return {thread[1], thread[2], redis.call('GET', KEYS[2])}
 
 /// Writes a step's outcome if the thread is still at the version the step read (compare and set).
 ///
-/// KEYS: thread hash, answer key, and the claim receipt when the step took a free-tier slot.
+/// KEYS: thread hash, answer key, and a receipt for each slot the step holds.
 /// ARGV: expected version (0 for a thread never written), state record, answer record, thread TTL,
 /// answer TTL, receipt TTL (milliseconds). TTLs only ever grow.
 ///
@@ -42,19 +43,19 @@ local function extend(key, ttl)
 end
 extend(KEYS[1], ARGV[4])
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[5])
-if KEYS[3] then
-  redis.call('SET', KEYS[3], '1', 'PX', ARGV[6])
+for i = 3, #KEYS do
+  redis.call('SET', KEYS[i], '1', 'PX', ARGV[6])
 end
 return {1, false, false, false}
 ",
     )
 });
 
-/// Takes a claim on a free-tier slot for a conversation: a new conversation only while fewer than
-/// `limit` slots are taken, a conversation already counted always (the claim then shares its slot).
+/// Holds a slot of a counter: a new slot only while fewer than `limit` are taken, a slot already taken
+/// always (the claim then shares it).
 ///
-/// KEYS: slots hash, pending set. ARGV: conversation id, pending member, lease deadline, limit, TTL,
-/// now (milliseconds).
+/// KEYS: slots hash, pending set. ARGV: slot id, pending member, lease deadline, limit, TTL, now
+/// (milliseconds).
 ///
 /// Returns `{1, slots taken before}` when claimed, else `{0, slots taken, pending, pending past lease}`.
 pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
@@ -88,13 +89,24 @@ return 1
     )
 });
 
-/// Reads a free-tier counter: `{slots taken, pending claims past their lease}`.
+/// Reads a counter: `{settled slots, pending claims past their lease}`. A slot is settled when a
+/// confirmed claim holds it: its holders outnumber its pending claims. Pending members are
+/// `<token> <slot> ...`.
 ///
 /// KEYS: slots hash, pending set. ARGV: now (milliseconds).
 pub(crate) static COUNT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
-return {redis.call('HLEN', KEYS[1]), redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[1])}
+local pending = {}
+for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local slot = string.match(member, '^%S+ (%S+)')
+  if slot then pending[slot] = (pending[slot] or 0) + 1 end
+end
+local unsettled = 0
+for slot, claims in pairs(pending) do
+  if (tonumber(redis.call('HGET', KEYS[1], slot)) or 0) <= claims then unsettled = unsettled + 1 end
+end
+return {redis.call('HLEN', KEYS[1]) - unsettled, redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[1])}
 ",
     )
 });

@@ -6,17 +6,69 @@ use std::str::FromStr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use async_trait::async_trait;
 use hourglass_core::{
-    BusinessId, Category, Currency, CustomerId, FREE_TIER_CONVERSATIONS, Inbound, Instant, MessageId, Month,
-    Outbound, Policy, PricingType, RateCard, RateRow, ThreadKey,
+    Answer, BusinessId, Category, Currency, CustomerId, Event, FREE_TIER_CONVERSATIONS, FREE_TIER_RETENTION,
+    Inbound, Instant, Message, MessageId, Month, Outbound, Policy, PricingType, RETENTION_GRACE, RateCard,
+    RateRow, ThreadKey,
+};
+use hourglass_testkit::redis::{
+    self as redis_harness, RedisServer, TEST_TIMEOUT, cli_on, test_namespace, unique_suffix,
 };
 use redis::AsyncCommands;
 use rust_decimal::Decimal;
 
 use super::keys::{CounterKeys, ThreadKeys};
 use super::*;
-use crate::MessageKind;
-use crate::redis_harness::{self, RedisServer, cli_on, test_options, unique_suffix};
+use crate::ledger::{self, Entry};
+
+fn test_options() -> RedisOptions {
+    RedisOptions {
+        namespace: test_namespace(),
+        timeout: TEST_TIMEOUT,
+    }
+}
+
+/// What these tests read of a thread: its state, and the free-tier slots of its account in the month
+/// a decision at an instant would count against.
+struct Loaded {
+    state: ThreadState,
+    free_tier_used: u32,
+}
+
+/// The calls these tests make, through the ledger as the server makes them.
+#[async_trait]
+trait Recording {
+    async fn record(&self, entry: &Entry, policy: &Policy) -> Result<Answer, Error>;
+    async fn load(&self, thread: &ThreadKey, at: Instant) -> Result<Loaded, Error>;
+}
+
+#[async_trait]
+impl<S: Store> Recording for S {
+    async fn record(&self, entry: &Entry, policy: &Policy) -> Result<Answer, Error> {
+        ledger::record(self, policy, entry).await
+    }
+
+    async fn load(&self, thread: &ThreadKey, at: Instant) -> Result<Loaded, Error> {
+        let state = ledger::thread(self, thread).await?;
+        let counter = free_tier_counter(thread, state.decision_instant(at).utc_month());
+        let free_tier_used = self
+            .read_counters(std::slice::from_ref(&counter))
+            .await?
+            .used(&counter);
+        Ok(Loaded {
+            state,
+            free_tier_used,
+        })
+    }
+}
+
+fn free_tier_counter(thread: &ThreadKey, month: Month) -> CounterKey {
+    CounterKey::FreeTier {
+        account: thread.account(),
+        month,
+    }
+}
 
 /// 2024-03-05T10:00:00Z.
 const T0: Instant = Instant::from_millis(1_709_632_800_000);
@@ -51,23 +103,25 @@ fn new_business() -> String {
     format!("redis-test-{}", unique_suffix())
 }
 
-fn record(thread: &ThreadKey, id: &str, at: i64, message: MessageKind) -> Record {
+fn entry(thread: &ThreadKey, id: &str, at: i64, message: Message) -> Entry {
     let at = Instant::from_millis(at);
-    Record {
+    Entry {
         message_id: MessageId::new(id).expect("a message id"),
-        thread: thread.clone(),
-        at,
-        message,
+        event: Event {
+            thread: thread.clone(),
+            at,
+            message,
+        },
         now: at,
     }
 }
 
-fn inbound(thread: &ThreadKey, id: &str, at: i64) -> Record {
-    record(thread, id, at, MessageKind::Inbound(Inbound::default()))
+fn inbound(thread: &ThreadKey, id: &str, at: i64) -> Entry {
+    entry(thread, id, at, Message::Inbound(Inbound::default()))
 }
 
-fn free_form(thread: &ThreadKey, id: &str, at: i64) -> Record {
-    record(thread, id, at, MessageKind::Outbound(Outbound::FreeForm))
+fn free_form(thread: &ThreadKey, id: &str, at: i64) -> Entry {
+    entry(thread, id, at, Message::Outbound(Outbound::FreeForm))
 }
 
 fn pricing(answer: &Answer) -> Option<PricingType> {
@@ -122,7 +176,10 @@ async fn keys_carry_the_hash_tag_and_ttls() {
 
     let namespace = store.namespace().to_owned();
     let keys = ThreadKeys::new(&namespace, &thread);
-    let counter = CounterKeys::new(&namespace, &thread.account(), Month { year: 2024, month: 3 });
+    let counter = CounterKeys::new(
+        &namespace,
+        &free_tier_counter(&thread, Month { year: 2024, month: 3 }),
+    );
     let mut connection = raw(&store).await;
     let thread_ttl: i64 = connection.pttl(keys.thread()).await.unwrap();
     let state = store.load(&thread, T0).await.unwrap().state;
@@ -339,8 +396,7 @@ async fn a_thread_and_its_counter_may_live_on_different_masters() {
         let keys = ThreadKeys::new(store.namespace(), &thread);
         let counter = CounterKeys::new(
             store.namespace(),
-            &thread.account(),
-            Month { year: 2024, month: 3 },
+            &free_tier_counter(&thread, Month { year: 2024, month: 3 }),
         );
         let owner = |key: String| {
             nodes.iter().position(|(host, port)| {
@@ -364,6 +420,48 @@ async fn a_thread_and_its_counter_may_live_on_different_masters() {
     panic!("no business in 20 had its thread and its account on different masters");
 }
 
+/// Takes a claim on the March 2024 free tier of `thread`'s account with a limit of one, as a step would.
+async fn claim_one(store: &RedisStore, thread: &ThreadKey, slot: &str) -> Claimed {
+    let claim = Claim {
+        counter: free_tier_counter(thread, Month { year: 2024, month: 3 }),
+        slot: slot.to_owned(),
+        limit: 1,
+    };
+    store
+        .claim(&claim, thread, T0, T0.plus(FREE_TIER_RETENTION))
+        .await
+        .unwrap()
+}
+
+/// Commits an empty state over a thread read at `version`, holding `holds`.
+async fn commit(store: &RedisStore, thread: &ThreadKey, version: Version, holds: &[Hold]) -> Committed {
+    let message_id = MessageId::new("m").unwrap();
+    let answer = Answer {
+        decision: None,
+        duplicate: false,
+    };
+    let commit = Commit {
+        thread,
+        version,
+        message_id: &message_id,
+        next: &ThreadState::default(),
+        answer: &answer,
+        holds,
+        now: T0,
+        thread_keep_until: T0.plus(RETENTION_GRACE),
+        answer_keep_until: T0.plus(RETENTION_GRACE),
+    };
+    store.commit(&commit).await.unwrap()
+}
+
+async fn read_version(store: &RedisStore, thread: &ThreadKey) -> Version {
+    let plan = ReadPlan {
+        message_id: Some(MessageId::new("m").unwrap()),
+        ..ReadPlan::thread(thread)
+    };
+    store.read(&plan).await.unwrap().version
+}
+
 /// A claim whose holder died before its compare-and-set is settled by the next reader once its lease
 /// passes: the slot comes free, and the holder, were it only slow, can no longer write.
 #[tokio::test]
@@ -371,44 +469,21 @@ async fn a_dead_holders_claim_is_fenced_and_released() {
     let Some(store) = single() else { return };
     let store = store.with_lease(Duration::from_millis(50));
     let thread = thread_of(&new_business(), 1);
-    let month = Month { year: 2024, month: 3 };
-    let keys = ThreadKeys::new(store.namespace(), &thread);
-    let Claimed::Taken(_claim) = store
-        .redis
-        .claim(&thread, month, "dead-conversation", 1)
-        .await
-        .unwrap()
-    else {
+    let Claimed::Held(_hold) = claim_one(&store, &thread, "dead-conversation").await else {
         panic!("an empty counter has room");
     };
-    let holder_read = store
-        .read_thread(&keys, &keys.answer(&MessageId::new("m").unwrap()))
-        .await
-        .unwrap();
-    // While the claim is live the slot counts, and a decision that needs the last slot waits for it.
+    let holder_version = read_version(&store, &thread).await;
+    // While the claim is live the slot counts: a step that needs the last slot waits for it.
+    let other = thread_of(thread.business_id.as_str(), 3);
     assert_eq!(
-        store.redis.count(&thread.account(), month).await.unwrap().taken,
-        1
+        claim_one(&store, &other, "other-conversation").await,
+        Claimed::Full { unsettled: true }
     );
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(store.load(&thread, T0).await.unwrap().free_tier_used, 0);
     // The fence bumped the thread's version: the holder's late write loses.
-    let written = store
-        .compare_and_set(
-            &keys,
-            &keys.answer(&MessageId::new("m").unwrap()),
-            holder_read.version,
-            &ThreadState::default(),
-            &Answer {
-                decision: None,
-                duplicate: false,
-            },
-            None,
-            T0,
-        )
-        .await
-        .unwrap();
-    assert!(matches!(written, Written::Conflict(_)));
+    let written = commit(&store, &thread, holder_version, &[]).await;
+    assert!(matches!(written, Committed::Conflict(_)));
     // The slot is free for the next service conversation, on one slot of free tier.
     let policy = policy(1);
     let other = thread_of(thread.business_id.as_str(), 2);
@@ -429,40 +504,25 @@ async fn a_dead_holders_persisted_claim_keeps_its_slot() {
     let Some(store) = single() else { return };
     let store = store.with_lease(Duration::from_millis(50));
     let thread = thread_of(&new_business(), 1);
-    let month = Month { year: 2024, month: 3 };
-    let keys = ThreadKeys::new(store.namespace(), &thread);
-    let answer_key = keys.answer(&MessageId::new("m").unwrap());
-    let Claimed::Taken(claim) = store
-        .redis
-        .claim(&thread, month, "kept-conversation", 1)
-        .await
-        .unwrap()
-    else {
+    let Claimed::Held(hold) = claim_one(&store, &thread, "kept-conversation").await else {
         panic!("an empty counter has room");
     };
-    let read = store.read_thread(&keys, &answer_key).await.unwrap();
-    let answer = Answer {
-        decision: None,
-        duplicate: false,
-    };
-    let written = store
-        .compare_and_set(
-            &keys,
-            &answer_key,
-            read.version,
-            &ThreadState::default(),
-            &answer,
-            Some(&claim),
-            T0,
-        )
-        .await
-        .unwrap();
-    assert!(matches!(written, Written::Yes));
+    let version = read_version(&store, &thread).await;
+    // Committed, but the confirmation is lost: put the claim back in the pending set by hand.
+    let written = commit(&store, &thread, version, std::slice::from_ref(&hold)).await;
+    assert!(matches!(written, Committed::Done));
+    let keys = CounterKeys::new(store.namespace(), &hold.claim.counter);
+    let member = format!(
+        "{} {} {} {}",
+        hold.token, hold.claim.slot, thread.business_id, thread.customer_id
+    );
+    let mut connection = raw(&store).await;
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    let _: u64 = connection.zadd(&keys.pending, &member, 0).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(store.load(&thread, T0).await.unwrap().free_tier_used, 1);
-    let mut connection = raw(&store).await;
     assert_eq!(
-        connection.zcard::<_, u64>(&claim.keys.pending).await.unwrap(),
+        connection.zcard::<_, u64>(&keys.pending).await.unwrap(),
         0,
         "settled as confirmed"
     );
@@ -471,7 +531,7 @@ async fn a_dead_holders_persisted_claim_keeps_its_slot() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn calls_fail_fast_while_redis_is_down_and_recover_after() {
     if !redis_harness::redis_server_available() {
-        eprintln!("redis-server is not installed: skipping the Redis restart test");
+        redis_harness::say_skipped("redis-server is not installed: the Redis restart test did not run");
         return;
     }
     let mut server = RedisServer::start().expect("redis-server starts");
@@ -592,14 +652,11 @@ async fn store_urls_open_redis_and_redis_cluster() {
             .unwrap_or_else(|error| panic!("{url}: {error}"));
         store.check_connectivity().await.unwrap();
         let thread = thread_of(&new_business(), 1);
-        let answer = store
-            .record(&inbound(&thread, "in", T0.as_millis()), &policy)
-            .await
-            .unwrap();
+        let entry = inbound(&thread, "in", T0.as_millis());
+        let answer = ledger::record(store.as_ref(), &policy, &entry).await.unwrap();
         assert!(!answer.duplicate);
         assert!(
-            store
-                .record(&inbound(&thread, "in", T0.as_millis()), &policy)
+            ledger::record(store.as_ref(), &policy, &entry)
                 .await
                 .unwrap()
                 .duplicate

@@ -5,15 +5,16 @@
 use std::sync::Arc;
 
 use hourglass_core::{
-    Category, Charge, DenyReason, Duration, PricingType, RETENTION_GRACE, TemplateCategory, Verdict,
+    Answer, Category, Charge, DenyReason, Duration, FREE_TIER_RETENTION, PricingType, RETENTION_GRACE,
+    TemplateCategory, Verdict,
 };
-use hourglass_store::{Answer, FREE_TIER_RETENTION, Record, Snapshot, Store};
+use hourglass_store::Store;
 use rust_decimal::Decimal;
 
 use crate::backends::Backend;
 use crate::support::{
-    T0, free_form, inbound, minutes, mk_policy, mk_thread, money, new_other_thread, new_thread, template,
-    unique_business,
+    Calls as _, Record, Snapshot, T0, free_form, inbound, minutes, mk_policy, mk_thread, money,
+    new_other_thread, new_thread, template, unique_business,
 };
 
 /// Records a message, which must succeed.
@@ -42,7 +43,7 @@ async fn record(store: &Arc<dyn Store>, record: Record) -> Answer {
 }
 
 async fn load(store: &Arc<dyn Store>, record: &Record) -> Snapshot {
-    must(store.load(&record.thread, record.at).await)
+    must(store.load(&record.event.thread, record.event.at).await)
 }
 
 pub async fn checks_connectivity_and_knows_no_thread_yet<B: Backend>(backend: B) {
@@ -232,6 +233,41 @@ pub async fn a_denied_free_form_message_records_nothing_and_leaves_its_id_free<B
 
     let again = record(&store, free_form(&thread, "out-1", T0.plus(minutes(3)))).await;
     assert!(again.duplicate, "the allowed retry is recorded");
+}
+
+/// A message id is unique per thread (business and customer) on every backend: the same id sent for
+/// another customer of the business is that customer's own message, decided and recorded for it,
+/// never answered with the first customer's decision.
+pub async fn a_message_id_is_unique_per_thread<B: Backend>(backend: B) {
+    let store = backend.open().await;
+    let business = unique_business();
+    let (first, second) = (mk_thread(&business, 1), mk_thread(&business, 2));
+    record(&store, inbound(&first, "in-1", T0)).await;
+    let allowed = record(&store, free_form(&first, "out-1", T0.plus(minutes(1)))).await;
+    assert!(charge(&allowed).opens_conversation);
+
+    // The second customer never wrote: the same id is denied for it, not repeated as a duplicate.
+    let denied = record(&store, free_form(&second, "out-1", T0.plus(minutes(2)))).await;
+    assert!(!denied.duplicate, "{denied:?}");
+    let decision = denied.decision.expect("an outbound answer has a decision");
+    assert!(!decision.is_allowed(), "{decision:?}");
+
+    // An inbound id reused for the second customer opens its window.
+    let reused = record(&store, inbound(&second, "in-1", T0.plus(minutes(3)))).await;
+    assert!(!reused.duplicate);
+    assert_eq!(
+        must(store.load_thread(&second).await).customer_service_window_end(T0.plus(minutes(3))),
+        Some(T0.plus(minutes(3)).plus(Duration::hours(24)))
+    );
+    // And each thread still repeats its own answers.
+    let again = record(&store, free_form(&first, "out-1", T0.plus(minutes(4)))).await;
+    assert_eq!(
+        again,
+        Answer {
+            duplicate: true,
+            ..allowed
+        }
+    );
 }
 
 pub async fn the_same_id_twice_has_the_effect_of_one<B: Backend>(backend: B) {

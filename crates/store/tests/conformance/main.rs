@@ -22,6 +22,7 @@ macro_rules! store_conformance {
             templates_open_a_conversation_of_their_category,
             a_denied_free_form_message_records_nothing_and_leaves_its_id_free,
             the_same_id_twice_has_the_effect_of_one,
+            a_message_id_is_unique_per_thread,
             state_survives_reopening_a_durable_store,
             sweeping_removes_expired_records_and_keeps_live_ones,
             concurrent_templates_for_one_thread_open_one_conversation,
@@ -37,7 +38,7 @@ macro_rules! store_conformance {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $case() {
                     let Some(fixture) = ($fixture)().await else {
-                        eprintln!("skipping {}: its server is not available", stringify!($backend));
+                        hourglass_testkit::redis::say_skipped(&format!("{} on {}: its server is not available", stringify!($case), stringify!($backend)));
                         return;
                     };
                     crate::cases::$case(fixture).await;

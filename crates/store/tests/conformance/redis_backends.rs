@@ -1,13 +1,13 @@
 //! The Redis backends under test: a single node and a three-master cluster, started by the harness
-//! of `hourglass_store::redis_harness` (or named by `HOURGLASS_TEST_REDIS_URL` and
+//! of `hourglass_testkit::redis` (or named by `HOURGLASS_TEST_REDIS_URL` and
 //! `HOURGLASS_TEST_REDIS_CLUSTER_URL`), shared by every case, each fixture under a key namespace of its
 //! own.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use hourglass_store::redis_harness::{cluster_url, single_node_url, test_options};
 use hourglass_store::{RedisOptions, RedisStore, Store};
+use hourglass_testkit::redis::{TEST_TIMEOUT, cluster_url, single_node_url, test_namespace};
 
 use crate::backends::Backend;
 
@@ -16,6 +16,13 @@ use crate::backends::Backend;
 pub struct Redis {
     url: String,
     options: RedisOptions,
+}
+
+fn test_options() -> RedisOptions {
+    RedisOptions {
+        namespace: test_namespace(),
+        timeout: TEST_TIMEOUT,
+    }
 }
 
 impl Redis {

@@ -4,12 +4,62 @@ use std::str::FromStr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use std::sync::Arc;
+
+use async_trait::async_trait;
 use hourglass_core::{
-    BusinessId, Currency, CustomerId, Duration, Inbound, Instant, MessageId, Money, Outbound, Policy,
-    RateCard, RateRow, Template, TemplateCategory, ThreadKey,
+    Answer, BusinessId, CounterKey, Currency, CustomerId, Duration, Event, Inbound, Instant, Message,
+    MessageId, Money, Outbound, Policy, RateCard, RateRow, Template, TemplateCategory, ThreadKey,
+    ThreadState,
 };
-use hourglass_store::{MessageKind, Record};
+use hourglass_store::{Entry, Error, Store, ledger};
 use rust_decimal::Decimal;
+
+/// A message to record, as the cases build them.
+pub type Record = Entry;
+
+/// What a case reads of a thread: its state, and the free-tier slots its account has taken in the
+/// month a decision at an instant counts against.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub state: ThreadState,
+    pub free_tier_used: u32,
+}
+
+/// The calls the cases make on a store, through the ledger as the server makes them.
+#[async_trait]
+pub trait Calls {
+    async fn record(&self, record: &Record, policy: &Policy) -> Result<Answer, Error>;
+    async fn load(&self, thread: &ThreadKey, at: Instant) -> Result<Snapshot, Error>;
+    async fn load_thread(&self, thread: &ThreadKey) -> Result<ThreadState, Error>;
+}
+
+#[async_trait]
+impl Calls for Arc<dyn Store> {
+    async fn record(&self, record: &Record, policy: &Policy) -> Result<Answer, Error> {
+        ledger::record(self.as_ref(), policy, record).await
+    }
+
+    async fn load(&self, thread: &ThreadKey, at: Instant) -> Result<Snapshot, Error> {
+        let state = self.load_thread(thread).await?;
+        let counter = CounterKey::FreeTier {
+            account: thread.account(),
+            month: state.decision_instant(at).utc_month(),
+        };
+        let free_tier_used = self
+            .read_counters(std::slice::from_ref(&counter))
+            .await?
+            .used(&counter);
+        Ok(Snapshot {
+            state,
+            free_tier_used,
+        })
+    }
+
+    async fn load_thread(&self, thread: &ThreadKey) -> Result<ThreadState, Error> {
+        ledger::thread(self.as_ref(), thread).await
+    }
+}
 
 /// 2024-03-05T10:00:00Z: the event time most cases start from. The policy is pinned to the June 2023
 /// model, so the date only matters for the free-tier month.
@@ -89,24 +139,26 @@ pub fn new_other_thread() -> ThreadKey {
 }
 
 /// Returns a record of a message arriving at `at` (the server clock reads `at` too).
-pub fn record(thread: &ThreadKey, id: &str, at: Instant, message: MessageKind) -> Record {
+pub fn record(thread: &ThreadKey, id: &str, at: Instant, message: Message) -> Record {
     Record {
         message_id: MessageId::new(id).expect("test message ids are valid"),
-        thread: thread.clone(),
-        at,
-        message,
+        event: Event {
+            thread: thread.clone(),
+            at,
+            message,
+        },
         now: at,
     }
 }
 
 /// Returns an organic inbound message.
 pub fn inbound(thread: &ThreadKey, id: &str, at: Instant) -> Record {
-    record(thread, id, at, MessageKind::Inbound(Inbound::default()))
+    record(thread, id, at, Message::Inbound(Inbound::default()))
 }
 
 /// Returns a free-form outbound message.
 pub fn free_form(thread: &ThreadKey, id: &str, at: Instant) -> Record {
-    record(thread, id, at, MessageKind::Outbound(Outbound::FreeForm))
+    record(thread, id, at, Message::Outbound(Outbound::FreeForm))
 }
 
 /// Returns a template message of `category`.
@@ -116,10 +168,5 @@ pub fn template(thread: &ThreadKey, id: &str, at: Instant, category: TemplateCat
         language: "en_US".to_owned(),
         category,
     };
-    record(
-        thread,
-        id,
-        at,
-        MessageKind::Outbound(Outbound::Template(template)),
-    )
+    record(thread, id, at, Message::Outbound(Outbound::Template(template)))
 }

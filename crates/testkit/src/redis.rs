@@ -1,17 +1,18 @@
-//! Test support: real `redis-server` processes on free loopback ports, for the Redis tests of this crate
-//! and of the end-to-end suite. Not part of the store's API.
+//! Real `redis-server` processes on free loopback ports, for the Redis tests of the store and of the
+//! end-to-end suite.
 //!
 //! - [`RedisServer::start`] runs one node (`--save "" --appendonly no`), killed on drop; it can be stopped
 //!   and started again on the same port to show that a store recovers.
 //! - [`RedisCluster::start`] runs a cluster of masters without replicas and waits until every node reports
 //!   `cluster_state:ok`.
 //! - [`single_node_url`] and [`cluster_url`] return servers shared by every test of the process, started on
-//!   first use; tests keep apart by using a fresh key namespace ([`test_options`]).
+//!   first use; tests keep apart by using a fresh key namespace ([`test_namespace`]).
 //!   `HOURGLASS_TEST_REDIS_URL` (and `HOURGLASS_TEST_REDIS_CLUSTER_URL`) point them at existing servers
 //!   instead.
 //!
-//! When `redis-server` is not installed, the helpers return `None` and print that Redis is skipped;
-//! under `CI=true` they panic instead, so that a CI job without Redis fails rather than passes empty.
+//! When `redis-server` is not installed, the helpers return `None` and say that Redis is skipped (on
+//! the test's standard error, uncaptured, so that it shows in a normal `cargo test`); under `CI=true`
+//! they panic instead, so that a CI job without Redis fails rather than passes empty.
 //!
 //! Spawned servers outlive a test process that dies without running destructors (a panic in a shared
 //! static, `kill -9`), so each one has a watchdog shell that stops it when the test process is gone.
@@ -22,8 +23,6 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
-
-use crate::redis::RedisOptions;
 
 /// Points the Redis tests at an existing single-node server (`redis://HOST:PORT`) instead of spawning one.
 pub const TEST_REDIS_URL: &str = "HOURGLASS_TEST_REDIS_URL";
@@ -63,7 +62,7 @@ pub fn single_node_url() -> Option<String> {
     }
     static SERVER: OnceLock<Result<RedisServer, String>> = OnceLock::new();
     if !redis_server_available() {
-        eprintln!("redis-server is not installed: skipping the single-node Redis tests");
+        say_skipped("redis-server is not installed: the single-node Redis tests did not run");
         return None;
     }
     match SERVER.get_or_init(|| RedisServer::start().map_err(|error| error.to_string())) {
@@ -80,7 +79,7 @@ pub fn cluster_url() -> Option<String> {
     }
     static CLUSTER: OnceLock<Result<RedisCluster, String>> = OnceLock::new();
     if !redis_server_available() {
-        eprintln!("redis-server is not installed: skipping the Redis Cluster tests");
+        say_skipped("redis-server is not installed: the Redis Cluster tests did not run");
         return None;
     }
     match CLUSTER.get_or_init(|| RedisCluster::start(3).map_err(|error| error.to_string())) {
@@ -89,16 +88,20 @@ pub fn cluster_url() -> Option<String> {
     }
 }
 
-/// Returns store options for one test: a key namespace no other test uses, and a timeout of 5 s.
-///
-/// The timeout is generous because some cases fire a thousand records at once from a debug build on
-/// a small machine, where queueing alone can take a few hundred milliseconds; failing fast when Redis
-/// is down is tested with a short timeout of its own.
-pub fn test_options() -> RedisOptions {
-    RedisOptions {
-        namespace: format!("hg-test-{}", unique_suffix()),
-        timeout: Duration::from_secs(5),
-    }
+/// The store timeout of a test: generous, because some cases fire a thousand records at once from a
+/// debug build on a small machine, where queueing alone can take a few hundred milliseconds; failing
+/// fast when Redis is down is tested with a short timeout of its own.
+pub const TEST_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Returns a key namespace no other test uses.
+pub fn test_namespace() -> String {
+    format!("hg-test-{}", unique_suffix())
+}
+
+/// Says on the test's standard error, past libtest's capture, that tests were skipped.
+pub fn say_skipped(what: &str) {
+    use std::io::Write as _;
+    let _ = writeln!(std::io::stderr(), "SKIPPED: {what}");
 }
 
 /// Returns a string unique to this call across processes: for key namespaces and business ids.

@@ -1,5 +1,5 @@
-//! The store's own record format: versioned serde mirrors of the core's thread state and answers,
-//! encoded as JSON.
+//! The stored format: versioned serde mirrors of the core's thread state, answers and counters, encoded
+//! as JSON.
 //!
 //! `hourglass_core` derives no serde, so that the rules never depend on how they are stored. Every
 //! record carries a `"version"` tag; a new layout adds a variant next to `V1` and a golden file under
@@ -11,14 +11,14 @@
 use std::str::FromStr;
 
 use hourglass_core::{
-    Category, Charge, Conversation, Currency, Decision, DenyReason, Instant, Money, PricingModel,
+    Answer, Category, Charge, Conversation, Currency, Decision, DenyReason, Instant, Money, PricingModel,
     PricingType, ResponseWindow, Span, ThreadParts, ThreadState, Verdict,
 };
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 
-use crate::{Answer, Error};
+use crate::{Error, Version};
 
 /// A thread's state as stored.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,6 +47,9 @@ pub enum AnswerRecord {
 /// Version 1 of a thread record: the fields of `ThreadParts`.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ThreadV1 {
+    /// The thread's `Version`, for backends that keep it in the record (sled); 0 is left out.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    revision: u64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     keep_until: Option<i64>,
     /// Stretches of the customer service window, `[start, end)`.
@@ -181,11 +184,17 @@ pub fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, Error>
     serde_json::from_slice(bytes).map_err(|error| Error::corrupt(format!("cannot decode {what}: {error}")))
 }
 
+fn is_zero(revision: &u64) -> bool {
+    *revision == 0
+}
+
 impl ThreadRecord {
-    /// Returns the current version of a thread's record.
-    pub fn new(state: &ThreadState, keep_until: Option<Instant>) -> ThreadRecord {
+    /// Returns the current version of a thread's record. `version` is kept in the record unless it is
+    /// `Version(0)`; a backend that keeps versions elsewhere passes that.
+    pub fn new(state: &ThreadState, version: Version, keep_until: Option<Instant>) -> ThreadRecord {
         let parts = state.parts();
         ThreadRecord::V1(ThreadV1 {
+            revision: version.0,
             keep_until: keep_until.map(Instant::as_millis),
             customer_service: parts
                 .customer_service
@@ -211,6 +220,13 @@ impl ThreadRecord {
     pub fn keep_until(&self) -> Option<Instant> {
         match self {
             ThreadRecord::V1(v1) => v1.keep_until.map(Instant::from_millis),
+        }
+    }
+
+    /// Returns the version the record carries (`Version(0)` when it carries none).
+    pub fn version(&self) -> Version {
+        match self {
+            ThreadRecord::V1(v1) => Version(v1.revision),
         }
     }
 
@@ -558,7 +574,7 @@ mod tests {
     #[test]
     fn thread_v1_golden_file() {
         let keep_until = T0.plus(minutes(2)).plus(Duration::hours(144));
-        let record = ThreadRecord::new(&golden_thread(), Some(keep_until));
+        let record = ThreadRecord::new(&golden_thread(), Version(0), Some(keep_until));
         check_golden("thread.v1.json", &record);
         assert_eq!(record.keep_until(), Some(keep_until));
         assert_eq!(record.into_state(), golden_thread());
@@ -628,7 +644,7 @@ mod tests {
         let decoded: AnswerRecord = decode("answer", &bytes).expect("decodes");
         assert_eq!(decoded.into_answer().expect("well formed"), answer);
 
-        let bytes = encode(&ThreadRecord::new(&ThreadState::default(), None));
+        let bytes = encode(&ThreadRecord::new(&ThreadState::default(), Version(0), None));
         let decoded: ThreadRecord = decode("thread", &bytes).expect("decodes");
         assert_eq!(decoded.keep_until(), None);
         assert!(decoded.into_state().is_empty());

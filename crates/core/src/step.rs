@@ -1,0 +1,131 @@
+//! The step: the whole decision about one event, as one pure function from what is known to what to
+//! write.
+//!
+//! A store reads a [`Snapshot`] (the thread, the stored answer of the message id, and the counters that
+//! [`counters_read`] names), [`step`] returns a [`Step`] (the answer, and the thread's next state with
+//! the claims on shared counters it needs), and the store commits it atomically. A dry run is the same
+//! `step` without the commit.
+
+use crate::policy::Era;
+use crate::rules::{decide, record_inbound};
+use crate::{
+    Claim, CounterKey, Counters, Decision, Inbound, Instant, Outbound, Policy, ThreadKey, ThreadState,
+};
+
+/// A message from the customer or from the business.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Message {
+    Inbound(Inbound),
+    Outbound(Outbound),
+}
+
+/// A message of a thread at an instant: what a step decides about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    pub thread: ThreadKey,
+    /// The event time, validated (`validate_at`).
+    pub at: Instant,
+    pub message: Message,
+}
+
+/// Everything a step reads.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub thread: ThreadState,
+    /// The answer already recorded for the event's message id, if any.
+    pub prior: Option<Answer>,
+    /// The counters that `counters_read` names for the event and this thread.
+    pub counters: Counters,
+}
+
+/// The answer to a recorded message.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// The decision of an outbound message; none for an inbound one.
+    pub decision: Option<Decision>,
+    /// Whether the message id had been recorded before; the answer then repeats the first one.
+    pub duplicate: bool,
+}
+
+/// Everything a step writes: its answer, and what to persist with it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Step {
+    pub answer: Answer,
+    /// None when nothing is recorded: a duplicate, or a denied outbound message.
+    pub write: Option<Write>,
+}
+
+/// What a recorded step persists, atomically with its answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Write {
+    /// The thread's next state.
+    pub thread: ThreadState,
+    /// The slots the step takes on shared counters. The step holds only if every claim does.
+    pub claims: Vec<Claim>,
+}
+
+/// Returns the counters a step for `event` reads, given the thread's current state.
+///
+/// A store reads them with the thread. It cannot know the thread before it reads it, so it may first
+/// ask with an empty state (which decides at the event's own instant) and read what is missing after:
+/// a decision reads a counter only if this names it.
+pub fn counters_read(policy: &Policy, event: &Event, thread: &ThreadState) -> Vec<CounterKey> {
+    match &event.message {
+        // Only a free-form message can open a service conversation, the one kind the free tier counts.
+        Message::Outbound(Outbound::FreeForm) => {
+            let instant = thread.decision_instant(event.at);
+            match policy.era_at(instant) {
+                Era::ConversationWithFreeTier => vec![free_tier_counter(&event.thread, instant)],
+                Era::ConversationServiceFree | Era::PerMessage => Vec::new(),
+            }
+        }
+        Message::Outbound(Outbound::Template(_)) | Message::Inbound(_) => Vec::new(),
+    }
+}
+
+/// Decides `event` over `snapshot`: the answer, and what to write.
+///
+/// A message id already answered gets that answer again, marked duplicate, and writes nothing. The
+/// answer is the same whether the caller commits the step or only asks (`Decision::into_dry_run`).
+pub fn step(policy: &Policy, snapshot: &Snapshot, event: &Event) -> Step {
+    if let Some(prior) = &snapshot.prior {
+        return Step {
+            answer: Answer {
+                duplicate: true,
+                ..prior.clone()
+            },
+            write: None,
+        };
+    }
+    match &event.message {
+        Message::Inbound(inbound) => Step {
+            answer: Answer {
+                decision: None,
+                duplicate: false,
+            },
+            write: Some(Write {
+                thread: record_inbound(&snapshot.thread, inbound, event.at),
+                claims: Vec::new(),
+            }),
+        },
+        Message::Outbound(outbound) => {
+            let (decision, write) = decide(policy, snapshot, &event.thread, outbound, event.at);
+            Step {
+                answer: Answer {
+                    decision: Some(decision),
+                    duplicate: false,
+                },
+                write,
+            }
+        }
+    }
+}
+
+/// Returns the free-tier counter a service conversation opened at `instant` counts against: the
+/// account's, for the calendar month of `instant` (UTC until accounts can be registered).
+pub(crate) fn free_tier_counter(thread: &ThreadKey, instant: Instant) -> CounterKey {
+    CounterKey::FreeTier {
+        account: thread.account(),
+        month: instant.utc_month(),
+    }
+}

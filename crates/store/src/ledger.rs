@@ -1,0 +1,203 @@
+//! The ledger: how a step runs against a store, written once for every backend.
+//!
+//! `record` runs read → `hourglass_core::step` → claim → commit, and starts over from what it learnt
+//! whenever another writer got there first; `authorize` is the same read and step without the commit.
+//! Keep-until instants are computed here, from the server clock of the entry.
+//!
+//! # Why counts stay exact
+//!
+//! A counter (an account's free tier, say) may be kept apart from the thread whose step takes a slot of
+//! it (another Redis Cluster master), so no single write can update both. A step therefore claims its
+//! slots *before* it commits the thread, and the store takes a claim only while fewer than the claim's
+//! limit are taken, atomically, counting every slot held by a claim not yet committed or given back. So:
+//!
+//! - the count never passes the limit, whatever runs at once on however many replicas;
+//! - slots are named by deterministic ids (the conversation's), so every attempt that would open the
+//!   same conversation claims the same slot, and a slot is counted once however often it is claimed;
+//! - when the commit loses the race, the step gives its claims back and starts over; a claim whose
+//!   holder died is settled by the store (Redis fences the holder's thread, so that its commit can never
+//!   succeed, and then releases the claim);
+//! - a step that finds a counter full while some slots are unsettled waits for them before it decides
+//!   that the counter is full, so that no message is priced as beyond the free tier because of a claim
+//!   that is then given back.
+//!
+//! Once claims are settled, the slots taken are exactly those of committed steps.
+
+use std::time::Duration as StdDuration;
+
+use hourglass_core::{
+    Answer, Decision, Event, MessageId, Policy, RETENTION_GRACE, Snapshot, ThreadKey, ThreadState,
+    counters_read, step,
+};
+
+use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store};
+
+/// How many times a step is tried before the ledger gives up with `Error::Unavailable`. Each lost race
+/// means another writer of the thread succeeded, so `n` concurrent writers need at most `n` attempts;
+/// waiting for unsettled claims counts as an attempt too.
+const MAX_ATTEMPTS: u32 = 256;
+
+/// A message to record: its id, the event, and the server clock when it arrives.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Unique per thread: the same id recorded twice for one thread has the effect of one.
+    pub message_id: MessageId,
+    pub event: Event,
+    /// The server clock when the entry arrives; retention is counted from it, never decisions.
+    pub now: hourglass_core::Instant,
+}
+
+/// Records a message in one atomic step per thread, and returns its answer: the stored one, marked
+/// duplicate, when the message id is already recorded for the thread. A denied outbound message
+/// records nothing. The write is durable when this returns.
+pub async fn record(store: &dyn Store, policy: &Policy, entry: &Entry) -> Result<Answer, Error> {
+    let event = &entry.event;
+    let mut read = read(store, policy, event, Some(&entry.message_id)).await?;
+    let mut waits: u32 = 0;
+    for _ in 0..MAX_ATTEMPTS {
+        let step = step(policy, &read.snapshot, event);
+        let Some(write) = step.write else {
+            return Ok(step.answer);
+        };
+        let holds = match claim_all(store, &write.claims, &event.thread, entry.now).await? {
+            Ok(holds) => holds,
+            Err(Full { counter, unsettled }) => {
+                if unsettled {
+                    waits += 1;
+                    tokio::time::sleep(StdDuration::from_millis(u64::from(waits.min(50)))).await;
+                }
+                // Read the counter again: it is fuller than the snapshot said.
+                read.snapshot.counters.forget(&counter);
+                complete(store, policy, event, &mut read.snapshot).await?;
+                continue;
+            }
+        };
+        let latest = write.thread.parts().latest_event_at.unwrap_or(entry.now);
+        let commit = Commit {
+            thread: &event.thread,
+            version: read.version,
+            message_id: &entry.message_id,
+            next: &write.thread,
+            answer: &step.answer,
+            holds: &holds,
+            now: entry.now,
+            // Counted from the latest event when the clock skew put it ahead of the server clock.
+            thread_keep_until: latest.max(entry.now).plus(write.thread.retention()),
+            answer_keep_until: entry.now.plus(RETENTION_GRACE),
+        };
+        match store.commit(&commit).await? {
+            Committed::Done => return Ok(step.answer),
+            Committed::Conflict(current) => {
+                release_all(store, &holds).await?;
+                read = *current;
+                complete(store, policy, event, &mut read.snapshot).await?;
+            }
+        }
+    }
+    Err(Error::Unavailable {
+        message: format!(
+            "thread {} is written by too many writers at once: gave up after {MAX_ATTEMPTS} attempts",
+            event.thread
+        ),
+        source: None,
+    })
+}
+
+/// Decides an outbound message without recording it: the same read and step as `record`, so for the
+/// same state it answers exactly what `record` would (a conversation it would open has no id yet).
+pub async fn authorize(store: &dyn Store, policy: &Policy, event: &Event) -> Result<Decision, Error> {
+    let read = read(store, policy, event, None).await?;
+    let step = step(policy, &read.snapshot, event);
+    step.answer
+        .decision
+        .map(Decision::into_dry_run)
+        .ok_or_else(|| Error::Config {
+            message: "only an outbound message can be authorized".to_owned(),
+        })
+}
+
+/// Reads a thread's state alone, for listings.
+pub async fn thread(store: &dyn Store, thread: &ThreadKey) -> Result<ThreadState, Error> {
+    Ok(store.read(&ReadPlan::thread(thread)).await?.snapshot.thread)
+}
+
+/// Reads the snapshot a step of `event` needs. The counters depend on the thread (a late message is
+/// decided at the thread's last outbound instant), which is not known before it is read: the first
+/// read takes the counters an empty thread would need, and `complete` reads any others after.
+async fn read(
+    store: &dyn Store,
+    policy: &Policy,
+    event: &Event,
+    message_id: Option<&MessageId>,
+) -> Result<Read, Error> {
+    let plan = ReadPlan {
+        thread: event.thread.clone(),
+        message_id: message_id.cloned(),
+        counters: counters_read(policy, event, &ThreadState::default()),
+    };
+    let mut read = store.read(&plan).await?;
+    complete(store, policy, event, &mut read.snapshot).await?;
+    Ok(read)
+}
+
+/// Reads the counters a step of `event` needs that `snapshot` lacks.
+async fn complete(
+    store: &dyn Store,
+    policy: &Policy,
+    event: &Event,
+    snapshot: &mut Snapshot,
+) -> Result<(), Error> {
+    if snapshot.prior.is_some() {
+        return Ok(());
+    }
+    let missing: Vec<_> = counters_read(policy, event, &snapshot.thread)
+        .into_iter()
+        .filter(|counter| !snapshot.counters.has(counter))
+        .collect();
+    if !missing.is_empty() {
+        snapshot.counters.extend(store.read_counters(&missing).await?);
+    }
+    Ok(())
+}
+
+/// A counter found full by a claim.
+struct Full {
+    counter: hourglass_core::CounterKey,
+    unsettled: bool,
+}
+
+/// Takes every claim of a step, or none: when one is refused, the ones taken are given back.
+async fn claim_all(
+    store: &dyn Store,
+    claims: &[hourglass_core::Claim],
+    thread: &ThreadKey,
+    now: hourglass_core::Instant,
+) -> Result<Result<Vec<Hold>, Full>, Error> {
+    let mut holds = Vec::with_capacity(claims.len());
+    for claim in claims {
+        let keep_until = now.plus(claim.counter.retention());
+        match store.claim(claim, thread, now, keep_until).await {
+            Ok(Claimed::Held(hold)) => holds.push(hold),
+            Ok(Claimed::Full { unsettled }) => {
+                release_all(store, &holds).await?;
+                return Ok(Err(Full {
+                    counter: claim.counter.clone(),
+                    unsettled,
+                }));
+            }
+            Err(error) => {
+                // Best effort: a hold left behind is settled by the store after its lease.
+                let _ = release_all(store, &holds).await;
+                return Err(error);
+            }
+        }
+    }
+    Ok(Ok(holds))
+}
+
+async fn release_all(store: &dyn Store, holds: &[Hold]) -> Result<(), Error> {
+    for hold in holds {
+        store.release(hold).await?;
+    }
+    Ok(())
+}

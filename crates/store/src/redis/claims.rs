@@ -1,0 +1,234 @@
+//! Claims on counters in Redis: slots held across cluster slots, replicas, retries and crashes. The
+//! ledger (`crate::ledger`) says why counts stay exact; this is how Redis keeps its part.
+//!
+//! A counter lives under its scope's hash tag, so it may sit on another cluster master than the thread
+//! whose step takes a slot, and no single script can update both. The counter is therefore a set of
+//! slots, not a number:
+//!
+//! - `slots` (a hash) maps each slot id (a conversation id) to the number of claims holding it; its
+//!   length is the number of slots taken. `CLAIM` adds a field only while fewer than the claim's limit
+//!   are taken, atomically, so the counter never passes the limit, and a slot is counted once however
+//!   often it is claimed.
+//! - Each claim also enters `pending` (a sorted set, scored by a lease deadline) under a token of its
+//!   own. When the thread's compare-and-set loses, the claim is given back (`RELEASE`); the field goes
+//!   when no claim holds it. When it wins, the thread keeps a receipt of the slot, and the claim is
+//!   confirmed (removed from `pending`, off the answer's path) and holds the slot for good.
+//! - A claim whose holder died between claim and compare-and-set, or whose outcome it never learnt (a
+//!   timeout), stays pending past its lease. Whoever next reads the counter and sees such a claim
+//!   settles it with `FENCE` on the claim's thread: if the receipt exists the step was committed and
+//!   the claim is confirmed; if not, the thread's version is bumped first, so the holder's
+//!   compare-and-set can never succeed any more, and the claim is released.
+//! - A reading counts settled slots only (`COUNT`): those a confirmed claim holds.
+
+use std::hash::{BuildHasher, RandomState};
+use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use hourglass_core::{Claim, CounterKey, Instant, ThreadKey};
+use redis::Value;
+
+use super::keys::{CounterKeys, ThreadKeys};
+use super::scripts::{CLAIM, COUNT, FENCE, RELEASE};
+use super::{Redis, int, millis, wall_clock_millis};
+use crate::{Claimed, Error, Hold};
+
+/// A counter as read.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Count {
+    /// Slots held by a confirmed claim.
+    pub(crate) settled: u32,
+    /// Pending claims past their lease, to settle before trusting `settled`.
+    pub(crate) stale: i64,
+}
+
+impl Redis {
+    /// Takes `claim` for a step of `thread`: holds its slot if the slot is already taken or fewer than
+    /// the claim's limit are. A counter found full is settled first when some of its claims are past
+    /// their lease. The counter's TTL is `keep_until` less `now`, the entry's server clock.
+    pub(crate) async fn claim(
+        &self,
+        claim: &Claim,
+        thread: &ThreadKey,
+        now: Instant,
+        keep_until: Instant,
+    ) -> Result<Claimed, Error> {
+        let keys = CounterKeys::new(&self.namespace, &claim.counter);
+        let token = token();
+        let member = member(&token, &claim.slot, thread);
+        let ttl = keep_until.since(now).as_millis().max(1);
+        let now = wall_clock_millis();
+        let reply = self
+            .invoke(
+                "counter claim",
+                CLAIM
+                    .key(&keys.slots)
+                    .key(&keys.pending)
+                    .arg(&claim.slot)
+                    .arg(&member)
+                    .arg(now + millis(self.lease))
+                    .arg(claim.limit)
+                    .arg(ttl)
+                    .arg(now),
+            )
+            .await?;
+        let [claimed, _taken, pending, stale] = fields::<4>("counter claim", reply)?;
+        if int(&claimed)? == 1 {
+            return Ok(Claimed::Held(Hold {
+                claim: claim.clone(),
+                thread: thread.clone(),
+                token,
+                keep_until,
+            }));
+        }
+        if int(&stale)? > 0 {
+            self.settle(&keys).await?;
+        }
+        Ok(Claimed::Full {
+            unsettled: int(&pending)? > 0,
+        })
+    }
+
+    /// Gives back a hold whose step was not committed. A claim no longer pending is left alone.
+    pub(crate) async fn release(&self, hold: &Hold) -> Result<(), Error> {
+        let keys = CounterKeys::new(&self.namespace, &hold.claim.counter);
+        let member = member(&hold.token, &hold.claim.slot, &hold.thread);
+        self.release_member(&keys, &hold.claim.slot, &member).await
+    }
+
+    async fn release_member(&self, keys: &CounterKeys, slot: &str, member: &str) -> Result<(), Error> {
+        let reply = self
+            .invoke(
+                "counter release",
+                RELEASE.key(&keys.slots).key(&keys.pending).arg(slot).arg(member),
+            )
+            .await;
+        reply.map(drop)
+    }
+
+    /// Confirms the holds of a committed step, in the background: the answer does not wait for it, and
+    /// a claim left pending (this fails, the process stops) is settled by the next reader.
+    pub(crate) fn confirm_in_background(&self, holds: &[Hold]) {
+        for hold in holds {
+            let redis = self.clone();
+            let keys = CounterKeys::new(&self.namespace, &hold.claim.counter);
+            let member = member(&hold.token, &hold.claim.slot, &hold.thread);
+            tokio::spawn(async move {
+                let mut command = redis::cmd("ZREM");
+                command.arg(&keys.pending).arg(&member);
+                if let Err(error) = redis.query::<Value>("counter confirm", &command).await {
+                    tracing::debug!(%error, "a claim stays pending until the next reader settles it");
+                }
+            });
+        }
+    }
+
+    /// Reads how many settled slots `counter` has.
+    pub(crate) async fn count(&self, counter: &CounterKey) -> Result<Count, Error> {
+        let keys = CounterKeys::new(&self.namespace, counter);
+        let reply = self
+            .invoke(
+                "counter read",
+                COUNT.key(&keys.slots).key(&keys.pending).arg(wall_clock_millis()),
+            )
+            .await?;
+        let [settled, stale] = fields::<2>("counter read", reply)?;
+        Ok(Count {
+            settled: count(&settled)?,
+            stale: int(&stale)?,
+        })
+    }
+
+    /// Reads a counter, settling first any claims left pending past their lease.
+    pub(crate) async fn settled_count(&self, counter: &CounterKey) -> Result<u32, Error> {
+        let mut count = self.count(counter).await?;
+        if count.stale > 0 {
+            self.settle(&CounterKeys::new(&self.namespace, counter)).await?;
+            count = self.count(counter).await?;
+        }
+        Ok(count.settled)
+    }
+
+    /// Settles the claims of a counter that are pending past their lease: confirmed when their thread
+    /// persisted the conversation, else fenced off their thread and released.
+    pub(crate) async fn settle(&self, keys: &CounterKeys) -> Result<(), Error> {
+        let mut command = redis::cmd("ZRANGE");
+        command
+            .arg(&keys.pending)
+            .arg("-inf")
+            .arg(wall_clock_millis())
+            .arg("BYSCORE")
+            .arg("LIMIT")
+            .arg(0)
+            .arg(256);
+        let members: Vec<String> = self.query("counter pending read", &command).await?;
+        // Settling is rare (a holder died or timed out): one claim after the other keeps it simple.
+        for member in members {
+            self.settle_one(keys, member).await?;
+        }
+        Ok(())
+    }
+
+    async fn settle_one(&self, keys: &CounterKeys, member: String) -> Result<(), Error> {
+        let mut parts = member.split(' ');
+        let (Some(_token), Some(slot), Some(business_id), Some(customer_id), None) = (
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+            parts.next(),
+        ) else {
+            return Err(Error::corrupt(format!(
+                "malformed pending claim {member:?} in {}",
+                keys.pending
+            )));
+        };
+        let thread = ThreadKeys::from_parts(&self.namespace, business_id, customer_id);
+        let reply = self
+            .invoke(
+                "counter fence",
+                FENCE
+                    .key(thread.thread())
+                    .key(thread.receipt(slot))
+                    .arg(hourglass_core::RETENTION_GRACE.as_millis()),
+            )
+            .await?;
+        let persisted = int(&reply)? == 1;
+        tracing::info!(slot, persisted, "settled a claim left pending past its lease");
+        if persisted {
+            let mut command = redis::cmd("ZREM");
+            command.arg(&keys.pending).arg(&member);
+            self.query::<Value>("counter confirm", &command).await.map(drop)
+        } else {
+            self.release_member(keys, slot, &member).await
+        }
+    }
+}
+
+/// Returns the member of a claim in a pending set: `<token> <slot> <business id> <customer id>`, so
+/// that whoever settles it can find the thread's receipt. Slot ids, business and customer ids hold no
+/// spaces.
+fn member(token: &str, slot: &str, thread: &ThreadKey) -> String {
+    format!("{token} {slot} {} {}", thread.business_id, thread.customer_id)
+}
+
+/// Returns a token unique to this claim across processes and replicas.
+fn token() -> String {
+    static SEED: LazyLock<u64> = LazyLock::new(|| RandomState::new().hash_one(std::process::id()));
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    format!("{:016x}{:x}", *SEED, COUNTER.fetch_add(1, Ordering::Relaxed))
+}
+
+/// Splits a script's array reply into `N` values.
+pub(crate) fn fields<const N: usize>(what: &str, reply: Value) -> Result<[Value; N], Error> {
+    let bad = |reply: &dyn std::fmt::Debug| {
+        Error::corrupt(format!("unexpected reply to the {what} script: {reply:?}"))
+    };
+    match reply {
+        Value::Array(values) => <[Value; N]>::try_from(values).map_err(|values| bad(&values)),
+        other => Err(bad(&other)),
+    }
+}
+
+fn count(value: &Value) -> Result<u32, Error> {
+    u32::try_from(int(value)?).map_err(|_| Error::corrupt(format!("a counter out of range: {value:?}")))
+}

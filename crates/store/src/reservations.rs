@@ -1,0 +1,81 @@
+//! Claims held in this process, for the backends that one process owns (memory and sled).
+//!
+//! A claim must count as a taken slot from the moment it is held until its step is committed (the slot
+//! is then counted durably) or given back. When one process owns the store, no other can hold a claim,
+//! and a claim dies with its process together with the step that held it, so the holds need not be
+//! persisted: they live here, beside the committed counts of the backend.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Mutex, PoisonError};
+
+use hourglass_core::{Claim, CounterKey, Instant, ThreadKey};
+
+use crate::{Claimed, Hold};
+
+/// The holds of every counter: counter → slot → the tokens of the holds on it.
+#[derive(Debug, Default)]
+pub(crate) struct Reservations {
+    holds: Mutex<HashMap<CounterKey, HashMap<String, Vec<String>>>>,
+    next_token: AtomicU64,
+}
+
+impl Reservations {
+    /// Takes `claim` on a counter that has `committed` slots taken durably; `committed` must be read
+    /// while `with_committed` runs, under the lock, so that a commit that lands meanwhile is counted.
+    pub(crate) fn claim(
+        &self,
+        claim: &Claim,
+        thread: &ThreadKey,
+        keep_until: Instant,
+        committed: impl FnOnce() -> Result<u32, crate::Error>,
+    ) -> Result<Claimed, crate::Error> {
+        let mut holds = self.holds.lock().unwrap_or_else(PoisonError::into_inner);
+        let committed = committed()?;
+        let slots = holds.entry(claim.counter.clone()).or_default();
+        let held = u32::try_from(slots.len()).unwrap_or(u32::MAX);
+        let token = || self.next_token.fetch_add(1, Ordering::Relaxed).to_string();
+        if let Some(tokens) = slots.get_mut(&claim.slot) {
+            let token = token();
+            tokens.push(token.clone());
+            return Ok(Claimed::Held(hold(claim, thread, token, keep_until)));
+        }
+        if committed.saturating_add(held) < claim.limit {
+            let token = token();
+            slots.insert(claim.slot.clone(), vec![token.clone()]);
+            return Ok(Claimed::Held(hold(claim, thread, token, keep_until)));
+        }
+        let unsettled = !slots.is_empty();
+        if slots.is_empty() {
+            holds.remove(&claim.counter);
+        }
+        Ok(Claimed::Full { unsettled })
+    }
+
+    /// Drops a hold: its step was given up, or committed (and its slot is now counted durably). Call it
+    /// only after the commit is visible to readers of the committed count.
+    pub(crate) fn drop_hold(&self, hold: &Hold) {
+        let mut holds = self.holds.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(slots) = holds.get_mut(&hold.claim.counter) else {
+            return;
+        };
+        if let Some(tokens) = slots.get_mut(&hold.claim.slot) {
+            tokens.retain(|token| *token != hold.token);
+            if tokens.is_empty() {
+                slots.remove(&hold.claim.slot);
+            }
+        }
+        if slots.is_empty() {
+            holds.remove(&hold.claim.counter);
+        }
+    }
+}
+
+fn hold(claim: &Claim, thread: &ThreadKey, token: String, keep_until: Instant) -> Hold {
+    Hold {
+        claim: claim.clone(),
+        thread: thread.clone(),
+        token,
+        keep_until,
+    }
+}

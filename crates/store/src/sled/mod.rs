@@ -1,0 +1,380 @@
+//! `SledStore`: the embedded store, a sled database on local disk, with durable acknowledged writes
+//! and a background sweep of expired records.
+//!
+//! # Layout
+//!
+//! Four trees hold JSON records of `crate::format`, each carrying its keep-until instant (`keys` has
+//! the key layout):
+//!
+//! - `threads`: key `business_id \0 customer_id`, a `ThreadRecord` carrying the thread's version;
+//! - `counters`: key `scope \0 name` (`a:<account> \0 free:YYYY-MM`), a `CounterRecord`;
+//! - `answers`: key `business_id \0 customer_id \0 message_id`, an `AnswerRecord`;
+//! - `expiry`: the sweep index (`sweep`).
+//!
+//! The default tree holds a format marker, so that a database of another program is never mistaken
+//! for one of ours. Format 1 kept counters in a tree `free_tier` under `account \0 YYYY-MM` and answers
+//! under `business_id \0 message_id`: opening moves the counters, and reads look at the old answer key
+//! too, until those answers expire.
+//!
+//! # Concurrency
+//!
+//! Reads and claims run on the calling task; commits go to one writer thread (`writer`), which commits
+//! every step waiting as one transaction and flushes once before answering any (group commit). Claims
+//! are held in memory (`crate::reservations`): one process owns a sled database.
+
+mod keys;
+mod sweep;
+#[cfg(test)]
+mod tests;
+mod writer;
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration as StdDuration;
+
+use ::sled::transaction::TransactionError;
+use ::sled::{Db, Tree};
+use async_trait::async_trait;
+use hourglass_core::{
+    Claim, CounterKey, Counters, Instant, MessageId, Month, Snapshot, ThreadKey, ThreadState,
+};
+use serde::de::DeserializeOwned;
+use tokio::task::JoinHandle;
+
+use self::keys::{Kind, answer_key, counter_key, index_key, legacy_answer_key, thread_key};
+use self::writer::Writer;
+use crate::format::{AnswerRecord, CounterRecord, ThreadRecord, decode};
+use crate::reservations::Reservations;
+use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, Version};
+
+/// The key of the format marker in the default tree, and its values.
+const FORMAT_KEY: &[u8] = b"hourglass.format";
+const FORMAT: &[u8] = b"hourglass-store/2";
+const FORMAT_1: &[u8] = b"hourglass-store/1";
+
+/// The store in a sled database on local disk: the default for a single machine.
+///
+/// Every commit goes to one writer thread, which commits the steps that are waiting as one sled
+/// transaction over all trees and then flushes once, before any of them is answered: an acknowledged
+/// write survives `kill -9`, and concurrent callers share both the transaction and the flush (group
+/// commit). sled makes each transaction commit a write of its own to the log, so one transaction per
+/// step would bound the store to a few thousand records a second however the flushes were grouped.
+///
+/// When opened inside a tokio runtime, the store sweeps expired records every `SWEEP_INTERVAL` in a
+/// background task, which ends when the store is dropped. Outside a runtime nothing sweeps by itself:
+/// call `Store::sweep`.
+pub struct SledStore {
+    inner: Arc<Inner>,
+    reservations: Reservations,
+    writer: Option<Writer>,
+    sweeper: Option<JoinHandle<()>>,
+}
+
+/// The database, shared with the writer thread, the blocking pool and (weakly) the sweeper task.
+struct Inner {
+    db: Db,
+    threads: Tree,
+    counters: Tree,
+    answers: Tree,
+    expiry: Tree,
+    path: PathBuf,
+    /// Whether the database was opened in format 1, whose answers may still sit at their old keys.
+    legacy_answers: bool,
+}
+
+impl SledStore {
+    /// How often the background task of `SledStore::open` sweeps expired records.
+    pub const SWEEP_INTERVAL: StdDuration = StdDuration::from_secs(60);
+
+    /// Opens (or creates) the database in the directory `path`, and starts the background sweep when
+    /// called inside a tokio runtime.
+    ///
+    /// Opening reads and may recover the database on disk: call it from `spawn_blocking` when a slow
+    /// disk must not stall a runtime thread. A directory held by another process, or holding a sled
+    /// database that is not Hourglass's, is an error.
+    pub fn open(path: impl AsRef<Path>) -> Result<SledStore, Error> {
+        let path = path.as_ref();
+        let db = ::sled::Config::new().path(path).open().map_err(|error| {
+            Error::unavailable(
+                format!("cannot open the sled database at {}", path.display()),
+                error,
+            )
+        })?;
+        let format = check_format(&db, path)?;
+        let tree = |name: &str| db.open_tree(name).map_err(from_sled);
+        let inner = Arc::new(Inner {
+            threads: tree("threads")?,
+            counters: tree("counters")?,
+            answers: tree("answers")?,
+            expiry: tree("expiry")?,
+            db,
+            path: path.to_owned(),
+            legacy_answers: format == FORMAT_1,
+        });
+        if format == FORMAT_1 {
+            inner.migrate_from_format_1()?;
+        }
+        let writer = Writer::start(Arc::clone(&inner))?;
+        let sweeper = tokio::runtime::Handle::try_current()
+            .ok()
+            .map(|runtime| runtime.spawn(sweep::sweep_periodically(Arc::downgrade(&inner))));
+        Ok(SledStore {
+            inner,
+            reservations: Reservations::default(),
+            writer: Some(writer),
+            sweeper,
+        })
+    }
+}
+
+impl Drop for SledStore {
+    fn drop(&mut self) {
+        if let Some(sweeper) = &self.sweeper {
+            sweeper.abort();
+        }
+        // Stopping the writer lets it finish the commits already queued; joining it releases its
+        // handle on the database, so that the same path can be opened again at once.
+        if let Some(writer) = self.writer.take() {
+            writer.stop(&self.inner.path);
+        }
+    }
+}
+
+impl fmt::Debug for SledStore {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SledStore")
+            .field("path", &self.inner.path)
+            .field("sweeps_in_background", &self.sweeper.is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+#[async_trait]
+impl Store for SledStore {
+    async fn check_connectivity(&self) -> Result<(), Error> {
+        match self.inner.db.get(FORMAT_KEY) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(Error::corrupt(format!(
+                "the sled database at {} lost its format marker",
+                self.inner.path.display()
+            ))),
+            Err(error) => Err(from_sled(error)),
+        }
+    }
+
+    // Reads and claims run on the calling task: they touch a handful of keys that sled serves from its
+    // page cache in microseconds, far under the 500 µs a task may block, and a hop to the blocking pool
+    // would cost more than the work itself. Only commits wait, for the writer's flush.
+    async fn read(&self, plan: &ReadPlan) -> Result<Read, Error> {
+        self.inner.read(plan)
+    }
+
+    async fn read_counters(&self, counters: &[CounterKey]) -> Result<Counters, Error> {
+        counters
+            .iter()
+            .map(|counter| Ok((counter.clone(), self.inner.count(counter)?)))
+            .collect()
+    }
+
+    async fn claim(
+        &self,
+        claim: &Claim,
+        thread: &ThreadKey,
+        _now: Instant,
+        keep_until: Instant,
+    ) -> Result<Claimed, Error> {
+        self.reservations
+            .claim(claim, thread, keep_until, || self.inner.count(&claim.counter))
+    }
+
+    async fn release(&self, hold: &Hold) -> Result<(), Error> {
+        self.reservations.drop_hold(hold);
+        Ok(())
+    }
+
+    async fn commit(&self, commit: &Commit<'_>) -> Result<Committed, Error> {
+        let writer = self.writer.as_ref().ok_or_else(writer::stopped)?;
+        let committed = writer.commit(commit).await?;
+        if committed == Committed::Done {
+            // The slots are counted in the committed counters now: the holds can go.
+            for hold in commit.holds {
+                self.reservations.drop_hold(hold);
+            }
+        }
+        Ok(committed)
+    }
+
+    async fn sweep(&self, now: Instant) -> Result<usize, Error> {
+        let inner = Arc::clone(&self.inner);
+        blocking(move || inner.sweep(now)).await
+    }
+}
+
+impl Inner {
+    fn read(&self, plan: &ReadPlan) -> Result<Read, Error> {
+        let (version, thread) = self.read_thread(&plan.thread)?;
+        let prior = match &plan.message_id {
+            Some(message_id) => self.read_answer(&plan.thread, message_id)?,
+            None => None,
+        };
+        let counters = plan
+            .counters
+            .iter()
+            .map(|counter| Ok((counter.clone(), self.count(counter)?)))
+            .collect::<Result<_, Error>>()?;
+        Ok(Read {
+            version,
+            snapshot: Snapshot {
+                thread,
+                prior,
+                counters,
+            },
+        })
+    }
+
+    fn read_thread(&self, thread: &ThreadKey) -> Result<(Version, ThreadState), Error> {
+        let key = thread_key(thread);
+        match self.threads.get(&key).map_err(from_sled)? {
+            Some(bytes) => {
+                let stored = decode_at::<ThreadRecord>("thread", &key, &bytes)?;
+                Ok((stored.version(), stored.into_state()))
+            }
+            None => Ok((Version(0), ThreadState::default())),
+        }
+    }
+
+    fn read_answer(
+        &self,
+        thread: &ThreadKey,
+        message_id: &MessageId,
+    ) -> Result<Option<hourglass_core::Answer>, Error> {
+        let legacy = self.legacy_answers.then(|| legacy_answer_key(thread, message_id));
+        for key in std::iter::once(answer_key(thread, message_id)).chain(legacy) {
+            if let Some(bytes) = self.answers.get(&key).map_err(from_sled)? {
+                return decode_at::<AnswerRecord>("answer", &key, &bytes)?
+                    .into_answer()
+                    .map(Some);
+            }
+        }
+        Ok(None)
+    }
+
+    /// Returns the committed slots of a counter.
+    fn count(&self, counter: &CounterKey) -> Result<u32, Error> {
+        let key = counter_key(counter);
+        match self.counters.get(&key).map_err(from_sled)? {
+            Some(bytes) => Ok(decode_at::<CounterRecord>("counter", &key, &bytes)?.used()),
+            None => Ok(0),
+        }
+    }
+
+    /// Moves the free-tier counters of format 1 (tree `free_tier`, key `account \0 YYYY-MM`) into the
+    /// `counters` tree, and marks the database as format 2. Each counter is inserted before it is
+    /// removed, so a crash halfway leaves a database that the next open migrates again.
+    fn migrate_from_format_1(&self) -> Result<(), Error> {
+        let old = self.db.open_tree("free_tier").map_err(from_sled)?;
+        let mut moved = 0;
+        for entry in old.iter() {
+            let (key, bytes) = entry.map_err(from_sled)?;
+            let parsed = std::str::from_utf8(&key).ok().and_then(|key| {
+                let (account, month) = key.split_once('\0')?;
+                let (year, month) = month.split_once('-')?;
+                let month = Month {
+                    year: year.parse().ok()?,
+                    month: month.parse().ok()?,
+                };
+                Some(CounterKey::FreeTier {
+                    account: hourglass_core::AccountId::of_unregistered(
+                        &hourglass_core::BusinessId::new(account).ok()?,
+                    ),
+                    month,
+                })
+            });
+            let Some(counter) = parsed else {
+                return Err(Error::corrupt(format!(
+                    "cannot migrate the free-tier counter at key {:?}",
+                    String::from_utf8_lossy(&key)
+                )));
+            };
+            let record = decode_at::<CounterRecord>("free-tier counter", &key, &bytes)?;
+            let new_key = counter_key(&counter);
+            self.counters.insert(&new_key, bytes).map_err(from_sled)?;
+            if let Some(keep_until) = record.keep_until() {
+                let entry = index_key(keep_until, Kind::Counter, &new_key);
+                self.expiry.insert(entry, Vec::new()).map_err(from_sled)?;
+            }
+            old.remove(&key).map_err(from_sled)?;
+            moved += 1;
+        }
+        self.db.insert(FORMAT_KEY, FORMAT).map_err(from_sled)?;
+        self.db.flush().map_err(from_sled)?;
+        self.db.drop_tree("free_tier").map_err(from_sled)?;
+        tracing::info!(moved, path = %self.path.display(), "migrated the sled store to format 2");
+        Ok(())
+    }
+}
+
+/// Runs a short synchronous sled call on tokio's blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, Error> + Send + 'static,
+) -> Result<T, Error> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|error| Error::unavailable("a sled call on the blocking pool failed", error))?
+}
+
+/// Checks the format marker of a database, writing it into a new one, and returns it.
+fn check_format(db: &Db, path: &Path) -> Result<&'static [u8], Error> {
+    match db.get(FORMAT_KEY).map_err(from_sled)? {
+        Some(format) if format == FORMAT => Ok(FORMAT),
+        Some(format) if format == FORMAT_1 => Ok(FORMAT_1),
+        Some(format) => Err(Error::Config {
+            message: format!(
+                "the sled database at {} has format {:?}, not {:?}",
+                path.display(),
+                String::from_utf8_lossy(&format),
+                String::from_utf8_lossy(FORMAT)
+            ),
+        }),
+        // A new database has the default tree only, and it is empty.
+        None if db.tree_names().len() > 1 || !db.is_empty() => Err(Error::Config {
+            message: format!(
+                "the sled database at {} is not an Hourglass store",
+                path.display()
+            ),
+        }),
+        None => {
+            db.insert(FORMAT_KEY, FORMAT).map_err(from_sled)?;
+            db.flush().map_err(from_sled)?;
+            Ok(FORMAT)
+        }
+    }
+}
+
+/// Decodes a record read at `key`, naming the key in the error.
+fn decode_at<T: DeserializeOwned>(what: &str, key: &[u8], bytes: &[u8]) -> Result<T, Error> {
+    decode(what, bytes).map_err(|error| match error {
+        Error::Corrupt { message } => Error::corrupt(format!(
+            "{message} (key {:?})",
+            String::from_utf8_lossy(key).replace('\0', "/")
+        )),
+        other => other,
+    })
+}
+
+fn from_sled(error: ::sled::Error) -> Error {
+    match error {
+        ::sled::Error::Corruption { .. } => {
+            Error::corrupt(format!("sled found corrupt data on disk: {error}"))
+        }
+        other => Error::unavailable("sled failed", other),
+    }
+}
+
+fn from_transaction(error: TransactionError<Error>) -> Error {
+    match error {
+        TransactionError::Abort(error) => error,
+        TransactionError::Storage(error) => from_sled(error),
+    }
+}

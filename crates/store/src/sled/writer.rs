@@ -1,0 +1,248 @@
+//! Group commit: one writer thread commits every step waiting as one sled transaction, flushes once,
+//! and only then answers them all.
+
+use std::path::Path;
+use std::sync::{Arc, mpsc};
+
+use ::sled::Transactional;
+use ::sled::transaction::{
+    ConflictableTransactionError, ConflictableTransactionResult, TransactionalTree,
+    UnabortableTransactionError,
+};
+use hourglass_core::{Answer, Instant, MessageId, Snapshot, ThreadKey, ThreadState};
+use tokio::sync::oneshot;
+
+use super::keys::{Kind, answer_key, counter_key, index_bucket, index_key, legacy_answer_key, thread_key};
+use super::{Inner, decode_at, from_transaction};
+use crate::format::{AnswerRecord, CounterRecord, ThreadRecord, encode};
+use crate::{Commit, Committed, Error, Hold, Read, Version};
+
+/// The most steps one transaction commits.
+const MAX_BATCH: usize = 256;
+
+/// The writer thread and the queue of commits it takes.
+pub(super) struct Writer {
+    jobs: mpsc::Sender<Job>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// One commit waiting for the writer: owned copies of a `Commit`, with the answer already encoded.
+pub(super) struct Job {
+    thread: ThreadKey,
+    version: Version,
+    message_id: MessageId,
+    next: ThreadState,
+    answer: Vec<u8>,
+    holds: Vec<Hold>,
+    thread_keep_until: Instant,
+    answer_keep_until: Instant,
+    reply: oneshot::Sender<Result<Committed, Error>>,
+}
+
+impl Job {
+    /// Returns the job of a commit, and where its result will arrive.
+    pub(super) fn new(commit: &Commit<'_>) -> (Job, oneshot::Receiver<Result<Committed, Error>>) {
+        let (reply, answered) = oneshot::channel();
+        let job = Job {
+            thread: commit.thread.clone(),
+            version: commit.version,
+            message_id: commit.message_id.clone(),
+            next: commit.next.clone(),
+            answer: encode(&AnswerRecord::new(commit.answer, Some(commit.answer_keep_until))),
+            holds: commit.holds.to_vec(),
+            thread_keep_until: commit.thread_keep_until,
+            answer_keep_until: commit.answer_keep_until,
+            reply,
+        };
+        (job, answered)
+    }
+}
+
+/// The error of a commit that the writer can no longer take.
+pub(super) fn stopped() -> Error {
+    Error::Unavailable {
+        message: "the sled writer has stopped".to_owned(),
+        source: None,
+    }
+}
+
+impl Writer {
+    pub(super) fn start(inner: Arc<Inner>) -> Result<Writer, Error> {
+        let (jobs, queue) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("hourglass-sled-writer".to_owned())
+            .spawn(move || write_loop(&inner, &queue))
+            .map_err(|error| Error::unavailable("cannot start the sled writer thread", error))?;
+        Ok(Writer { jobs, thread })
+    }
+
+    /// Hands a commit to the writer and waits until it is committed and flushed, or refused.
+    pub(super) async fn commit(&self, commit: &Commit<'_>) -> Result<Committed, Error> {
+        let (job, answer) = Job::new(commit);
+        self.jobs.send(job).map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Closes the queue, lets the writer finish the commits already queued, and joins it.
+    pub(super) fn stop(self, path: &Path) {
+        drop(self.jobs);
+        if self.thread.join().is_err() {
+            tracing::error!(path = %path.display(), "the sled writer thread panicked");
+        }
+    }
+}
+
+/// Commits queued steps until the queue closes: takes every step waiting (up to `MAX_BATCH`), commits
+/// them in one transaction, flushes once, then answers each.
+fn write_loop(inner: &Inner, queue: &mpsc::Receiver<Job>) {
+    while let Ok(first) = queue.recv() {
+        let mut jobs = vec![first];
+        jobs.extend(queue.try_iter().take(MAX_BATCH - 1));
+        let results = inner.commit_batch(&jobs);
+        // A conflict waits for the flush too: the state it returns may belong to a write that is not
+        // yet on disk.
+        let flushed = inner.db.flush();
+        for (job, result) in jobs.into_iter().zip(results) {
+            let result = match &flushed {
+                Ok(_) => result,
+                Err(error) => Err(Error::Unavailable {
+                    message: format!("cannot flush the sled database: {error}"),
+                    source: None,
+                }),
+            };
+            // The caller may have given up (a timeout); its step is committed all the same.
+            let _ = job.reply.send(result);
+        }
+    }
+}
+
+/// The trees a commit writes: threads, counters, answers, and the sweep index.
+type Trees = (
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+    TransactionalTree,
+);
+
+impl Inner {
+    /// Commits the jobs in order in one transaction, so that each sees the writes of those before it.
+    /// When the transaction fails (a corrupt record, say), each job is tried in a transaction of its
+    /// own, so that one bad job fails alone.
+    pub(super) fn commit_batch(&self, jobs: &[Job]) -> Vec<Result<Committed, Error>> {
+        let trees = (&self.threads, &self.counters, &self.answers, &self.expiry);
+        let together = trees.transaction(|trees| {
+            jobs.iter()
+                .map(|job| self.commit_in(trees, job))
+                .collect::<Result<Vec<_>, _>>()
+        });
+        match together {
+            Ok(results) => results.into_iter().map(Ok).collect(),
+            Err(error) if jobs.len() == 1 => vec![Err(from_transaction(error))],
+            Err(_) => jobs
+                .iter()
+                .map(|job| {
+                    trees
+                        .transaction(|trees| self.commit_in(trees, job))
+                        .map_err(from_transaction)
+                })
+                .collect(),
+        }
+    }
+
+    /// Commits one job through the trees of a transaction, if its thread is still at the version it
+    /// read: the thread, the counters of its holds, the answer and their sweep index entries. sled may
+    /// run a transaction's closure again on a conflict, so this only reads and writes through it.
+    fn commit_in(
+        &self,
+        (threads, counters, answers, expiry): &Trees,
+        job: &Job,
+    ) -> ConflictableTransactionResult<Committed, Error> {
+        let thread_key = thread_key(&job.thread);
+        let stored = match threads.get(&thread_key)? {
+            Some(bytes) => Some(decode_at::<ThreadRecord>("thread", &thread_key, &bytes).map_err(abort)?),
+            None => None,
+        };
+        let version = stored.as_ref().map_or(Version(0), ThreadRecord::version);
+        if version != job.version {
+            let prior = self.prior_in(answers, &job.thread, &job.message_id)?;
+            let read = Read {
+                version,
+                snapshot: Snapshot {
+                    thread: stored.map(ThreadRecord::into_state).unwrap_or_default(),
+                    prior,
+                    counters: hourglass_core::Counters::default(),
+                },
+            };
+            return Ok(Committed::Conflict(Box::new(read)));
+        }
+
+        let kept = stored.as_ref().and_then(ThreadRecord::keep_until);
+        let keep_until = later(kept, job.thread_keep_until);
+        let next = ThreadRecord::new(&job.next, Version(version.0 + 1), Some(keep_until));
+        threads.insert(thread_key.as_slice(), encode(&next))?;
+        reindex(expiry, Kind::Thread, &thread_key, kept, keep_until)?;
+        for hold in &job.holds {
+            let key = counter_key(&hold.claim.counter);
+            let (used, kept) = match counters.get(&key)? {
+                Some(bytes) => {
+                    let stored = decode_at::<CounterRecord>("counter", &key, &bytes).map_err(abort)?;
+                    (stored.used(), stored.keep_until())
+                }
+                None => (0, None),
+            };
+            let keep_until = later(kept, hold.keep_until);
+            let record = CounterRecord::new(used.saturating_add(1), Some(keep_until));
+            counters.insert(key.as_slice(), encode(&record))?;
+            reindex(expiry, Kind::Counter, &key, kept, keep_until)?;
+        }
+        let answer_key = answer_key(&job.thread, &job.message_id);
+        answers.insert(answer_key.as_slice(), job.answer.as_slice())?;
+        reindex(expiry, Kind::Answer, &answer_key, None, job.answer_keep_until)?;
+        Ok(Committed::Done)
+    }
+
+    /// Reads the stored answer of a message id inside a transaction.
+    fn prior_in(
+        &self,
+        answers: &TransactionalTree,
+        thread: &ThreadKey,
+        message_id: &MessageId,
+    ) -> ConflictableTransactionResult<Option<Answer>, Error> {
+        let legacy = self.legacy_answers.then(|| legacy_answer_key(thread, message_id));
+        for key in std::iter::once(answer_key(thread, message_id)).chain(legacy) {
+            if let Some(bytes) = answers.get(&key)? {
+                let stored = decode_at::<AnswerRecord>("answer", &key, &bytes).map_err(abort)?;
+                return stored.into_answer().map(Some).map_err(abort);
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// Moves a record's sweep index entry from `old` to `new`: only when the bucket changes, so that a
+/// thread written many times a minute touches the index at most once a minute.
+fn reindex(
+    expiry: &TransactionalTree,
+    kind: Kind,
+    key: &[u8],
+    old: Option<Instant>,
+    new: Instant,
+) -> Result<(), UnabortableTransactionError> {
+    if old.map(index_bucket) == Some(index_bucket(new)) {
+        return Ok(());
+    }
+    if let Some(old) = old {
+        expiry.remove(index_key(old, kind, key))?;
+    }
+    expiry.insert(index_key(new, kind, key), Vec::new())?;
+    Ok(())
+}
+
+/// Returns `keep_until`, or the later instant a record was already promised.
+fn later(kept: Option<Instant>, keep_until: Instant) -> Instant {
+    kept.map_or(keep_until, |kept| kept.max(keep_until))
+}
+
+fn abort(error: Error) -> ConflictableTransactionError<Error> {
+    ConflictableTransactionError::Abort(error)
+}
