@@ -33,7 +33,7 @@ pub use error::Error;
 pub use ids::{AccountId, BusinessId, CustomerId, MessageId, ThreadKey};
 pub use message::{Category, ClientPlatform, EntryPoint, Inbound, Outbound, Template, TemplateCategory};
 pub use money::{Currency, Money};
-pub use policy::{FREE_TIER_CONVERSATIONS, PER_MESSAGE_FROM, Policy, PricingChoice, SERVICE_FREE_FROM};
+pub use policy::{FREE_TIER_CONVERSATIONS, PER_MESSAGE_FROM, Policy, PricingSchedule, SERVICE_FREE_FROM};
 pub use rate_card::{OTHER_MARKET, RateCard, RateRow};
 pub use rules::{
     CONVERSATION, CUSTOMER_SERVICE_WINDOW, FREE_ENTRY_POINT_CONVERSATION, RESPONSE_WINDOW, validate_at, view,

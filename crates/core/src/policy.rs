@@ -11,9 +11,11 @@ pub const SERVICE_FREE_FROM: Instant = Instant::from_millis(1_730_419_200_000);
 /// 2025-07-01T00:00:00Z: Meta moves to per-message pricing.
 pub const PER_MESSAGE_FROM: Instant = Instant::from_millis(1_751_328_000_000);
 
-/// Which pricing model a deployment follows.
+/// Which pricing eras a deployment follows (the `--pricing-model` flag): one pinned whatever the date, or
+/// Meta's calendar. Each decision then prices under the era of its instant (`Era`), and a charge says
+/// which `PricingModel` it was priced under.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
-pub enum PricingChoice {
+pub enum PricingSchedule {
     /// Pinned to the conversation model of June 1, 2023, free tier included, whatever the date.
     #[default]
     Conversation2023,
@@ -37,7 +39,7 @@ pub(crate) enum Era {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Policy {
     pub rate_card: RateCard,
-    pub pricing: PricingChoice,
+    pub schedule: PricingSchedule,
     /// Free-tier service conversations per account and calendar month.
     pub free_tier_conversations: u32,
 }
@@ -47,18 +49,18 @@ impl Policy {
     pub fn conversation_2023(rate_card: RateCard) -> Policy {
         Policy {
             rate_card,
-            pricing: PricingChoice::Conversation2023,
+            schedule: PricingSchedule::Conversation2023,
             free_tier_conversations: FREE_TIER_CONVERSATIONS,
         }
     }
 
     pub(crate) fn era_at(&self, at: Instant) -> Era {
-        match self.pricing {
-            PricingChoice::Conversation2023 => Era::ConversationWithFreeTier,
-            PricingChoice::PerMessage => Era::PerMessage,
-            PricingChoice::MetaCalendar if at < SERVICE_FREE_FROM => Era::ConversationWithFreeTier,
-            PricingChoice::MetaCalendar if at < PER_MESSAGE_FROM => Era::ConversationServiceFree,
-            PricingChoice::MetaCalendar => Era::PerMessage,
+        match self.schedule {
+            PricingSchedule::Conversation2023 => Era::ConversationWithFreeTier,
+            PricingSchedule::PerMessage => Era::PerMessage,
+            PricingSchedule::MetaCalendar if at < SERVICE_FREE_FROM => Era::ConversationWithFreeTier,
+            PricingSchedule::MetaCalendar if at < PER_MESSAGE_FROM => Era::ConversationServiceFree,
+            PricingSchedule::MetaCalendar => Era::PerMessage,
         }
     }
 }

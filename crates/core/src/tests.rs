@@ -597,7 +597,7 @@ fn dry_runs_leave_new_conversation_ids_empty() {
 #[test]
 fn per_message_pricing_charges_templates_and_frees_service() {
     let mut timeline = Timeline::new();
-    timeline.policy.pricing = PricingChoice::PerMessage;
+    timeline.policy.schedule = PricingSchedule::PerMessage;
     timeline.inbound(0.0);
     let free_form = timeline.outbound(1.0, Outbound::FreeForm);
     let charge = free_form.charge().unwrap();
@@ -626,7 +626,7 @@ fn per_message_pricing_charges_templates_and_frees_service() {
 #[test]
 fn meta_calendar_switches_models_by_date() {
     let policy = Policy {
-        pricing: PricingChoice::MetaCalendar,
+        schedule: PricingSchedule::MetaCalendar,
         ..Policy::for_test()
     };
     let thread = mk_thread();

@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
-use hourglass_core::{FREE_TIER_CONVERSATIONS, Policy, PricingChoice};
+use hourglass_core::{FREE_TIER_CONVERSATIONS, Policy, PricingSchedule};
 
 use crate::rate_card;
 
@@ -47,8 +47,8 @@ pub struct Config {
 
     /// The pricing model: pinned to the conversation model of June 2023 (free tier included), pinned to
     /// per-message pricing (July 2025), or following Meta's calendar by the date of each message.
-    #[arg(long, env = "HOURGLASS_PRICING_MODEL", value_enum, default_value_t = PricingModelArg::Conversation2023)]
-    pub pricing_model: PricingModelArg,
+    #[arg(long, env = "HOURGLASS_PRICING_MODEL", value_enum, default_value_t = PricingScheduleArg::Conversation2023)]
+    pub pricing_model: PricingScheduleArg,
 
     /// How many seconds an event time `at` may lie ahead of the server clock before it is rejected.
     #[arg(
@@ -82,7 +82,7 @@ pub struct Config {
 
 /// The `--pricing-model` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
-pub enum PricingModelArg {
+pub enum PricingScheduleArg {
     /// Conversation-based pricing of June 1, 2023, with its free tier, whatever the date.
     #[value(name = "conversation-2023")]
     Conversation2023,
@@ -94,12 +94,12 @@ pub enum PricingModelArg {
     MetaCalendar,
 }
 
-impl From<PricingModelArg> for PricingChoice {
-    fn from(pricing_model: PricingModelArg) -> PricingChoice {
+impl From<PricingScheduleArg> for PricingSchedule {
+    fn from(pricing_model: PricingScheduleArg) -> PricingSchedule {
         match pricing_model {
-            PricingModelArg::Conversation2023 => PricingChoice::Conversation2023,
-            PricingModelArg::PerMessage => PricingChoice::PerMessage,
-            PricingModelArg::MetaCalendar => PricingChoice::MetaCalendar,
+            PricingScheduleArg::Conversation2023 => PricingSchedule::Conversation2023,
+            PricingScheduleArg::PerMessage => PricingSchedule::PerMessage,
+            PricingScheduleArg::MetaCalendar => PricingSchedule::MetaCalendar,
         }
     }
 }
@@ -174,10 +174,10 @@ impl Config {
 }
 
 /// Returns the policy of a deployment from its rate card and pricing model.
-pub(crate) fn load_policy(rate_card: hourglass_core::RateCard, pricing_model: PricingModelArg) -> Policy {
+pub(crate) fn load_policy(rate_card: hourglass_core::RateCard, pricing_model: PricingScheduleArg) -> Policy {
     Policy {
         rate_card,
-        pricing: PricingChoice::from(pricing_model),
+        schedule: PricingSchedule::from(pricing_model),
         free_tier_conversations: FREE_TIER_CONVERSATIONS,
     }
 }

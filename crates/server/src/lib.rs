@@ -37,7 +37,7 @@ use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
 pub use crate::config::Config;
-use crate::config::PricingModelArg;
+use crate::config::PricingScheduleArg;
 use crate::health::{StoreCheck, StoreWatch};
 use crate::service::{PolicyServer, SharedPolicy};
 
@@ -186,7 +186,11 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 
 /// Reloads the rate card on every SIGHUP; a card that fails to load is logged and the previous one
 /// stays in force.
-async fn reload_on_sighup(policy: SharedPolicy, rate_card: Option<PathBuf>, pricing_model: PricingModelArg) {
+async fn reload_on_sighup(
+    policy: SharedPolicy,
+    rate_card: Option<PathBuf>,
+    pricing_model: PricingScheduleArg,
+) {
     #[cfg(unix)]
     {
         let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::CommandFactory;
-use hourglass_core::PricingChoice;
+use hourglass_core::PricingSchedule;
 
 use super::*;
 
@@ -32,7 +32,7 @@ fn defaults() {
             listen: "127.0.0.1:50051".parse::<SocketAddr>().unwrap(),
             store: "sled:./hourglass-data".to_owned(),
             rate_card: None,
-            pricing_model: PricingModelArg::Conversation2023,
+            pricing_model: PricingScheduleArg::Conversation2023,
             max_clock_skew: 300,
             store_timeout_ms: 500,
             log_format: LogFormat::Plain,
@@ -40,7 +40,7 @@ fn defaults() {
         }
     );
     let policy = config.validate().expect("the defaults are valid");
-    assert_eq!(policy.pricing, PricingChoice::Conversation2023);
+    assert_eq!(policy.schedule, PricingSchedule::Conversation2023);
     assert_eq!(policy.free_tier_conversations, 1_000);
 }
 
@@ -73,20 +73,20 @@ fn every_flag() {
             listen: "0.0.0.0:6000".parse::<SocketAddr>().unwrap(),
             store: "redis+cluster://10.0.0.1:7000,10.0.0.2:7000".to_owned(),
             rate_card: Some(PathBuf::from(card_path)),
-            pricing_model: PricingModelArg::MetaCalendar,
+            pricing_model: PricingScheduleArg::MetaCalendar,
             max_clock_skew: 60,
             store_timeout_ms: 250,
             log_format: LogFormat::Json,
             log_filter: "warn,hourglass_server=debug".to_owned(),
         }
     );
-    assert_eq!(config.validate().unwrap().pricing, PricingChoice::MetaCalendar);
+    assert_eq!(config.validate().unwrap().schedule, PricingSchedule::MetaCalendar);
     assert_eq!(
         parse(&["--pricing-model", "per-message"])
             .validate()
             .unwrap()
-            .pricing,
-        PricingChoice::PerMessage
+            .schedule,
+        PricingSchedule::PerMessage
     );
     assert_eq!(parse(&["--store", "memory:"]).store, "memory:");
     assert_eq!(parse(&["--max-clock-skew", "0"]).max_clock_skew, 0);
