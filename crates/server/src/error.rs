@@ -31,6 +31,10 @@ pub(crate) fn to_status(error: Error) -> Status {
             tracing::warn!(error = %DisplayChain(&error), "store unavailable");
             Status::unavailable("the store is unavailable, retry later")
         }
+        Error::Store(error @ hourglass_store::Error::Failed { .. }) => {
+            tracing::error!(error = %DisplayChain(&error), "store failed, a restart is required");
+            Status::unavailable("the store failed and this server is restarting, retry later")
+        }
         Error::Store(
             error @ (hourglass_store::Error::Corrupt { .. } | hourglass_store::Error::Config { .. }),
         ) => {

@@ -16,6 +16,11 @@ pub enum Error {
     /// The store was configured wrongly (bad URL, missing backend).
     #[error("store misconfigured: {message}")]
     Config { message: String },
+    /// The store failed in a way it cannot recover from while the process runs (a sled database whose
+    /// disk refused a write, or whose directory disappeared): it refuses every write from then on, and
+    /// the process must restart to serve again.
+    #[error("store failed, restart required: {message}")]
+    Failed { message: String },
 }
 
 impl Error {

@@ -16,6 +16,16 @@
 //! under `business_id \0 message_id`: opening moves the counters, and reads look at the old answer key
 //! too, until those answers expire.
 //!
+//! # Failures
+//!
+//! sled cannot recover in place from a write its disk refused (a full disk, a read-only or immutable
+//! directory), and a data directory deleted under an open database keeps taking writes into files that
+//! are gone. So the store watches for both: the writer checks after every flush that the directory is
+//! still the one it opened, and `check_connectivity` writes and flushes a probe record and checks the
+//! directory too. The first failure latches: from then on every commit fails with `Error::Failed`, and
+//! nothing is acknowledged that a restart could lose; the server turns NOT_SERVING and exits, so that
+//! the orchestrator restarts it and sled reopens (and recovers) the database once the disk is back.
+//!
 //! # Concurrency
 //!
 //! Reads and claims run on the calling task; commits go to one writer thread (`writer`), which commits
@@ -30,7 +40,7 @@ mod writer;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration as StdDuration;
 
 use ::sled::transaction::TransactionError;
@@ -47,6 +57,9 @@ use self::writer::Writer;
 use crate::format::{AnswerRecord, CounterRecord, ThreadRecord, decode};
 use crate::reservations::Reservations;
 use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, Version};
+
+/// The key of the record `check_connectivity` writes to prove the disk takes writes.
+const PROBE_KEY: &[u8] = b"hourglass.probe";
 
 /// The key of the format marker in the default tree, and its values.
 const FORMAT_KEY: &[u8] = b"hourglass.format";
@@ -81,6 +94,34 @@ struct Inner {
     path: PathBuf,
     /// Whether the database was opened in format 1, whose answers may still sit at their old keys.
     legacy_answers: bool,
+    /// The data directory as opened, to tell when it is deleted or replaced.
+    directory: Option<DirectoryId>,
+    /// Why the store failed for good, once it has.
+    failure: OnceLock<String>,
+}
+
+/// What tells one directory from another: its device and inode.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct DirectoryId {
+    device: u64,
+    inode: u64,
+}
+
+impl DirectoryId {
+    #[cfg(unix)]
+    fn of(path: &Path) -> std::io::Result<DirectoryId> {
+        use std::os::unix::fs::MetadataExt as _;
+        let metadata = std::fs::metadata(path)?;
+        Ok(DirectoryId {
+            device: metadata.dev(),
+            inode: metadata.ino(),
+        })
+    }
+
+    #[cfg(not(unix))]
+    fn of(path: &Path) -> std::io::Result<DirectoryId> {
+        std::fs::metadata(path).map(|_| DirectoryId { device: 0, inode: 0 })
+    }
 }
 
 impl SledStore {
@@ -111,6 +152,8 @@ impl SledStore {
             db,
             path: path.to_owned(),
             legacy_answers: format == FORMAT_1,
+            directory: DirectoryId::of(path).ok(),
+            failure: OnceLock::new(),
         });
         if format == FORMAT_1 {
             inner.migrate_from_format_1()?;
@@ -153,14 +196,8 @@ impl fmt::Debug for SledStore {
 #[async_trait]
 impl Store for SledStore {
     async fn check_connectivity(&self) -> Result<(), Error> {
-        match self.inner.db.get(FORMAT_KEY) {
-            Ok(Some(_)) => Ok(()),
-            Ok(None) => Err(Error::corrupt(format!(
-                "the sled database at {} lost its format marker",
-                self.inner.path.display()
-            ))),
-            Err(error) => Err(from_sled(error)),
-        }
+        let inner = Arc::clone(&self.inner);
+        blocking(move || inner.check()).await
     }
 
     // Reads and claims run on the calling task: they touch a handful of keys that sled serves from its
@@ -212,6 +249,65 @@ impl Store for SledStore {
 }
 
 impl Inner {
+    /// Checks that the store can take writes: not failed, its directory still the one it opened, its
+    /// format marker in place, and a probe record written and flushed.
+    fn check(&self) -> Result<(), Error> {
+        self.check_failure()?;
+        self.check_directory()?;
+        match self.db.get(FORMAT_KEY).map_err(from_sled)? {
+            Some(_) => {}
+            None => {
+                return Err(Error::corrupt(format!(
+                    "the sled database at {} lost its format marker",
+                    self.path.display()
+                )));
+            }
+        }
+        let probe = self
+            .db
+            .insert(PROBE_KEY, &b"ok"[..])
+            .and_then(|_| self.db.flush());
+        probe
+            .map(drop)
+            .map_err(|error| self.fail(format!("a write failed: {error}")))
+    }
+
+    /// Returns the failure that latched, if any.
+    fn check_failure(&self) -> Result<(), Error> {
+        match self.failure.get() {
+            Some(message) => Err(Error::Failed {
+                message: message.clone(),
+            }),
+            None => Ok(()),
+        }
+    }
+
+    /// Fails the store for good when its data directory is gone or is another directory now.
+    fn check_directory(&self) -> Result<(), Error> {
+        let Some(opened) = self.directory else {
+            return Ok(());
+        };
+        match DirectoryId::of(&self.path) {
+            Ok(now) if now == opened => Ok(()),
+            Ok(_) => Err(self.fail("the data directory was replaced by another one".to_owned())),
+            Err(error) => Err(self.fail(format!("the data directory cannot be read: {error}"))),
+        }
+    }
+
+    /// Latches a failure and returns it as an error; the first failure is the one kept.
+    fn fail(&self, problem: String) -> Error {
+        let message = format!(
+            "the sled database at {}: {problem}; nothing more is written, restart the server",
+            self.path.display()
+        );
+        if self.failure.set(message.clone()).is_ok() {
+            tracing::error!(%message, "the sled store failed");
+        }
+        Error::Failed {
+            message: self.failure.get().cloned().unwrap_or(message),
+        }
+    }
+
     fn read(&self, plan: &ReadPlan) -> Result<Read, Error> {
         let (version, thread) = self.read_thread(&plan.thread)?;
         let prior = match &plan.message_id {

@@ -361,3 +361,57 @@ async fn the_background_sweep_runs_every_interval_and_ends_with_the_store() {
     );
     drop(dir);
 }
+
+#[tokio::test]
+async fn a_deleted_data_directory_fails_the_store_and_refuses_writes() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let path = dir.path().join("hourglass.sled");
+    let store = SledStore::open(&path).expect("sled opens");
+    record(&store, &inbound("in-1")).await.expect("records");
+    store
+        .check_connectivity()
+        .await
+        .expect("a working store is ready");
+
+    std::fs::remove_dir_all(&path).expect("the directory goes");
+    match record(&store, &inbound("in-2")).await {
+        Err(Error::Failed { message }) => assert!(message.contains("data directory"), "{message}"),
+        other => panic!("a write to a deleted directory was acknowledged: {other:?}"),
+    }
+    match store.check_connectivity().await {
+        Err(Error::Failed { message }) => assert!(message.contains("restart"), "{message}"),
+        other => panic!("a deleted directory is reported ready: {other:?}"),
+    }
+    // Even were the directory back, the failure holds: only a restart reopens the database.
+    std::fs::create_dir_all(&path).expect("a new directory");
+    assert!(matches!(
+        record(&store, &inbound("in-3")).await,
+        Err(Error::Failed { .. })
+    ));
+}
+
+#[tokio::test]
+async fn a_failed_write_latches_and_health_reports_it() {
+    let store = TestStore::new();
+    store
+        .check_connectivity()
+        .await
+        .expect("a working store is ready");
+    let error = store
+        .inner
+        .fail("a flush failed: No space left on device".to_owned());
+    assert!(matches!(error, Error::Failed { .. }));
+    match store.check_connectivity().await {
+        Err(Error::Failed { message }) => assert!(message.contains("No space left"), "{message}"),
+        other => panic!("a failed store is reported ready: {other:?}"),
+    }
+    assert!(matches!(
+        record(&store, &inbound("in-1")).await,
+        Err(Error::Failed { .. })
+    ));
+    let read = store
+        .read(&ReadPlan::thread(&thread()))
+        .await
+        .expect("reads still answer");
+    assert_eq!(read.version, Version(0), "nothing was written");
+}

@@ -94,24 +94,54 @@ impl Writer {
 
 /// Commits queued steps until the queue closes: takes every step waiting (up to `MAX_BATCH`), commits
 /// them in one transaction, flushes once, then answers each.
+///
+/// Once the store has failed (`Inner::fail`), nothing more is written: every job is refused. A failed
+/// flush, or a directory that is gone after the flush, fails the store and refuses the whole batch, so
+/// that no write is acknowledged that a restart could lose.
 fn write_loop(inner: &Inner, queue: &mpsc::Receiver<Job>) {
     while let Ok(first) = queue.recv() {
         let mut jobs = vec![first];
         jobs.extend(queue.try_iter().take(MAX_BATCH - 1));
+        if let Some(message) = inner.failure.get() {
+            for job in jobs {
+                let _ = job.reply.send(Err(Error::Failed {
+                    message: message.clone(),
+                }));
+            }
+            continue;
+        }
         let results = inner.commit_batch(&jobs);
         // A conflict waits for the flush too: the state it returns may belong to a write that is not
         // yet on disk.
-        let flushed = inner.db.flush();
+        let flushed = match inner.db.flush() {
+            Ok(_) => inner.check_directory(),
+            Err(error) => Err(inner.fail(format!("a flush failed: {error}"))),
+        };
+        let failed = match flushed {
+            Ok(()) => None,
+            Err(Error::Failed { message }) => Some(message),
+            Err(other) => Some(other.to_string()),
+        };
         for (job, result) in jobs.into_iter().zip(results) {
-            let result = match &flushed {
-                Ok(_) => result,
-                Err(error) => Err(Error::Unavailable {
-                    message: format!("cannot flush the sled database: {error}"),
-                    source: None,
+            let result = match &failed {
+                None => result.map_err(|error| inner.fail_on_storage(error)),
+                Some(message) => Err(Error::Failed {
+                    message: message.clone(),
                 }),
             };
             // The caller may have given up (a timeout); its step is committed all the same.
             let _ = job.reply.send(result);
+        }
+    }
+}
+
+impl Inner {
+    /// Fails the store when a commit's error came from the disk, not from the data: sled does not
+    /// recover from those in place.
+    fn fail_on_storage(&self, error: Error) -> Error {
+        match error {
+            Error::Unavailable { message, .. } => self.fail(format!("a write failed: {message}")),
+            other => other,
         }
     }
 }
