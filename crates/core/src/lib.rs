@@ -38,6 +38,6 @@ pub use rate_card::{OTHER_MARKET, RateCard, RateRow};
 pub use rules::{
     CONVERSATION, CUSTOMER_SERVICE_WINDOW, FREE_ENTRY_POINT_CONVERSATION, RESPONSE_WINDOW, validate_at, view,
 };
-pub use step::{Answer, Event, Message, Snapshot, Step, Write, counters_read, step};
+pub use step::{Answer, Event, Message, Snapshot, Step, Write, check_priced, counters_read, step};
 pub use thread::{HISTORY, RETENTION_GRACE, ResponseWindow, ThreadParts, ThreadState};
 pub use time::{Duration, Instant, Month, Span};

@@ -158,6 +158,14 @@ impl RateCard {
     }
 
     /// Returns every row, market by market.
+    /// Returns the earliest instant the card prices: the first `effective_from` of any row.
+    pub fn first_effective_from(&self) -> Instant {
+        self.rows()
+            .map(|row| row.effective_from)
+            .min()
+            .unwrap_or(Instant::EPOCH)
+    }
+
     pub fn rows(&self) -> impl Iterator<Item = &RateRow> {
         self.markets.values().flatten()
     }

@@ -9,7 +9,7 @@
 use crate::policy::Era;
 use crate::rules::{decide, record_inbound};
 use crate::{
-    Claim, CounterKey, Counters, Decision, Inbound, Instant, Outbound, Policy, ThreadKey, ThreadState,
+    Claim, CounterKey, Counters, Decision, Error, Inbound, Instant, Outbound, Policy, ThreadKey, ThreadState,
 };
 
 /// A message from the customer or from the business.
@@ -62,6 +62,24 @@ pub struct Write {
     pub thread: ThreadState,
     /// The slots the step takes on shared counters. The step holds only if every claim does.
     pub claims: Vec<Claim>,
+}
+
+/// Checks that `event` can be priced: an outbound message at an instant before the rate card's first
+/// row would otherwise be priced at rates that were not yet in force. Inbound messages are never
+/// priced, so any instant will do for them.
+pub fn check_priced(policy: &Policy, event: &Event) -> Result<(), Error> {
+    let first = policy.rate_card.first_effective_from();
+    match &event.message {
+        Message::Outbound(_) if event.at < first => Err(Error::invalid(
+            "at",
+            format!(
+                "{} is before {first}, the first instant the rate card prices: an outbound message must \
+                 be at or after it",
+                event.at
+            ),
+        )),
+        Message::Outbound(_) | Message::Inbound(_) => Ok(()),
+    }
 }
 
 /// Returns the counters a step for `event` reads, given the thread's current state.

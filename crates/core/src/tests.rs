@@ -831,3 +831,31 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn outbound_messages_before_the_first_rate_card_are_refused() {
+    // Both rows from 2023-06-01T00:00:00Z.
+    let card = RateCard::new(vec![
+        mk_row("India", &["91"], "INR", ["0.8147", "0.3456", "0.3456", "0.3292"]),
+        mk_row("Other", &[], "USD", ["0.0604", "0.0338", "0.0304", "0.0145"]),
+    ])
+    .unwrap();
+    let policy = Policy::conversation_2023(card);
+    let event = |millis: i64, message: Message| Event {
+        thread: mk_thread(),
+        at: Instant::from_millis(millis),
+        message,
+    };
+    let may_31 = 1_685_577_599_999;
+    let error = check_priced(&policy, &event(may_31, Message::Outbound(Outbound::FreeForm))).unwrap_err();
+    assert_eq!(error.field, "at");
+    assert!(error.reason.contains("2023-06-01T00:00:00"), "{}", error.reason);
+    assert!(
+        check_priced(
+            &policy,
+            &event(may_31 + 1, Message::Outbound(template(MARKETING)))
+        )
+        .is_ok()
+    );
+    assert!(check_priced(&policy, &event(may_31, Message::Inbound(Inbound::default()))).is_ok());
+}

@@ -83,6 +83,7 @@ impl PolicyServer {
     async fn answer_authorize(&self, request: pb::AuthorizeRequest) -> Result<pb::AuthorizeResponse, Error> {
         let event = convert::authorize_from_proto(request, self.clock())?;
         let policy = self.policy.current();
+        hourglass_core::check_priced(&policy, &event)?;
         let decision = self
             .bounded(ledger::authorize(self.store.as_ref(), &policy, &event))
             .await?;
@@ -98,6 +99,7 @@ impl PolicyServer {
     ) -> Result<pb::RecordMessageResponse, Error> {
         let entry = convert::record_from_proto(request, self.clock())?;
         let policy = self.policy.current();
+        hourglass_core::check_priced(&policy, &entry.event)?;
         // A call cut short by the timeout may still complete in the store; the gateway's retry with the
         // same message id then gets the recorded answer, marked duplicate.
         let answer = self

@@ -557,6 +557,8 @@ async fn bad_requests_are_invalid_arguments_naming_the_field() {
             },
             "at",
         ),
+        // 2023-05-31T23:59:59Z: before the first rate card, so it cannot be priced.
+        (authorize("acme", 1_685_577_599, free_form()), "at"),
         (
             pb::AuthorizeRequest {
                 at: Some(Timestamp {
