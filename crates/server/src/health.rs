@@ -4,11 +4,17 @@
 //! Both start NOT_SERVING. A background task checks the store at once and then periodically, and flips
 //! both statuses when the store fails or recovers. On shutdown they turn NOT_SERVING before the server
 //! drains its connections, so that load balancers stop sending requests first.
+//!
+//! A store that failed for good (`hourglass_store::Error::Failed`: a sled disk that refused a write, a
+//! Redis that lost its data) cannot recover while the process runs: the watch turns NOT_SERVING and
+//! reports the failure (`StoreWatch::failure`), and the server shuts down with an error, so that the
+//! orchestrator restarts it.
 
 use std::sync::Arc;
 
 use hourglass_proto::v1::policy_service_server::SERVICE_NAME;
 use hourglass_store::Store;
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
@@ -30,14 +36,25 @@ pub(crate) struct StoreCheck {
 pub(crate) struct StoreWatch {
     reporter: HealthReporter,
     task: JoinHandle<()>,
+    failure: watch::Receiver<Option<String>>,
 }
 
 impl StoreWatch {
     /// Sets every status to NOT_SERVING and starts watching the store, whose first check runs at once.
     pub async fn start(store: Arc<dyn Store>, reporter: HealthReporter, check: StoreCheck) -> StoreWatch {
         set_status(&reporter, ServingStatus::NotServing).await;
-        let task = tokio::spawn(watch_store(store, reporter.clone(), check));
-        StoreWatch { reporter, task }
+        let (failed, failure) = watch::channel(None);
+        let task = tokio::spawn(watch_store(store, reporter.clone(), check, failed));
+        StoreWatch {
+            reporter,
+            task,
+            failure,
+        }
+    }
+
+    /// Returns what says whether the store failed for good, and why.
+    pub fn failure(&self) -> watch::Receiver<Option<String>> {
+        self.failure.clone()
     }
 
     /// Stops watching and sets every status to NOT_SERVING, for good.
@@ -54,7 +71,12 @@ impl Drop for StoreWatch {
     }
 }
 
-async fn watch_store(store: Arc<dyn Store>, reporter: HealthReporter, check: StoreCheck) {
+async fn watch_store(
+    store: Arc<dyn Store>,
+    reporter: HealthReporter,
+    check: StoreCheck,
+    failed: watch::Sender<Option<String>>,
+) {
     let mut ticker = tokio::time::interval(check.interval);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut serving: Option<bool> = None;
@@ -62,6 +84,12 @@ async fn watch_store(store: Arc<dyn Store>, reporter: HealthReporter, check: Sto
         ticker.tick().await;
         let problem = match tokio::time::timeout(check.timeout, store.check_connectivity()).await {
             Ok(Ok(())) => None,
+            Ok(Err(error @ hourglass_store::Error::Failed { .. })) => {
+                set_status(&reporter, ServingStatus::NotServing).await;
+                tracing::error!(%error, "store failed for good, not serving");
+                failed.send_replace(Some(error.to_string()));
+                return;
+            }
             Ok(Err(error)) => Some(error.to_string()),
             Err(_elapsed) => Some(format!("no answer within {} ms", check.timeout.as_millis())),
         };

@@ -160,18 +160,28 @@ async fn serve(
 
     let addr = listener.local_addr().context("read the listening address")?;
     tracing::info!(%addr, store = %redact_store_url(store_url), "hourglass listening");
+    let mut store_failed = store_watch.failure();
+    let failure = store_watch.failure();
     tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(policy_service)
         .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), async move {
-            shutdown.await;
+            tokio::select! {
+                () = shutdown => {}
+                _ = store_failed.wait_for(Option::is_some) => {
+                    tracing::error!("the store failed for good: stopping, so that the server restarts");
+                }
+            }
             store_watch.stop().await;
             tracing::info!("not serving, draining connections");
         })
         .await
         .context("serve gRPC")?;
+    if let Some(problem) = failure.borrow().clone() {
+        anyhow::bail!("stopped because the store failed: {problem}");
+    }
     tracing::info!("hourglass stopped");
     Ok(())
 }

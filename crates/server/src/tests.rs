@@ -792,6 +792,7 @@ enum Behaviour {
     Hang,
     Unavailable,
     Corrupt,
+    Failed,
 }
 
 /// A memory store that can hang or fail on demand.
@@ -825,6 +826,9 @@ impl FakeStore {
             Behaviour::Corrupt => Err(hourglass_store::Error::corrupt(
                 "thread key acme/91 holds secret garbage",
             )),
+            Behaviour::Failed => Err(hourglass_store::Error::Failed {
+                message: "the sled database at /data: a flush failed: No space left on device".to_owned(),
+            }),
         }
     }
 }
@@ -924,6 +928,27 @@ async fn store_failures_map_to_unavailable_and_internal() {
         "the first inbound message was recorded"
     );
     server.stop().await;
+}
+
+#[tokio::test]
+async fn a_store_that_failed_for_good_stops_the_server_with_an_error() {
+    let store = FakeStore::new();
+    let server = TestServer::start_with_store(Arc::clone(&store) as Arc<dyn Store>).await;
+    let mut health = server.health().await;
+    wait_for_status(&mut health, "", ServingStatus::Serving).await;
+    let mut client = server.client().await;
+    store.set(Behaviour::Failed);
+    let status = client
+        .record_message(inbound("in-1", "acme", T0))
+        .await
+        .expect_err("the store failed");
+    assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+    let result = tokio::time::timeout(StdDuration::from_secs(5), server.task)
+        .await
+        .expect("the server stops by itself within 5 s")
+        .expect("the server task does not panic");
+    let error = result.expect_err("the server reports why it stopped");
+    assert!(format!("{error:#}").contains("No space left"), "{error:#}");
 }
 
 #[tokio::test]

@@ -39,6 +39,14 @@
 //! Every command is bounded by the store timeout (`RedisOptions::timeout`, 500 ms by default) and fails
 //! with `Error::Unavailable`. Connections are multiplexed and reconnect by themselves when Redis comes
 //! back; `check_connectivity` sends `PING`.
+//!
+//! A Redis that comes back empty (restarted without persistence, `FLUSHALL`, a failover to a replica
+//! that had nothing) has forgotten every window, message id and count, so retried messages would be
+//! billed again. `check_connectivity` therefore also reads a marker key, `<namespace>:marker`, which the
+//! first check of a store writes when there is none and every later check expects to find unchanged. A
+//! marker gone or replaced is `Error::Failed`, logged and reported by health, and the server restarts:
+//! the loss is on record, and the store serves on from the emptied Redis after the restart. In a
+//! cluster, the marker lives on one master: a master that loses its data alone goes unnoticed.
 
 mod claims;
 mod connection;
@@ -47,7 +55,7 @@ mod scripts;
 #[cfg(test)]
 mod tests;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -58,7 +66,7 @@ use redis::{Cmd, FromRedisValue, ScriptInvocation, Value};
 use self::claims::fields;
 use self::connection::Connection;
 use self::keys::ThreadKeys;
-use self::scripts::{COMPARE_AND_SET, READ_THREAD};
+use self::scripts::{COMPARE_AND_SET, MARKER, READ_THREAD};
 use crate::format::{AnswerRecord, ThreadRecord, decode, encode};
 use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, Version};
 
@@ -102,6 +110,8 @@ pub(crate) struct Redis {
     timeout: Duration,
     namespace: Arc<str>,
     lease: Duration,
+    /// The marker this store found or wrote at its first check.
+    marker: Arc<Mutex<Option<String>>>,
 }
 
 impl RedisStore {
@@ -126,6 +136,7 @@ impl RedisStore {
                 timeout,
                 namespace: namespace.into(),
                 lease: CLAIM_LEASE,
+                marker: Arc::default(),
             },
         })
     }
@@ -146,6 +157,46 @@ impl RedisStore {
     pub(crate) fn with_lease(mut self, lease: Duration) -> RedisStore {
         self.redis.lease = lease;
         self
+    }
+
+    /// Checks that Redis still holds what this store saw at its first check (see "Failures").
+    async fn check_marker(&self) -> Result<(), Error> {
+        let key = format!("{}:marker", self.redis.namespace);
+        let known = self
+            .redis
+            .marker
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone();
+        // Always a new value: a store that finds the marker gone writes one that no other store knows,
+        // so that every store that knew the old one notices too.
+        let candidate = format!(
+            "written {} by process {} ({})",
+            claims::wall_clock_rfc3339(),
+            std::process::id(),
+            claims::token()
+        );
+        let reply = self
+            .redis
+            .invoke("marker check", MARKER.key(&key).arg(&candidate))
+            .await?;
+        let [found, value] = fields::<2>("marker check", reply)?;
+        let value: String = redis::from_redis_value_ref(&value)
+            .map_err(|error| Error::corrupt(format!("{key} is not a string: {error}")))?;
+        match known {
+            None => {
+                *self.redis.marker.lock().unwrap_or_else(PoisonError::into_inner) = Some(value);
+                Ok(())
+            }
+            Some(known) if int(&found)? == 1 && value == known => Ok(()),
+            Some(known) => Err(Error::Failed {
+                message: format!(
+                    "Redis lost its data: the marker {key} ({known}) is gone or replaced ({value}); \
+                     windows, message ids and counts recorded before are forgotten, so retried messages \
+                     may be decided and billed again"
+                ),
+            }),
+        }
     }
 
     /// Reads a thread's version and state, and the answer of the plan's message id.
@@ -175,10 +226,8 @@ impl RedisStore {
 #[async_trait]
 impl Store for RedisStore {
     async fn check_connectivity(&self) -> Result<(), Error> {
-        self.redis
-            .query::<Value>("PING", &redis::cmd("PING"))
-            .await
-            .map(drop)
+        self.redis.query::<Value>("PING", &redis::cmd("PING")).await?;
+        self.check_marker().await
     }
 
     async fn read(&self, plan: &ReadPlan) -> Result<Read, Error> {

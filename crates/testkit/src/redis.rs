@@ -120,17 +120,25 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     cluster: bool,
+    /// Whether it keeps its data across a restart: an append-only file synced on every write.
+    durable: bool,
     process: Option<Child>,
     watchdog: Option<Child>,
 }
 
 impl RedisServer {
-    /// Starts a node on a free port.
+    /// Starts a node on a free port that keeps nothing across a restart.
     pub fn start() -> std::io::Result<RedisServer> {
-        RedisServer::start_node(false)
+        RedisServer::start_node(false, false)
     }
 
-    fn start_node(cluster: bool) -> std::io::Result<RedisServer> {
+    /// Starts a node on a free port that keeps its data across a restart, even a crash: an
+    /// append-only file, synced on every write.
+    pub fn start_durable() -> std::io::Result<RedisServer> {
+        RedisServer::start_node(false, true)
+    }
+
+    fn start_node(cluster: bool, durable: bool) -> std::io::Result<RedisServer> {
         let mut last_error = None;
         // A port found free can be taken before the server binds it: try a few.
         for _ in 0..10 {
@@ -141,6 +149,7 @@ impl RedisServer {
                 port,
                 dir,
                 cluster,
+                durable,
                 process: None,
                 watchdog: None,
             };
@@ -173,7 +182,7 @@ impl RedisServer {
         }
     }
 
-    /// Starts the server again on the same port, empty.
+    /// Starts the server again on the same port: empty, unless it is durable.
     pub fn restart(&mut self) -> std::io::Result<()> {
         self.stop();
         self.spawn()
@@ -181,6 +190,7 @@ impl RedisServer {
 
     fn spawn(&mut self) -> std::io::Result<()> {
         let port = self.port.to_string();
+        let appendonly = if self.durable { "yes" } else { "no" };
         let mut command = Command::new("redis-server");
         command
             .args([
@@ -191,7 +201,9 @@ impl RedisServer {
                 "--save",
                 "",
                 "--appendonly",
-                "no",
+                appendonly,
+                "--appendfsync",
+                "always",
             ])
             .arg("--dir")
             .arg(&self.dir)
@@ -254,7 +266,7 @@ impl RedisCluster {
     /// reports `cluster_state:ok`.
     pub fn start(masters: usize) -> std::io::Result<RedisCluster> {
         let nodes = (0..masters)
-            .map(|_| RedisServer::start_node(true))
+            .map(|_| RedisServer::start_node(true, false))
             .collect::<std::io::Result<Vec<_>>>()?;
         let addresses: Vec<String> = nodes
             .iter()

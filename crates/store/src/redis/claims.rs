@@ -212,7 +212,7 @@ fn member(token: &str, slot: &str, thread: &ThreadKey) -> String {
 }
 
 /// Returns a token unique to this claim across processes and replicas.
-fn token() -> String {
+pub(crate) fn token() -> String {
     static SEED: LazyLock<u64> = LazyLock::new(|| RandomState::new().hash_one(std::process::id()));
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     format!("{:016x}{:x}", *SEED, COUNTER.fetch_add(1, Ordering::Relaxed))
@@ -231,4 +231,9 @@ pub(crate) fn fields<const N: usize>(what: &str, reply: Value) -> Result<[Value;
 
 fn count(value: &Value) -> Result<u32, Error> {
     u32::try_from(int(value)?).map_err(|_| Error::corrupt(format!("a counter out of range: {value:?}")))
+}
+
+/// Returns the server clock as an RFC 3339 instant, for the marker's value.
+pub(crate) fn wall_clock_rfc3339() -> String {
+    hourglass_core::Instant::from_millis(wall_clock_millis()).to_string()
 }

@@ -126,3 +126,19 @@ return 0
 ",
     )
 });
+
+/// Reads the store's marker, writing `candidate` when there is none: a Redis that lost its data
+/// (restarted without persistence, `FLUSHALL`, a failover to an empty replica) has lost the marker too.
+///
+/// KEYS: the marker. ARGV: the candidate value. Returns `{1, value}` when it was there, else
+/// `{0, candidate}`.
+pub(crate) static MARKER: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local value = redis.call('GET', KEYS[1])
+if value then return {1, value} end
+redis.call('SET', KEYS[1], ARGV[1])
+return {0, ARGV[1]}
+",
+    )
+});

@@ -534,7 +534,7 @@ async fn calls_fail_fast_while_redis_is_down_and_recover_after() {
         redis_harness::say_skipped("redis-server is not installed: the Redis restart test did not run");
         return;
     }
-    let mut server = RedisServer::start().expect("redis-server starts");
+    let mut server = RedisServer::start_durable().expect("redis-server starts");
     let timeout = Duration::from_millis(300);
     let options = RedisOptions {
         timeout,
@@ -589,7 +589,7 @@ async fn calls_fail_fast_while_redis_is_down_and_recover_after() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // The server came back empty (no persistence): its scripts are loaded again on first use.
+    // The server came back with its data but without its scripts: they are loaded again on first use.
     store
         .record(&inbound(&thread, "in-2", T0.as_millis()), &policy)
         .await
@@ -668,4 +668,45 @@ async fn store_urls_open_redis_and_redis_cluster() {
         store.check_connectivity().await,
         Err(Error::Unavailable { .. })
     ));
+}
+
+/// A Redis that loses its data under running stores (here `FLUSHALL`) is noticed by every store that
+/// had checked it before, and reported as a failure that needs a restart; a store that starts after
+/// the loss serves on.
+#[tokio::test]
+async fn a_redis_that_lost_its_data_fails_the_stores_that_knew_it() {
+    if !redis_harness::redis_server_available() {
+        redis_harness::say_skipped("redis-server is not installed: the Redis data loss test did not run");
+        return;
+    }
+    let server = RedisServer::start().expect("redis-server starts");
+    let open = || RedisStore::open(&server.url(), test_options()).expect("the store opens");
+    let options = test_options();
+    let (first, second) = (
+        RedisStore::open(&server.url(), options.clone()).expect("the store opens"),
+        RedisStore::open(&server.url(), options.clone()).expect("the store opens"),
+    );
+    first.check_connectivity().await.expect("Redis is up");
+    second
+        .check_connectivity()
+        .await
+        .expect("a second replica agrees");
+    first.check_connectivity().await.expect("nothing changed");
+    assert!(
+        open().check_connectivity().await.is_ok(),
+        "other namespaces keep apart"
+    );
+
+    redis_harness::cli(server.port(), &["FLUSHALL"]).expect("redis-cli runs");
+    for store in [&first, &second] {
+        match store.check_connectivity().await {
+            Err(Error::Failed { message }) => assert!(message.contains("lost its data"), "{message}"),
+            other => panic!("a flushed Redis is reported ready: {other:?}"),
+        }
+    }
+    let restarted = RedisStore::open(&server.url(), options).expect("the store opens");
+    restarted
+        .check_connectivity()
+        .await
+        .expect("a store that starts after the loss serves");
 }
