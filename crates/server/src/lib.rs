@@ -10,6 +10,8 @@
 //! - `error`: the one mapping from errors to `tonic::Status`.
 //! - `health`: readiness that follows the store.
 //! - `telemetry`: the tracing subscriber.
+//! - `transport`: the HTTP/2 edge: accept backoff, idle connections, deadlines, content-type and
+//!   message-size answers.
 //!
 //! [`run`] serves on a listener the caller has bound, until a shutdown future completes, so that tests
 //! can bind port 0 and stop the server when they are done.
@@ -21,6 +23,7 @@ mod health;
 pub mod rate_card;
 mod service;
 pub mod telemetry;
+mod transport;
 
 #[cfg(test)]
 mod tests;
@@ -34,10 +37,9 @@ use anyhow::Context as _;
 use hourglass_proto::v1::policy_service_server::PolicyServiceServer;
 use hourglass_store::Store;
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 
 pub use crate::config::Config;
-use crate::config::PricingModelArg;
+use crate::config::{ConnectionConfig, PricingModelArg};
 use crate::health::{StoreCheck, StoreWatch};
 use crate::service::{PolicyServer, SharedPolicy};
 
@@ -63,6 +65,7 @@ pub async fn run(
         store_timeout_ms,
         log_format: _,
         log_filter: _,
+        connection,
     } = config;
     let open_options = hourglass_store::OpenOptions {
         timeout: std::time::Duration::from_millis(store_timeout_ms),
@@ -82,6 +85,7 @@ pub async fn run(
         ),
         store_timeout: std::time::Duration::from_millis(store_timeout_ms),
         health_check_interval: HEALTH_CHECK_INTERVAL,
+        connection,
     };
     serve(store, &store_url, policy, options, listener, shutdown).await
 }
@@ -115,11 +119,12 @@ pub async fn shutdown_signal() {
 }
 
 /// What `serve` needs besides the store and the policy.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct ServeOptions {
     max_clock_skew: hourglass_core::Duration,
     store_timeout: std::time::Duration,
     health_check_interval: std::time::Duration,
+    connection: ConnectionConfig,
 }
 
 /// Serves the policy service, health and reflection over an open store.
@@ -135,7 +140,20 @@ async fn serve(
         max_clock_skew,
         store_timeout,
         health_check_interval,
+        connection,
     } = options;
+    let ConnectionConfig {
+        max_concurrent_streams,
+        request_timeout_ms,
+        idle_timeout,
+        http2_keepalive_interval,
+        http2_keepalive_timeout,
+        http2_max_header_list_bytes,
+        http2_max_pending_resets,
+        max_message_bytes,
+        tcp_keepalive,
+    } = connection;
+    let max_message_bytes = usize::try_from(max_message_bytes).unwrap_or(usize::MAX);
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let store_watch = StoreWatch::start(
         Arc::clone(&store),
@@ -156,16 +174,36 @@ async fn serve(
         .build_v1alpha()
         .context("build the reflection service")?;
     let policy_service =
-        PolicyServiceServer::new(PolicyServer::new(store, policy, max_clock_skew, store_timeout));
-
+        PolicyServiceServer::new(PolicyServer::new(store, policy, max_clock_skew, store_timeout))
+            .max_decoding_message_size(max_message_bytes);
+    let health_service = health_service.max_decoding_message_size(max_message_bytes);
+    let reflection_v1 = reflection_v1.max_decoding_message_size(max_message_bytes);
+    let reflection_v1alpha = reflection_v1alpha.max_decoding_message_size(max_message_bytes);
     let addr = listener.local_addr().context("read the listening address")?;
+    let incoming = transport::Incoming::new(
+        listener,
+        std::time::Duration::from_secs(idle_timeout),
+        std::time::Duration::from_secs(tcp_keepalive),
+    );
+
     tracing::info!(%addr, store = %redact_store_url(store_url), "hourglass listening");
+    // The request timeout is `EdgeLayer`'s, not tonic's `timeout`, which answers CANCELLED.
     tonic::transport::Server::builder()
+        .max_concurrent_streams(max_concurrent_streams)
+        .http2_max_header_list_size(http2_max_header_list_bytes)
+        .http2_max_pending_accept_reset_streams(Some(
+            usize::try_from(http2_max_pending_resets).unwrap_or(usize::MAX),
+        ))
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(http2_keepalive_interval)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(http2_keepalive_timeout)))
+        .layer(transport::EdgeLayer {
+            request_timeout: std::time::Duration::from_millis(request_timeout_ms),
+        })
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(policy_service)
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), async move {
+        .serve_with_incoming_shutdown(incoming, async move {
             shutdown.await;
             store_watch.stop().await;
             tracing::info!("not serving, draining connections");

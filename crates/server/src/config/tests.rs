@@ -37,6 +37,7 @@ fn defaults() {
             store_timeout_ms: 500,
             log_format: LogFormat::Plain,
             log_filter: "info".to_owned(),
+            connection: ConnectionConfig::default(),
         }
     );
     let policy = config.validate().expect("the defaults are valid");
@@ -78,6 +79,7 @@ fn every_flag() {
             store_timeout_ms: 250,
             log_format: LogFormat::Json,
             log_filter: "warn,hourglass_server=debug".to_owned(),
+            connection: ConnectionConfig::default(),
         }
     );
     assert_eq!(config.validate().unwrap().pricing, PricingChoice::MetaCalendar);
@@ -196,4 +198,85 @@ fn every_flag_has_an_environment_variable_and_help() {
         );
     }
     command.debug_assert();
+}
+
+// Connection limits (issue 13).
+
+#[test]
+fn connection_defaults() {
+    assert_eq!(
+        parse(&[]).connection,
+        ConnectionConfig {
+            max_concurrent_streams: 100,
+            request_timeout_ms: 10_000,
+            idle_timeout: 120,
+            http2_keepalive_interval: 30,
+            http2_keepalive_timeout: 20,
+            http2_max_header_list_bytes: 16_384,
+            http2_max_pending_resets: 20,
+            max_message_bytes: 262_144,
+            tcp_keepalive: 60,
+        }
+    );
+    assert_eq!(ConnectionConfig::default(), parse(&[]).connection);
+}
+
+#[test]
+fn every_connection_flag() {
+    let config = parse(&[
+        "--max-concurrent-streams",
+        "10000",
+        "--request-timeout-ms",
+        "1",
+        "--idle-timeout",
+        "86400",
+        "--http2-keepalive-interval",
+        "1",
+        "--http2-keepalive-timeout",
+        "3600",
+        "--http2-max-header-list-bytes",
+        "1024",
+        "--http2-max-pending-resets",
+        "1",
+        "--max-message-bytes",
+        "16777216",
+        "--tcp-keepalive",
+        "7200",
+    ]);
+    assert_eq!(
+        config.connection,
+        ConnectionConfig {
+            max_concurrent_streams: 10_000,
+            request_timeout_ms: 1,
+            idle_timeout: 86_400,
+            http2_keepalive_interval: 1,
+            http2_keepalive_timeout: 3_600,
+            http2_max_header_list_bytes: 1_024,
+            http2_max_pending_resets: 1,
+            max_message_bytes: 16_777_216,
+            tcp_keepalive: 7_200,
+        }
+    );
+}
+
+#[test]
+fn connection_flags_out_of_range_name_their_flag() {
+    for (flag, bad) in [
+        ("--max-concurrent-streams", "0"),
+        ("--max-concurrent-streams", "10001"),
+        ("--request-timeout-ms", "0"),
+        ("--request-timeout-ms", "600001"),
+        ("--idle-timeout", "0"),
+        ("--idle-timeout", "86401"),
+        ("--http2-keepalive-interval", "0"),
+        ("--http2-keepalive-timeout", "3601"),
+        ("--http2-max-header-list-bytes", "1023"),
+        ("--http2-max-header-list-bytes", "1048577"),
+        ("--http2-max-pending-resets", "0"),
+        ("--max-message-bytes", "1023"),
+        ("--max-message-bytes", "16777217"),
+        ("--tcp-keepalive", "0"),
+    ] {
+        check_rejected(&[flag, bad], flag);
+    }
 }
