@@ -3,6 +3,7 @@
 
 mod binary;
 mod durability;
+mod limits;
 mod redis;
 mod scenarios;
 

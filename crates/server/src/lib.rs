@@ -90,6 +90,17 @@ pub async fn run(
     serve(store, &store_url, policy, options, listener, shutdown).await
 }
 
+/// Raises the soft limit on open file descriptors to the hard limit, and logs the limit in force.
+///
+/// Every connection holds a descriptor, and a soft limit of 1,024 (a common default) would stop the
+/// server far below what the system allows it. Call it once, from `main`: it changes the whole process.
+pub fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open file limit raised to the hard limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open file limit"),
+    }
+}
+
 /// Waits for SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
 pub async fn shutdown_signal() {
     let ctrl_c = async {
