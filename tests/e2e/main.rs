@@ -4,6 +4,7 @@
 mod binary;
 mod durability;
 mod limits;
+mod privacy;
 mod redis;
 mod scenarios;
 

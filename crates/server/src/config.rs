@@ -82,6 +82,10 @@ pub struct Config {
     /// Connection and HTTP/2 limits.
     #[command(flatten)]
     pub connection: ConnectionConfig,
+
+    /// What logs and spans show of customers.
+    #[command(flatten)]
+    pub log_privacy: LogPrivacyConfig,
 }
 
 /// The `--pricing-model` values.
@@ -154,6 +158,7 @@ impl Config {
             log_format: _,
             log_filter,
             connection: _,
+            log_privacy: _,
         } = self;
         let mut problems = Vec::new();
         if let Err(problem) = check_store_url(store) {
@@ -292,8 +297,9 @@ pub struct ConnectionConfig {
     )]
     pub http2_max_header_list_bytes: u32,
 
-    /// How many streams a client may open and reset before the server reads them before the connection
-    /// is closed with GOAWAY (the HTTP/2 rapid-reset defence). h2's default is 20. Range 1 to 10,000.
+    /// How many streams a client may reset before the server has taken them up; past that the
+    /// connection is closed with GOAWAY (the defence against HTTP/2 rapid reset, CVE-2023-44487). h2's
+    /// default is 20. Range 1 to 10,000.
     #[arg(
         long,
         env = "HOURGLASS_HTTP2_MAX_PENDING_RESETS",
@@ -334,6 +340,46 @@ impl Default for ConnectionConfig {
         let matches = command.get_matches_from(["hourglass"]);
         ConnectionConfig::from_arg_matches(&matches).expect("the default of every flag is in its range")
     }
+}
+
+/// What logs and spans show of customers: customer phone numbers, BSUIDs and message ids (a `wamid`
+/// embeds the customer's number) are personal data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, clap::Args)]
+#[command(next_help_heading = "Log privacy")]
+pub struct LogPrivacyConfig {
+    /// Show customer ids and message ids in logs as they are, for debugging. By default each is
+    /// replaced by its keyed hash (`h:` and 16 hex digits of HMAC-SHA256), equal for equal ids.
+    #[arg(long, env = "HOURGLASS_LOG_PERSONAL_DATA", default_value_t = false)]
+    pub log_personal_data: bool,
+
+    /// The key of the hashes that replace customer ids in logs, at least 16 characters; give the same
+    /// key to every replica to follow one customer across them and across restarts. Prefer the
+    /// environment variable: a flag shows in the process list. Default: a random key per process.
+    #[arg(long, env = "HOURGLASS_LOG_ID_KEY", value_name = "KEY", value_parser = parse_log_id_key, hide_env_values = true)]
+    pub log_id_key: Option<LogIdKey>,
+}
+
+/// The key of the hashes that replace customer ids in logs; `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LogIdKey(pub String);
+
+impl std::fmt::Debug for LogIdKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LogIdKey(***)")
+    }
+}
+
+/// The fewest characters of a `--log-id-key`.
+const MIN_LOG_ID_KEY_LEN: usize = 16;
+
+fn parse_log_id_key(text: &str) -> Result<LogIdKey, String> {
+    if text.len() < MIN_LOG_ID_KEY_LEN {
+        return Err(format!(
+            "the key has {} characters, give at least {MIN_LOG_ID_KEY_LEN}",
+            text.len()
+        ));
+    }
+    Ok(LogIdKey(text.to_owned()))
 }
 
 #[cfg(test)]

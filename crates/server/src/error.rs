@@ -34,13 +34,13 @@ pub(crate) fn to_status(error: Error) -> Status {
             ))
         }
         Error::Store(error @ hourglass_store::Error::Unavailable { .. }) => {
-            tracing::warn!(error = %DisplayChain(&error), "store unavailable");
+            tracing::warn!(error = %scrubbed(&error), "store unavailable");
             Status::unavailable("the store is unavailable, retry later")
         }
         Error::Store(
             error @ (hourglass_store::Error::Corrupt { .. } | hourglass_store::Error::Config { .. }),
         ) => {
-            tracing::error!(error = %DisplayChain(&error), "store failed");
+            tracing::error!(error = %scrubbed(&error), "store failed");
             Status::internal("internal store error")
         }
     }
@@ -58,6 +58,12 @@ fn truncate(mut message: String, max_bytes: usize) -> String {
     message.truncate(cut_idx);
     message.push('…');
     message
+}
+
+/// Returns an error's chain for a log line, its phone numbers hashed: a store's message may name the
+/// key of a thread, which holds the customer's number.
+fn scrubbed(error: &(dyn std::error::Error + 'static)) -> String {
+    crate::telemetry::scrub_numbers(&DisplayChain(error).to_string()).into_owned()
 }
 
 /// Displays an error with its chain of sources, `outer: inner: innermost`.

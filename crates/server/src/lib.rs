@@ -66,6 +66,8 @@ pub async fn run(
         log_format: _,
         log_filter: _,
         connection,
+        // Installed process-wide by `telemetry::init`, from `main`.
+        log_privacy: _,
     } = config;
     let open_options = hourglass_store::OpenOptions {
         timeout: std::time::Duration::from_millis(store_timeout_ms),

@@ -27,7 +27,7 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    telemetry::init(config.log_format, &config.log_filter)?;
+    telemetry::init(config.log_format, &config.log_filter, &config.log_privacy)?;
     raise_open_file_limit();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await

@@ -38,6 +38,7 @@ fn defaults() {
             log_format: LogFormat::Plain,
             log_filter: "info".to_owned(),
             connection: ConnectionConfig::default(),
+            log_privacy: LogPrivacyConfig::default(),
         }
     );
     let policy = config.validate().expect("the defaults are valid");
@@ -80,6 +81,7 @@ fn every_flag() {
             log_format: LogFormat::Json,
             log_filter: "warn,hourglass_server=debug".to_owned(),
             connection: ConnectionConfig::default(),
+            log_privacy: LogPrivacyConfig::default(),
         }
     );
     assert_eq!(config.validate().unwrap().pricing, PricingChoice::MetaCalendar);
@@ -179,7 +181,7 @@ fn every_flag_has_an_environment_variable_and_help() {
         );
         assert!(arg.get_help().is_some(), "--{long} has no help");
         assert!(
-            !arg.get_default_values().is_empty() || long == "rate-card",
+            !arg.get_default_values().is_empty() || matches!(long, "rate-card" | "log-id-key"),
             "--{long} has no default"
         );
     }
@@ -279,4 +281,20 @@ fn connection_flags_out_of_range_name_their_flag() {
     ] {
         check_rejected(&[flag, bad], flag);
     }
+}
+
+#[test]
+fn log_privacy_flags() {
+    assert_eq!(parse(&[]).log_privacy, LogPrivacyConfig::default());
+    let config = parse(&["--log-personal-data", "--log-id-key", "0123456789abcdef"]);
+    assert!(config.log_privacy.log_personal_data);
+    assert_eq!(
+        config.log_privacy.log_id_key,
+        Some(LogIdKey("0123456789abcdef".to_owned()))
+    );
+    assert!(
+        !format!("{config:?}").contains("0123456789abcdef"),
+        "Debug shows the key"
+    );
+    check_rejected(&["--log-id-key", "short"], "--log-id-key");
 }
