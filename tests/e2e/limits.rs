@@ -201,3 +201,37 @@ async fn a_flood_of_open_streams_is_refused_and_health_keeps_answering() {
         .wait_for(ServingStatus::Serving, Duration::from_secs(1))
         .await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_fifo_in_place_of_the_rate_card_does_not_stop_the_server() {
+    let directory = tempfile::tempdir().expect("a temporary directory");
+    let card = directory.path().join("card.toml");
+    std::fs::write(&card, hourglass_server::rate_card::DEFAULT_RATE_CARD).expect("write the card");
+    let card_arg = card.to_str().expect("a UTF-8 path");
+    let server = BinaryServer::start_with("memory:", &["--rate-card", card_arg]).await;
+    std::fs::remove_file(&card).expect("remove the card");
+    let made = std::process::Command::new("mkfifo").arg(&card).status();
+    if !made.is_ok_and(|status| status.success()) {
+        eprintln!("skipped: mkfifo is not available");
+        return;
+    }
+    let status = std::process::Command::new("kill")
+        .args(["-HUP", &server.pid().to_string()])
+        .status()
+        .expect("run kill");
+    assert!(status.success(), "kill -HUP failed");
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !server.log().contains("rate card not reloaded") {
+        assert!(
+            Instant::now() < deadline,
+            "the reload did not end:\n{}",
+            server.log()
+        );
+        assert_eq!(health(server.addr, "").await, Some(ServingStatus::Serving));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert!(server.log().contains("not a regular file"), "{}", server.log());
+    for _ in 0..5 {
+        assert_eq!(health(server.addr, "").await, Some(ServingStatus::Serving));
+    }
+}

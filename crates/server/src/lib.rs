@@ -43,6 +43,9 @@ use crate::config::{ConnectionConfig, PricingModelArg};
 use crate::health::{StoreCheck, StoreWatch};
 use crate::service::{PolicyServer, SharedPolicy};
 
+/// How long a rate card reload may read its file before it is given up.
+const RATE_CARD_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// How often the health task checks the store.
 const HEALTH_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -251,14 +254,36 @@ async fn reload_on_sighup(policy: SharedPolicy, rate_card: Option<PathBuf>, pric
             || "(built-in default)".to_owned(),
             |path| path.display().to_string(),
         );
+        // A read that outlived its timeout; no other starts until it ends, so that a stuck file system
+        // holds one blocking thread, not one per SIGHUP.
+        let mut stuck: Option<tokio::task::JoinHandle<Result<hourglass_core::RateCard, rate_card::Error>>> =
+            None;
         while hangup.recv().await.is_some() {
-            match rate_card::load(rate_card.as_deref()) {
-                Ok(card) => {
+            if stuck.as_ref().is_some_and(|read| !read.is_finished()) {
+                tracing::error!(rate_card = %origin, "rate card not reloaded: the previous read has not ended");
+                continue;
+            }
+            // The read blocks (a file system can hang), so it runs off the async runtime.
+            let path = rate_card.clone();
+            let mut read = tokio::task::spawn_blocking(move || rate_card::load(path.as_deref()));
+            match tokio::time::timeout(RATE_CARD_READ_TIMEOUT, &mut read).await {
+                Ok(Ok(Ok(card))) => {
                     policy.replace(config::load_policy(card, pricing_model));
                     tracing::info!(rate_card = %origin, "rate card reloaded");
                 }
-                Err(error) => {
+                Ok(Ok(Err(error))) => {
                     tracing::error!(%error, "rate card not reloaded, the previous one stays in force")
+                }
+                Ok(Err(error)) => {
+                    tracing::error!(%error, "rate card not reloaded: its read failed, the previous one stays in force")
+                }
+                Err(_elapsed) => {
+                    tracing::error!(
+                        rate_card = %origin,
+                        timeout_s = RATE_CARD_READ_TIMEOUT.as_secs(),
+                        "rate card not reloaded: reading it timed out, the previous one stays in force"
+                    );
+                    stuck = Some(read);
                 }
             }
         }
