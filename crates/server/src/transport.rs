@@ -323,7 +323,6 @@ where
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
         Box::pin(async move {
-            let _active = active;
             let response = match tokio::time::timeout(deadline.timeout, inner.call(request)).await {
                 Ok(response) => response?,
                 Err(_elapsed) => {
@@ -334,8 +333,41 @@ where
                     Status::deadline_exceeded(message).into_http()
                 }
             };
-            Ok(resource_exhausted_for_oversized(response))
+            // A streaming answer (health's `Watch`) keeps its connection busy until its body ends.
+            let response = resource_exhausted_for_oversized(response);
+            Ok(response.map(|body| {
+                Body::new(TrackedBody {
+                    inner: body,
+                    _active: active,
+                })
+            }))
         })
+    }
+}
+
+/// A response body that counts its request as in flight until it ends or is dropped.
+struct TrackedBody {
+    inner: Body,
+    _active: Option<ActiveRequest>,
+}
+
+impl http_body::Body for TrackedBody {
+    type Data = tonic::codegen::Bytes;
+    type Error = Status;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<tonic::codegen::Bytes>, Status>>> {
+        Pin::new(&mut self.get_mut().inner).poll_frame(cx)
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        self.inner.size_hint()
     }
 }
 

@@ -377,3 +377,40 @@ async fn a_connection_with_a_request_in_flight_is_not_idle() {
         .expect("the driver does not panic");
     server.stop().await;
 }
+
+#[tokio::test]
+async fn a_streaming_answer_keeps_its_connection_busy() {
+    let server = TestServer::start(&["--idle-timeout", "1"]).await;
+    let (mut send_request, driver) = server.h2().await;
+    let (response, mut body) = send_request
+        .send_request(
+            mk_request("/grpc.health.v1.Health/Watch", Some("application/grpc"), &[]),
+            false,
+        )
+        .expect("send the headers");
+    body.send_data(Bytes::from_static(EMPTY_MESSAGE), true)
+        .expect("send the body");
+    let response = response.await.expect("a response");
+    assert_eq!(response.status(), http::StatusCode::OK);
+    let mut updates = response.into_body();
+    let first = updates
+        .data()
+        .await
+        .expect("a first update")
+        .expect("a data frame");
+    assert!(!first.is_empty());
+    // Twice the idle timeout with the watch open: the connection stays.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    assert!(
+        !driver.is_finished(),
+        "the server closed a connection that streams an answer"
+    );
+    // Dropping both halves of the stream resets it: the watch ends and the connection turns idle.
+    drop((updates, body));
+    drop(send_request);
+    tokio::time::timeout(Duration::from_secs(5), driver)
+        .await
+        .expect("the idle connection is closed within 5 s")
+        .expect("the driver does not panic");
+    server.stop().await;
+}
