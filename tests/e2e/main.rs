@@ -1,5 +1,6 @@
 //! The end-to-end test binary: acceptance scenarios over gRPC on every embedded store, the real binary
-//! driven by grpcurl, and crash safety under `kill -9`.
+//! driven by grpcurl, crash safety under `kill -9`, the binary at its limits, and what its logs show of
+//! customers.
 
 mod binary;
 mod durability;
