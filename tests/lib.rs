@@ -148,9 +148,31 @@ impl BinaryServer {
     /// Starts the binary on a free port with `--store store_url` and `extra_args`, and waits until it
     /// reports SERVING.
     pub async fn start_with(store_url: &str, extra_args: &[&str]) -> BinaryServer {
+        BinaryServer::start_under_ulimit(store_url, extra_args, None).await
+    }
+
+    /// Starts the binary as `start_with` does, under `sh`'s `ulimit ULIMIT_ARGS` when given (such as
+    /// `-n 64` for at most 64 open files), and waits until it reports SERVING.
+    pub async fn start_under_ulimit(
+        store_url: &str,
+        extra_args: &[&str],
+        ulimit_args: Option<&str>,
+    ) -> BinaryServer {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let log = tempfile::NamedTempFile::new().expect("a log file");
-        let child = Command::new(hourglass_binary())
+        let mut command = match ulimit_args {
+            // `exec` keeps the shell's pid for the server, so that `pid()` is the server's.
+            Some(ulimit_args) => {
+                let mut command = Command::new("sh");
+                command
+                    .arg("-c")
+                    .arg(format!(r#"ulimit {ulimit_args} && exec "$0" "$@""#))
+                    .arg(hourglass_binary());
+                command
+            }
+            None => Command::new(hourglass_binary()),
+        };
+        let child = command
             .args(["--listen", &addr.to_string(), "--store", store_url])
             .args(extra_args)
             .env("HOURGLASS_LOG", "warn")
@@ -193,6 +215,11 @@ impl BinaryServer {
 
     pub fn pid(&self) -> u32 {
         self.child.id()
+    }
+
+    /// Returns what the server has logged so far (warnings and errors unless the test asked for more).
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.log.path()).unwrap_or_default()
     }
 
     /// Kills the process with SIGKILL, as `kill -9` does, and reaps it.

@@ -1,8 +1,11 @@
 //! The end-to-end test binary: acceptance scenarios over gRPC on every embedded store, the real binary
-//! driven by grpcurl, and crash safety under `kill -9`.
+//! driven by grpcurl, crash safety under `kill -9`, the binary at its limits, and what its logs show of
+//! customers.
 
 mod binary;
 mod durability;
+mod limits;
+mod privacy;
 mod redis;
 mod scenarios;
 

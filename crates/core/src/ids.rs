@@ -3,6 +3,7 @@
 use std::fmt;
 
 use crate::Error;
+use crate::error::Echo;
 
 const MAX_ID_LEN: usize = 128;
 const MAX_MESSAGE_ID_LEN: usize = 256;
@@ -67,14 +68,18 @@ impl CustomerId {
         if !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::invalid(
                 FIELD,
-                format!("must be an E.164 number, digits only with an optional leading '+', got {raw:?}"),
+                format!(
+                    "must be an E.164 number, digits only with an optional leading '+', got {}",
+                    Echo(raw)
+                ),
             ));
         }
         if !(7..=15).contains(&digits.len()) || digits.starts_with('0') {
             return Err(Error::invalid(
                 FIELD,
                 format!(
-                    "must be an E.164 number of 7 to 15 digits starting with a country code, got {raw:?}"
+                    "must be an E.164 number of 7 to 15 digits starting with a country code, got {}",
+                    Echo(raw)
                 ),
             ));
         }
@@ -194,6 +199,23 @@ mod tests {
         ] {
             let error = CustomerId::new(bad).unwrap_err();
             assert_eq!(error.field, "customer_id", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn bad_customer_ids_are_echoed_short() {
+        for bad in [
+            "9".repeat(1_000_000),
+            "\u{1}".repeat(1_000_000),
+            "+1".repeat(500_000),
+        ] {
+            let error = CustomerId::new(&bad).unwrap_err();
+            assert!(error.reason.len() < 1_000, "{} bytes", error.reason.len());
+            assert!(
+                error.reason.ends_with(&format!("({} bytes)", bad.len())),
+                "{}",
+                error.reason
+            );
         }
     }
 

@@ -78,6 +78,14 @@ pub struct Config {
     /// `info,hourglass_server=debug`.
     #[arg(long, env = "HOURGLASS_LOG", value_name = "FILTER", default_value = "info")]
     pub log_filter: String,
+
+    /// Connection and HTTP/2 limits.
+    #[command(flatten)]
+    pub connection: ConnectionConfig,
+
+    /// What logs and spans show of customers.
+    #[command(flatten)]
+    pub log_privacy: LogPrivacyConfig,
 }
 
 /// The `--pricing-model` values.
@@ -149,6 +157,8 @@ impl Config {
             store_timeout_ms: _,
             log_format: _,
             log_filter,
+            connection: _,
+            log_privacy: _,
         } = self;
         let mut problems = Vec::new();
         if let Err(problem) = check_store_url(store) {
@@ -209,6 +219,167 @@ fn check_store_url(url: &str) -> Result<(), String> {
         Some((scheme, _)) => Err(format!("unknown store scheme {scheme:?} in {url:?}: {USAGE}")),
         None => Err(format!("{url:?} has no scheme: {USAGE}")),
     }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Connection limits and log privacy (issue 13). Kept apart from the flags above so that the two evolve
+// without touching each other; every range is enforced by clap before `validate`.
+
+/// The connection and HTTP/2 limits that bound what one client can make the server hold, each with
+/// the library default it replaces in its doc.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+#[command(next_help_heading = "Connections")]
+pub struct ConnectionConfig {
+    /// How many requests (HTTP/2 streams) one connection may have open at once; further streams are
+    /// refused with REFUSED_STREAM. tonic's default is no limit. Range 1 to 10,000.
+    #[arg(
+        long,
+        env = "HOURGLASS_MAX_CONCURRENT_STREAMS",
+        value_name = "N",
+        default_value_t = 100,
+        value_parser = clap::value_parser!(u32).range(1..=10_000),
+    )]
+    pub max_concurrent_streams: u32,
+
+    /// How many milliseconds a request may take, from its headers to its answer, before it fails with
+    /// DEADLINE_EXCEEDED; a shorter client deadline (grpc-timeout) wins. tonic's default is no limit.
+    /// Range 1 to 600,000.
+    #[arg(
+        long,
+        env = "HOURGLASS_REQUEST_TIMEOUT_MS",
+        value_name = "MILLISECONDS",
+        default_value_t = 10_000,
+        value_parser = clap::value_parser!(u64).range(1..=600_000),
+    )]
+    pub request_timeout_ms: u64,
+
+    /// How many seconds a connection may carry no request (from its accept, or from the end of its last
+    /// request) before the server closes it. tonic's default is never. Range 1 to 86,400.
+    #[arg(
+        long,
+        env = "HOURGLASS_IDLE_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 120,
+        value_parser = clap::value_parser!(u64).range(1..=86_400),
+    )]
+    pub idle_timeout: u64,
+
+    /// How many seconds of silence on a connection before the server sends an HTTP/2 PING; a peer that
+    /// does not answer within --http2-keepalive-timeout is disconnected. tonic's default is no pings.
+    /// Range 1 to 86,400.
+    #[arg(
+        long,
+        env = "HOURGLASS_HTTP2_KEEPALIVE_INTERVAL",
+        value_name = "SECONDS",
+        default_value_t = 30,
+        value_parser = clap::value_parser!(u64).range(1..=86_400),
+    )]
+    pub http2_keepalive_interval: u64,
+
+    /// How many seconds a peer has to answer an HTTP/2 PING. tonic's default is 20. Range 1 to 3,600.
+    #[arg(
+        long,
+        env = "HOURGLASS_HTTP2_KEEPALIVE_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 20,
+        value_parser = clap::value_parser!(u64).range(1..=3_600),
+    )]
+    pub http2_keepalive_timeout: u64,
+
+    /// The largest header list (SETTINGS_MAX_HEADER_LIST_SIZE) a request may send, in bytes. hyper's
+    /// default is 16 KiB. Range 1,024 to 1,048,576.
+    #[arg(
+        long,
+        env = "HOURGLASS_HTTP2_MAX_HEADER_LIST_BYTES",
+        value_name = "BYTES",
+        default_value_t = 16_384,
+        value_parser = clap::value_parser!(u32).range(1_024..=1_048_576),
+    )]
+    pub http2_max_header_list_bytes: u32,
+
+    /// How many streams a client may reset before the server has taken them up; past that the
+    /// connection is closed with GOAWAY (the defence against HTTP/2 rapid reset, CVE-2023-44487). h2's
+    /// default is 20. Range 1 to 10,000.
+    #[arg(
+        long,
+        env = "HOURGLASS_HTTP2_MAX_PENDING_RESETS",
+        value_name = "N",
+        default_value_t = 20,
+        value_parser = clap::value_parser!(u32).range(1..=10_000),
+    )]
+    pub http2_max_pending_resets: u32,
+
+    /// The largest request message, in bytes; a larger one fails with RESOURCE_EXHAUSTED. tonic's
+    /// default is 4 MiB. Range 1,024 to 16,777,216.
+    #[arg(
+        long,
+        env = "HOURGLASS_MAX_MESSAGE_BYTES",
+        value_name = "BYTES",
+        default_value_t = 262_144,
+        value_parser = clap::value_parser!(u32).range(1_024..=16_777_216),
+    )]
+    pub max_message_bytes: u32,
+
+    /// How many seconds a connection may be silent before the kernel probes it with TCP keepalives, to
+    /// find peers that vanished without closing. tonic's default is no probes. Range 1 to 7,200.
+    #[arg(
+        long,
+        env = "HOURGLASS_TCP_KEEPALIVE",
+        value_name = "SECONDS",
+        default_value_t = 60,
+        value_parser = clap::value_parser!(u64).range(1..=7_200),
+    )]
+    pub tcp_keepalive: u64,
+}
+
+impl Default for ConnectionConfig {
+    /// Returns the flags' defaults, ignoring the process environment.
+    fn default() -> ConnectionConfig {
+        let command = <ConnectionConfig as clap::Args>::augment_args(clap::Command::new("hourglass"))
+            .mut_args(|arg| arg.env(None));
+        let matches = command.get_matches_from(["hourglass"]);
+        ConnectionConfig::from_arg_matches(&matches).expect("the default of every flag is in its range")
+    }
+}
+
+/// What logs and spans show of customers: customer phone numbers, BSUIDs and message ids (a `wamid`
+/// embeds the customer's number) are personal data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, clap::Args)]
+#[command(next_help_heading = "Log privacy")]
+pub struct LogPrivacyConfig {
+    /// Show customer ids and message ids in logs as they are, for debugging. By default each is
+    /// replaced by its keyed hash (`h:` and 16 hex digits of HMAC-SHA256), equal for equal ids.
+    #[arg(long, env = "HOURGLASS_LOG_PERSONAL_DATA", default_value_t = false)]
+    pub log_personal_data: bool,
+
+    /// The key of the hashes that replace customer ids in logs, at least 16 characters; give the same
+    /// key to every replica to follow one customer across them and across restarts. Prefer the
+    /// environment variable: a flag shows in the process list. Default: a random key per process.
+    #[arg(long, env = "HOURGLASS_LOG_ID_KEY", value_name = "KEY", value_parser = parse_log_id_key, hide_env_values = true)]
+    pub log_id_key: Option<LogIdKey>,
+}
+
+/// The key of the hashes that replace customer ids in logs; `Debug` does not show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct LogIdKey(pub String);
+
+impl std::fmt::Debug for LogIdKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("LogIdKey(***)")
+    }
+}
+
+/// The fewest characters of a `--log-id-key`.
+const MIN_LOG_ID_KEY_LEN: usize = 16;
+
+fn parse_log_id_key(text: &str) -> Result<LogIdKey, String> {
+    if text.len() < MIN_LOG_ID_KEY_LEN {
+        return Err(format!(
+            "the key has {} characters, give at least {MIN_LOG_ID_KEY_LEN}",
+            text.len()
+        ));
+    }
+    Ok(LogIdKey(text.to_owned()))
 }
 
 #[cfg(test)]

@@ -2,6 +2,10 @@
 
 use tonic::Status;
 
+/// The longest message an `INVALID_ARGUMENT` carries, in bytes. Core messages already cut the values
+/// they repeat (`hourglass_core`'s `Echo`); this bounds whatever else a message might grow by.
+const MAX_INVALID_MESSAGE_BYTES: usize = 1_024;
+
 /// Why a request failed. A denial is not an error: it is a `Decision`.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum Error {
@@ -20,7 +24,9 @@ pub(crate) enum Error {
 /// stay in the log: the client only learns the kind of failure.
 pub(crate) fn to_status(error: Error) -> Status {
     match error {
-        Error::Invalid(error) => Status::invalid_argument(error.to_string()),
+        Error::Invalid(error) => {
+            Status::invalid_argument(truncate(error.to_string(), MAX_INVALID_MESSAGE_BYTES))
+        }
         Error::StoreTimeout { timeout_ms } => {
             tracing::warn!(timeout_ms, "store call timed out");
             Status::unavailable(format!(
@@ -28,7 +34,7 @@ pub(crate) fn to_status(error: Error) -> Status {
             ))
         }
         Error::Store(error @ hourglass_store::Error::Unavailable { .. }) => {
-            tracing::warn!(error = %DisplayChain(&error), "store unavailable");
+            tracing::warn!(error = %scrubbed(&error), "store unavailable");
             Status::unavailable("the store is unavailable, retry later")
         }
         Error::Store(error @ hourglass_store::Error::Failed { .. }) => {
@@ -38,10 +44,30 @@ pub(crate) fn to_status(error: Error) -> Status {
         Error::Store(
             error @ (hourglass_store::Error::Corrupt { .. } | hourglass_store::Error::Config { .. }),
         ) => {
-            tracing::error!(error = %DisplayChain(&error), "store failed");
+            tracing::error!(error = %scrubbed(&error), "store failed");
             Status::internal("internal store error")
         }
     }
+}
+
+/// Cuts `message` to at most `max_bytes` bytes, on a character boundary, marking the cut with `…`.
+fn truncate(mut message: String, max_bytes: usize) -> String {
+    if message.len() <= max_bytes {
+        return message;
+    }
+    let mut cut_idx = max_bytes.saturating_sub('…'.len_utf8());
+    while !message.is_char_boundary(cut_idx) {
+        cut_idx -= 1;
+    }
+    message.truncate(cut_idx);
+    message.push('…');
+    message
+}
+
+/// Returns an error's chain for a log line, its phone numbers hashed: a store's message may name the
+/// key of a thread, which holds the customer's number.
+fn scrubbed(error: &(dyn std::error::Error + 'static)) -> String {
+    crate::telemetry::scrub_numbers(&DisplayChain(error).to_string()).into_owned()
 }
 
 /// Displays an error with its chain of sources, `outer: inner: innermost`.
@@ -56,5 +82,24 @@ impl std::fmt::Display for DisplayChain<'_> {
             source = error.source();
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn truncate_keeps_short_messages_and_cuts_long_ones_on_a_character() {
+        assert_eq!(truncate("short".to_owned(), 10), "short");
+        let cut = truncate("é".repeat(1_000), 101);
+        assert!(cut.len() <= 101, "{}", cut.len());
+        assert!(cut.ends_with('…'));
+        let status = to_status(Error::Invalid(hourglass_core::Error::invalid(
+            "customer_id",
+            "x".repeat(5_000),
+        )));
+        assert_eq!(status.code(), tonic::Code::InvalidArgument);
+        assert!(status.message().len() <= MAX_INVALID_MESSAGE_BYTES);
     }
 }

@@ -10,6 +10,8 @@
 //! - `error`: the one mapping from errors to `tonic::Status`.
 //! - `health`: readiness that follows the store.
 //! - `telemetry`: the tracing subscriber.
+//! - `transport`: the HTTP/2 edge: accept backoff, idle connections, deadlines, content-type and
+//!   message-size answers.
 //!
 //! [`run`] serves on a listener the caller has bound, until a shutdown future completes, so that tests
 //! can bind port 0 and stop the server when they are done.
@@ -21,6 +23,7 @@ mod health;
 pub mod rate_card;
 mod service;
 pub mod telemetry;
+mod transport;
 
 #[cfg(test)]
 mod tests;
@@ -34,12 +37,14 @@ use anyhow::Context as _;
 use hourglass_proto::v1::policy_service_server::PolicyServiceServer;
 use hourglass_store::Store;
 use tokio::net::TcpListener;
-use tonic::transport::server::TcpIncoming;
 
 pub use crate::config::Config;
-use crate::config::PricingScheduleArg;
+use crate::config::{ConnectionConfig, PricingScheduleArg};
 use crate::health::{StoreCheck, StoreWatch};
 use crate::service::{PolicyServer, SharedPolicy};
+
+/// How long a rate card reload may read its file before it is given up.
+const RATE_CARD_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How often the health task checks the store.
 const HEALTH_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
@@ -63,6 +68,9 @@ pub async fn run(
         store_timeout_ms,
         log_format: _,
         log_filter: _,
+        connection,
+        // Installed process-wide by `telemetry::init`, from `main`.
+        log_privacy: _,
     } = config;
     let open_options = hourglass_store::OpenOptions {
         timeout: std::time::Duration::from_millis(store_timeout_ms),
@@ -82,8 +90,20 @@ pub async fn run(
         ),
         store_timeout: std::time::Duration::from_millis(store_timeout_ms),
         health_check_interval: HEALTH_CHECK_INTERVAL,
+        connection,
     };
     serve(store, &store_url, policy, options, listener, shutdown).await
+}
+
+/// Raises the soft limit on open file descriptors to the hard limit, and logs the limit in force.
+///
+/// Every connection holds a descriptor, and a soft limit of 1,024 (a common default) would stop the
+/// server far below what the system allows it. Call it once, from `main`: it changes the whole process.
+pub fn raise_open_file_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open file limit raised to the hard limit"),
+        Err(error) => tracing::warn!(%error, "cannot raise the open file limit"),
+    }
 }
 
 /// Waits for SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
@@ -115,11 +135,12 @@ pub async fn shutdown_signal() {
 }
 
 /// What `serve` needs besides the store and the policy.
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Debug)]
 struct ServeOptions {
     max_clock_skew: hourglass_core::Duration,
     store_timeout: std::time::Duration,
     health_check_interval: std::time::Duration,
+    connection: ConnectionConfig,
 }
 
 /// Serves the policy service, health and reflection over an open store.
@@ -135,7 +156,20 @@ async fn serve(
         max_clock_skew,
         store_timeout,
         health_check_interval,
+        connection,
     } = options;
+    let ConnectionConfig {
+        max_concurrent_streams,
+        request_timeout_ms,
+        idle_timeout,
+        http2_keepalive_interval,
+        http2_keepalive_timeout,
+        http2_max_header_list_bytes,
+        http2_max_pending_resets,
+        max_message_bytes,
+        tcp_keepalive,
+    } = connection;
+    let max_message_bytes = usize::try_from(max_message_bytes).unwrap_or(usize::MAX);
     let (health_reporter, health_service) = tonic_health::server::health_reporter();
     let store_watch = StoreWatch::start(
         Arc::clone(&store),
@@ -156,18 +190,38 @@ async fn serve(
         .build_v1alpha()
         .context("build the reflection service")?;
     let policy_service =
-        PolicyServiceServer::new(PolicyServer::new(store, policy, max_clock_skew, store_timeout));
-
+        PolicyServiceServer::new(PolicyServer::new(store, policy, max_clock_skew, store_timeout))
+            .max_decoding_message_size(max_message_bytes);
+    let health_service = health_service.max_decoding_message_size(max_message_bytes);
+    let reflection_v1 = reflection_v1.max_decoding_message_size(max_message_bytes);
+    let reflection_v1alpha = reflection_v1alpha.max_decoding_message_size(max_message_bytes);
     let addr = listener.local_addr().context("read the listening address")?;
+    let incoming = transport::Incoming::new(
+        listener,
+        std::time::Duration::from_secs(idle_timeout),
+        std::time::Duration::from_secs(tcp_keepalive),
+    );
+
     tracing::info!(%addr, store = %redact_store_url(store_url), "hourglass listening");
     let mut store_failed = store_watch.failure();
     let failure = store_watch.failure();
+    // The request timeout is `EdgeLayer`'s, not tonic's `timeout`, which answers CANCELLED.
     tonic::transport::Server::builder()
+        .max_concurrent_streams(max_concurrent_streams)
+        .http2_max_header_list_size(http2_max_header_list_bytes)
+        .http2_max_pending_accept_reset_streams(Some(
+            usize::try_from(http2_max_pending_resets).unwrap_or(usize::MAX),
+        ))
+        .http2_keepalive_interval(Some(std::time::Duration::from_secs(http2_keepalive_interval)))
+        .http2_keepalive_timeout(Some(std::time::Duration::from_secs(http2_keepalive_timeout)))
+        .layer(transport::EdgeLayer {
+            request_timeout: std::time::Duration::from_millis(request_timeout_ms),
+        })
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(policy_service)
-        .serve_with_incoming_shutdown(TcpIncoming::from(listener).with_nodelay(Some(true)), async move {
+        .serve_with_incoming_shutdown(incoming, async move {
             tokio::select! {
                 () = shutdown => {}
                 _ = store_failed.wait_for(Option::is_some) => {
@@ -214,14 +268,36 @@ async fn reload_on_sighup(
             || "(built-in default)".to_owned(),
             |path| path.display().to_string(),
         );
+        // A read that outlived its timeout; no other starts until it ends, so that a stuck file system
+        // holds one blocking thread, not one per SIGHUP.
+        let mut stuck: Option<tokio::task::JoinHandle<Result<hourglass_core::RateCard, rate_card::Error>>> =
+            None;
         while hangup.recv().await.is_some() {
-            match rate_card::load(rate_card.as_deref()) {
-                Ok(card) => {
+            if stuck.as_ref().is_some_and(|read| !read.is_finished()) {
+                tracing::error!(rate_card = %origin, "rate card not reloaded: the previous read has not ended");
+                continue;
+            }
+            // The read blocks (a file system can hang), so it runs off the async runtime.
+            let path = rate_card.clone();
+            let mut read = tokio::task::spawn_blocking(move || rate_card::load(path.as_deref()));
+            match tokio::time::timeout(RATE_CARD_READ_TIMEOUT, &mut read).await {
+                Ok(Ok(Ok(card))) => {
                     policy.replace(config::load_policy(card, pricing_model));
                     tracing::info!(rate_card = %origin, "rate card reloaded");
                 }
-                Err(error) => {
+                Ok(Ok(Err(error))) => {
                     tracing::error!(%error, "rate card not reloaded, the previous one stays in force")
+                }
+                Ok(Err(error)) => {
+                    tracing::error!(%error, "rate card not reloaded: its read failed, the previous one stays in force")
+                }
+                Err(_elapsed) => {
+                    tracing::error!(
+                        rate_card = %origin,
+                        timeout_s = RATE_CARD_READ_TIMEOUT.as_secs(),
+                        "rate card not reloaded: reading it timed out, the previous one stays in force"
+                    );
+                    stuck = Some(read);
                 }
             }
         }

@@ -5,7 +5,7 @@ use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::Parser as _;
-use hourglass_server::{Config, run, shutdown_signal, telemetry};
+use hourglass_server::{Config, raise_open_file_limit, run, shutdown_signal, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -27,7 +27,8 @@ async fn main() -> ExitCode {
 }
 
 async fn serve(config: Config) -> anyhow::Result<()> {
-    telemetry::init(config.log_format, &config.log_filter)?;
+    telemetry::init(config.log_format, &config.log_filter, &config.log_privacy)?;
+    raise_open_file_limit();
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("bind {}", config.listen))?;

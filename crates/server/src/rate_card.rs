@@ -4,6 +4,7 @@
 //! Amounts are decimal strings parsed with `rust_decimal`, never floats, so that `"0.8147"` stays
 //! exactly 0.8147. The format is documented in `ratecards/default.toml`.
 
+use std::io::Read as _;
 use std::path::Path;
 use std::str::FromStr;
 
@@ -13,6 +14,10 @@ use serde::Deserialize;
 
 /// The rate card shipped with Hourglass: Meta's June 2023 rates as reported by resellers.
 pub const DEFAULT_RATE_CARD: &str = include_str!("../ratecards/default.toml");
+
+/// The largest rate card file, in bytes. The shipped card is 2.5 KB; one with every market and many
+/// effective dates stays far below a megabyte.
+pub const MAX_RATE_CARD_BYTES: u64 = 1024 * 1024;
 
 /// The most decimal places a rate may have: `google.type.Money` carries nanos.
 const MAX_DECIMAL_PLACES: u32 = 9;
@@ -26,6 +31,10 @@ pub enum Error {
         #[source]
         source: std::io::Error,
     },
+    #[error("rate card {path} is not a regular file (a FIFO or a device would block the reload)")]
+    NotAFile { path: String },
+    #[error("rate card {path} is larger than {MAX_RATE_CARD_BYTES} bytes")]
+    TooLarge { path: String },
     #[error("rate card {origin} is not valid TOML for a rate card: {message}")]
     Syntax { origin: String, message: String },
     #[error("rate card {origin}, row {row_number} (market {market:?}): {reason}")]
@@ -40,17 +49,48 @@ pub enum Error {
 }
 
 /// Returns the default card, or the card in the file at `path` when one is given.
+///
+/// Reads only a regular file of at most [`MAX_RATE_CARD_BYTES`]. The read blocks the thread: call it
+/// off the async runtime (`reload_on_sighup` uses `spawn_blocking`).
 pub fn load(path: Option<&Path>) -> Result<RateCard, Error> {
     match path {
         None => parse(DEFAULT_RATE_CARD, "(built-in default)"),
         Some(path) => {
-            let text = std::fs::read_to_string(path).map_err(|source| Error::Read {
-                path: path.display().to_string(),
-                source,
-            })?;
+            let text = read_card(path)?;
             parse(&text, &path.display().to_string())
         }
     }
+}
+
+/// Reads a rate card file: a regular file only, so that a FIFO put in its place cannot block the read
+/// forever, and no more than [`MAX_RATE_CARD_BYTES`].
+fn read_card(path: &Path) -> Result<String, Error> {
+    let shown = || path.display().to_string();
+    let read_error = |source| Error::Read {
+        path: shown(),
+        source,
+    };
+    // `stat` does not block on a FIFO, where `open` would wait for a writer.
+    let metadata = std::fs::metadata(path).map_err(read_error)?;
+    if !metadata.is_file() {
+        return Err(Error::NotAFile { path: shown() });
+    }
+    if metadata.len() > MAX_RATE_CARD_BYTES {
+        return Err(Error::TooLarge { path: shown() });
+    }
+    let file = std::fs::File::open(path).map_err(read_error)?;
+    // The path may name another file since the `stat`: check what was opened, and bound the read.
+    if !file.metadata().map_err(read_error)?.is_file() {
+        return Err(Error::NotAFile { path: shown() });
+    }
+    let mut text = String::new();
+    file.take(MAX_RATE_CARD_BYTES + 1)
+        .read_to_string(&mut text)
+        .map_err(read_error)?;
+    if u64::try_from(text.len()).unwrap_or(u64::MAX) > MAX_RATE_CARD_BYTES {
+        return Err(Error::TooLarge { path: shown() });
+    }
+    Ok(text)
 }
 
 /// Parses a rate card from TOML; `origin` names it in errors.

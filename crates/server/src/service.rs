@@ -131,7 +131,10 @@ impl PolicyService for PolicyServer {
     #[tracing::instrument(
         name = "authorize",
         skip_all,
-        fields(business_id = %request.get_ref().business_id, customer_id = %request.get_ref().customer_id)
+        fields(
+            business_id = %crate::telemetry::short(&request.get_ref().business_id),
+            customer_id = %crate::telemetry::personal(&request.get_ref().customer_id),
+        )
     )]
     async fn authorize(
         &self,
@@ -147,9 +150,9 @@ impl PolicyService for PolicyServer {
         name = "record_message",
         skip_all,
         fields(
-            business_id = %request.get_ref().business_id,
-            customer_id = %request.get_ref().customer_id,
-            message_id = %request.get_ref().message_id,
+            business_id = %crate::telemetry::short(&request.get_ref().business_id),
+            customer_id = %crate::telemetry::personal(&request.get_ref().customer_id),
+            message_id = %crate::telemetry::personal(&request.get_ref().message_id),
         )
     )]
     async fn record_message(
@@ -165,7 +168,10 @@ impl PolicyService for PolicyServer {
     #[tracing::instrument(
         name = "list_open_conversations",
         skip_all,
-        fields(business_id = %request.get_ref().business_id, customer_id = %request.get_ref().customer_id)
+        fields(
+            business_id = %crate::telemetry::short(&request.get_ref().business_id),
+            customer_id = %crate::telemetry::personal(&request.get_ref().customer_id),
+        )
     )]
     async fn list_open_conversations(
         &self,

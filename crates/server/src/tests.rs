@@ -55,6 +55,7 @@ impl TestServer {
             max_clock_skew: hourglass_core::Duration::MINUTE,
             store_timeout: StdDuration::from_millis(100),
             health_check_interval: StdDuration::from_millis(20),
+            connection: crate::config::ConnectionConfig::default(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
         let addr = listener.local_addr().unwrap();

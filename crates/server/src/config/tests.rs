@@ -37,6 +37,8 @@ fn defaults() {
             store_timeout_ms: 500,
             log_format: LogFormat::Plain,
             log_filter: "info".to_owned(),
+            connection: ConnectionConfig::default(),
+            log_privacy: LogPrivacyConfig::default(),
         }
     );
     let policy = config.validate().expect("the defaults are valid");
@@ -78,6 +80,8 @@ fn every_flag() {
             store_timeout_ms: 250,
             log_format: LogFormat::Json,
             log_filter: "warn,hourglass_server=debug".to_owned(),
+            connection: ConnectionConfig::default(),
+            log_privacy: LogPrivacyConfig::default(),
         }
     );
     assert_eq!(config.validate().unwrap().schedule, PricingSchedule::MetaCalendar);
@@ -177,7 +181,7 @@ fn every_flag_has_an_environment_variable_and_help() {
         );
         assert!(arg.get_help().is_some(), "--{long} has no help");
         assert!(
-            !arg.get_default_values().is_empty() || long == "rate-card",
+            !arg.get_default_values().is_empty() || matches!(long, "rate-card" | "log-id-key"),
             "--{long} has no default"
         );
     }
@@ -196,4 +200,101 @@ fn every_flag_has_an_environment_variable_and_help() {
         );
     }
     command.debug_assert();
+}
+
+// Connection limits (issue 13).
+
+#[test]
+fn connection_defaults() {
+    assert_eq!(
+        parse(&[]).connection,
+        ConnectionConfig {
+            max_concurrent_streams: 100,
+            request_timeout_ms: 10_000,
+            idle_timeout: 120,
+            http2_keepalive_interval: 30,
+            http2_keepalive_timeout: 20,
+            http2_max_header_list_bytes: 16_384,
+            http2_max_pending_resets: 20,
+            max_message_bytes: 262_144,
+            tcp_keepalive: 60,
+        }
+    );
+    assert_eq!(ConnectionConfig::default(), parse(&[]).connection);
+}
+
+#[test]
+fn every_connection_flag() {
+    let config = parse(&[
+        "--max-concurrent-streams",
+        "10000",
+        "--request-timeout-ms",
+        "1",
+        "--idle-timeout",
+        "86400",
+        "--http2-keepalive-interval",
+        "1",
+        "--http2-keepalive-timeout",
+        "3600",
+        "--http2-max-header-list-bytes",
+        "1024",
+        "--http2-max-pending-resets",
+        "1",
+        "--max-message-bytes",
+        "16777216",
+        "--tcp-keepalive",
+        "7200",
+    ]);
+    assert_eq!(
+        config.connection,
+        ConnectionConfig {
+            max_concurrent_streams: 10_000,
+            request_timeout_ms: 1,
+            idle_timeout: 86_400,
+            http2_keepalive_interval: 1,
+            http2_keepalive_timeout: 3_600,
+            http2_max_header_list_bytes: 1_024,
+            http2_max_pending_resets: 1,
+            max_message_bytes: 16_777_216,
+            tcp_keepalive: 7_200,
+        }
+    );
+}
+
+#[test]
+fn connection_flags_out_of_range_name_their_flag() {
+    for (flag, bad) in [
+        ("--max-concurrent-streams", "0"),
+        ("--max-concurrent-streams", "10001"),
+        ("--request-timeout-ms", "0"),
+        ("--request-timeout-ms", "600001"),
+        ("--idle-timeout", "0"),
+        ("--idle-timeout", "86401"),
+        ("--http2-keepalive-interval", "0"),
+        ("--http2-keepalive-timeout", "3601"),
+        ("--http2-max-header-list-bytes", "1023"),
+        ("--http2-max-header-list-bytes", "1048577"),
+        ("--http2-max-pending-resets", "0"),
+        ("--max-message-bytes", "1023"),
+        ("--max-message-bytes", "16777217"),
+        ("--tcp-keepalive", "0"),
+    ] {
+        check_rejected(&[flag, bad], flag);
+    }
+}
+
+#[test]
+fn log_privacy_flags() {
+    assert_eq!(parse(&[]).log_privacy, LogPrivacyConfig::default());
+    let config = parse(&["--log-personal-data", "--log-id-key", "0123456789abcdef"]);
+    assert!(config.log_privacy.log_personal_data);
+    assert_eq!(
+        config.log_privacy.log_id_key,
+        Some(LogIdKey("0123456789abcdef".to_owned()))
+    );
+    assert!(
+        !format!("{config:?}").contains("0123456789abcdef"),
+        "Debug shows the key"
+    );
+    check_rejected(&["--log-id-key", "short"], "--log-id-key");
 }

@@ -142,3 +142,44 @@ fn rejects_invalid_cards_naming_the_problem() {
     check_error(&ROW.replace("service = ", "servic = "), "servic");
     check_error("rates = 3", "test.toml");
 }
+
+/// Runs `load` on a thread of its own and returns its result, or `None` if it blocks for 5 s.
+fn load_within_5_s(path: &Path) -> Option<Result<RateCard, Error>> {
+    let path = path.to_owned();
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = sender.send(load(Some(&path)));
+    });
+    receiver.recv_timeout(std::time::Duration::from_secs(5)).ok()
+}
+
+#[test]
+fn a_fifo_is_refused_without_blocking() {
+    let directory = tempfile::tempdir().unwrap();
+    let fifo = directory.path().join("card.toml");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+    if !made.is_ok_and(|status| status.success()) {
+        eprintln!("skipped: mkfifo is not available");
+        return;
+    }
+    let result = load_within_5_s(&fifo).expect("loading a FIFO does not block");
+    assert!(matches!(result, Err(Error::NotAFile { .. })), "{result:?}");
+}
+
+#[test]
+fn a_directory_or_an_oversized_file_is_refused() {
+    let directory = tempfile::tempdir().unwrap();
+    let result = load_within_5_s(directory.path()).expect("loading a directory does not block");
+    assert!(matches!(result, Err(Error::NotAFile { .. })), "{result:?}");
+
+    let big = directory.path().join("big.toml");
+    let mut text = DEFAULT_RATE_CARD.to_owned();
+    text.push_str(&"# padding\n".repeat(usize::try_from(MAX_RATE_CARD_BYTES).unwrap() / 10));
+    std::fs::write(&big, &text).unwrap();
+    let result = load_within_5_s(&big).expect("loading a big file ends");
+    assert!(matches!(result, Err(Error::TooLarge { .. })), "{result:?}");
+
+    let card = directory.path().join("card.toml");
+    std::fs::write(&card, DEFAULT_RATE_CARD).unwrap();
+    assert!(matches!(load_within_5_s(&card), Some(Ok(_))));
+}

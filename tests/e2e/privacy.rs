@@ -1,0 +1,78 @@
+//! What the real binary's logs show of customers: keyed hashes by default, the ids themselves only
+//! under `--log-personal-data`.
+
+use hourglass_e2e::{BinaryServer, connect, fresh_business_id};
+use hourglass_proto::v1 as pb;
+
+const CUSTOMER: &str = "919812345678";
+
+/// Sends an `Authorize` and a `RecordMessage` for `CUSTOMER` and returns the server's log, written at
+/// debug level so that every request logs a line inside its span.
+async fn log_of_two_requests(extra_args: &[&str]) -> String {
+    let mut args = vec!["--log-filter", "hourglass_server=debug"];
+    args.extend_from_slice(extra_args);
+    let server = BinaryServer::start_with("memory:", &args).await;
+    let mut client = connect(server.addr).await;
+    let business_id = fresh_business_id();
+    let free_form = pb::OutboundMessage {
+        kind: Some(pb::outbound_message::Kind::FreeForm(pb::FreeForm {})),
+    };
+    client
+        .authorize(pb::AuthorizeRequest {
+            business_id: business_id.clone(),
+            customer_id: format!("+{CUSTOMER}"),
+            message: Some(free_form),
+            at: None,
+        })
+        .await
+        .expect("authorize");
+    client
+        .record_message(pb::RecordMessageRequest {
+            // A wamid embeds the customer's number.
+            message_id: format!("wamid.{CUSTOMER}.1"),
+            business_id,
+            customer_id: CUSTOMER.to_owned(),
+            at: None,
+            direction: Some(pb::record_message_request::Direction::Inbound(
+                pb::Inbound::default(),
+            )),
+        })
+        .await
+        .expect("record an inbound message");
+    server.log()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn logs_show_customers_as_keyed_hashes() {
+    let log = log_of_two_requests(&[]).await;
+    assert!(log.contains("authorized"), "no request was logged:\n{log}");
+    assert!(log.contains("customer_id=h:"), "no hashed customer id:\n{log}");
+    assert!(log.contains("message_id=h:"), "no hashed message id:\n{log}");
+    assert!(
+        !log.contains(CUSTOMER),
+        "the log shows the customer's number:\n{log}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_key_gives_one_hash_across_processes() {
+    let key = ["--log-id-key", "a key shared by the replicas"];
+    let hashes = |log: &str| -> Vec<String> {
+        log.split("customer_id=")
+            .skip(1)
+            .filter_map(|rest| rest.split(['}', ' ', ',']).next())
+            .map(str::to_owned)
+            .collect()
+    };
+    let first = hashes(&log_of_two_requests(&key).await);
+    let second = hashes(&log_of_two_requests(&key).await);
+    assert!(!first.is_empty(), "no customer id logged");
+    assert_eq!(first[0], second[0]);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_personal_data_shows_customers_for_debugging() {
+    let log = log_of_two_requests(&["--log-personal-data"]).await;
+    assert!(log.contains(&format!("customer_id={CUSTOMER}")), "{log}");
+    assert!(log.contains(&format!("message_id=wamid.{CUSTOMER}.1")), "{log}");
+}
