@@ -6,7 +6,16 @@ mod durability;
 mod redis;
 mod scenarios;
 
+use hourglass_e2e::hourglass_binary;
 use hourglass_e2e::scenario::{parse_relative, parse_t0};
+
+#[test]
+fn runs_the_binary_cargo_built_for_this_test() {
+    assert_eq!(
+        hourglass_binary(),
+        std::path::Path::new(env!("CARGO_BIN_EXE_hourglass"))
+    );
+}
 
 #[test]
 fn parses_scenario_times() {

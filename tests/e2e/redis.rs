@@ -26,7 +26,7 @@ const TASKS: usize = 16;
 fn redis_available() -> bool {
     let available = redis_harness::redis_server_available();
     if !available {
-        eprintln!("skipped: redis-server is not installed (apt-get install redis-server)");
+        hourglass_e2e::report_skip("redis-server is not installed (apt-get install redis-server)");
     }
     available
 }
