@@ -30,8 +30,10 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// The store: `memory:` (in this process only, lost on exit), `sled:PATH` (embedded, on disk),
-    /// `redis://HOST:PORT` (one Redis) or `redis+cluster://H1:P1,H2:P2` (Redis Cluster). Replicas that
-    /// serve the same businesses must share one Redis.
+    /// `redis://[USER:PASSWORD@]HOST:PORT[/DB]` (one Redis) or
+    /// `redis+cluster://[USER:PASSWORD@]H1:P1,H2:P2` (Redis Cluster; the credentials apply to every
+    /// node); `rediss://` and `rediss+cluster://` connect over TLS. Replicas that serve the same
+    /// businesses must share one Redis.
     #[arg(
         long,
         env = "HOURGLASS_STORE",
@@ -184,30 +186,33 @@ pub(crate) fn load_policy(rate_card: hourglass_core::RateCard, pricing_model: Pr
 
 /// Checks the shape of a store URL; whether the backend is reachable is for `hourglass_store::open`.
 fn check_store_url(url: &str) -> Result<(), String> {
-    const USAGE: &str = "use memory:, sled:PATH, redis://HOST:PORT or redis+cluster://H1:P1,H2:P2";
+    const USAGE: &str = "use memory:, sled:PATH, redis://HOST:PORT, rediss://HOST:PORT (TLS), \
+                         redis+cluster://H1:P1,H2:P2 or rediss+cluster://H1:P1,H2:P2";
+    // Messages show the URL without its password.
+    let shown = crate::redact_store_url(url);
     match url.split_once(':') {
         Some(("memory", _)) => Ok(()),
         Some(("sled", path)) if !path.strip_prefix("//").unwrap_or(path).trim().is_empty() => Ok(()),
         Some(("sled", _)) => Err(format!(
-            "{url:?} has no path: use sled:PATH such as sled:./hourglass-data"
+            "{shown:?} has no path: use sled:PATH such as sled:./hourglass-data"
         )),
-        Some(("redis", rest)) => match rest.strip_prefix("//") {
+        Some((scheme @ ("redis" | "rediss"), rest)) => match rest.strip_prefix("//") {
             Some(address) if !address.is_empty() && !address.contains(',') => Ok(()),
             Some(address) if address.contains(',') => Err(format!(
-                "{url:?} names several nodes: use redis+cluster://H1:P1,H2:P2 for a cluster"
+                "{shown:?} names several nodes: use {scheme}+cluster://H1:P1,H2:P2 for a cluster"
             )),
-            _ => Err(format!("{url:?} has no host: use redis://HOST:PORT")),
+            _ => Err(format!("{shown:?} has no host: use {scheme}://HOST:PORT")),
         },
-        Some(("redis+cluster", rest)) => match rest.strip_prefix("//") {
+        Some((scheme @ ("redis+cluster" | "rediss+cluster"), rest)) => match rest.strip_prefix("//") {
             Some(nodes) if !nodes.is_empty() && nodes.split(',').all(|node| !node.trim().is_empty()) => {
                 Ok(())
             }
             _ => Err(format!(
-                "{url:?} does not list its nodes: use redis+cluster://H1:P1,H2:P2"
+                "{shown:?} does not list its nodes: use {scheme}://H1:P1,H2:P2"
             )),
         },
-        Some((scheme, _)) => Err(format!("unknown store scheme {scheme:?} in {url:?}: {USAGE}")),
-        None => Err(format!("{url:?} has no scheme: {USAGE}")),
+        Some((scheme, _)) => Err(format!("unknown store scheme {scheme:?} in {shown:?}: {USAGE}")),
+        None => Err(format!("{shown:?} has no scheme: {USAGE}")),
     }
 }
 

@@ -67,7 +67,7 @@ pub async fn run(
     let open_options = hourglass_store::OpenOptions {
         timeout: std::time::Duration::from_millis(store_timeout_ms),
     };
-    let store = hourglass_store::open_with(&store_url, open_options)
+    let store = open_store(&store_url, open_options)
         .await
         .with_context(|| format!("open store {}", redact_store_url(&store_url)))?;
     let policy = SharedPolicy::new(policy);
@@ -84,6 +84,31 @@ pub async fn run(
         health_check_interval: HEALTH_CHECK_INTERVAL,
     };
     serve(store, &store_url, policy, options, listener, shutdown).await
+}
+
+/// Opens the store a URL names.
+///
+/// `hourglass_store::open_with` does not know the TLS schemes yet: `rediss://` and `rediss+cluster://`
+/// open a `RedisStore` here, as `open_with` opens `redis://`.
+async fn open_store(
+    url: &str,
+    options: hourglass_store::OpenOptions,
+) -> Result<Arc<dyn Store>, hourglass_store::Error> {
+    if !url.starts_with("rediss://") && !url.starts_with("rediss+cluster://") {
+        return hourglass_store::open_with(url, options).await;
+    }
+    let hourglass_store::OpenOptions { timeout } = options;
+    let store = hourglass_store::RedisStore::open(
+        url,
+        hourglass_store::RedisOptions {
+            timeout,
+            ..hourglass_store::RedisOptions::default()
+        },
+    )?;
+    if let Err(error) = store.check_connectivity().await {
+        tracing::warn!(%error, "Redis is not reachable yet; the store serves once it is");
+    }
+    Ok(Arc::new(store) as Arc<dyn Store>)
 }
 
 /// Waits for SIGTERM (Kubernetes stopping the pod) or Ctrl-C.
@@ -227,14 +252,20 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Hides the credentials of a store URL (`redis://user:secret@host` → `redis://***@host`) for logs.
-fn redact_store_url(url: &str) -> Cow<'_, str> {
+/// Hides the credentials of a store URL (`redis://user:secret@host` → `redis://***@host`, and those of
+/// every node of a cluster URL) for logs and messages.
+pub(crate) fn redact_store_url(url: &str) -> Cow<'_, str> {
     let Some((scheme, rest)) = url.split_once("://") else {
         return Cow::Borrowed(url);
     };
     let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at_idx) => Cow::Owned(format!("{scheme}://***@{}", &rest[at_idx + 1..])),
-        None => Cow::Borrowed(url),
+    let (authority, path) = rest.split_at(authority_end);
+    if !authority.contains('@') {
+        return Cow::Borrowed(url);
     }
+    let nodes: Vec<&str> = authority
+        .split(',')
+        .map(|node| node.rsplit_once('@').map_or(node, |(_, address)| address))
+        .collect();
+    Cow::Owned(format!("{scheme}://***@{}{path}", nodes.join(",")))
 }

@@ -141,6 +141,8 @@ fn store_urls() {
         "sled:///var/lib/hourglass",
         "redis://127.0.0.1:6379",
         "redis+cluster://a:7000,b:7001",
+        "rediss://:secret@redis.example.com:6380/1",
+        "rediss+cluster://:secret@a:7000,b:7001",
     ] {
         assert_eq!(check_store_url(good), Ok(()), "{good}");
     }
@@ -154,6 +156,9 @@ fn store_urls() {
         "redis://a:1,b:2",
         "redis+cluster://",
         "redis+cluster://a:1,,b:2",
+        "rediss://",
+        "rediss://a:1,b:2",
+        "rediss+cluster://",
         "mysql://x",
     ] {
         assert!(check_store_url(bad).is_err(), "{bad:?}");
@@ -185,10 +190,11 @@ fn every_flag_has_an_environment_variable_and_help() {
     for expected in [
         "HOURGLASS_LISTEN",
         "HOURGLASS_STORE",
-        "redis+cluster://H1:P1,H2:P2",
+        "redis+cluster://[USER:PASSWORD@]H1:P1,H2:P2",
         "HOURGLASS_LOG",
         "conversation-2023",
         "meta-calendar",
+        "rediss://",
     ] {
         assert!(
             help.contains(expected),
