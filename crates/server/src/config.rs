@@ -13,6 +13,9 @@ use crate::rate_card;
 /// The largest `--max-clock-skew`: a day. Event times further ahead than that are never plausible.
 const MAX_CLOCK_SKEW_LIMIT: u64 = 86_400;
 
+/// The largest `--store-timeout-ms`: a minute. A store slower than that is down.
+const MAX_STORE_TIMEOUT_MS: u64 = 60_000;
+
 /// Hourglass: a gRPC policy and billing service for the WhatsApp Business Platform.
 ///
 /// Every flag can also be set with the environment variable shown next to it; a flag given on the
@@ -52,7 +55,8 @@ pub struct Config {
     #[arg(long, env = "HOURGLASS_PRICING_MODEL", value_enum, default_value_t = PricingModelArg::Conversation2023)]
     pub pricing_model: PricingModelArg,
 
-    /// How many seconds an event time `at` may lie ahead of the server clock before it is rejected.
+    /// How many seconds (0 to 86400) an event time `at` may lie ahead of the server clock before it is
+    /// rejected.
     #[arg(
         long,
         env = "HOURGLASS_MAX_CLOCK_SKEW",
@@ -62,13 +66,14 @@ pub struct Config {
     )]
     pub max_clock_skew: u64,
 
-    /// How many milliseconds a store call may take before the request fails with UNAVAILABLE.
+    /// How many milliseconds (1 to 60000) a store call may take before the request fails with
+    /// UNAVAILABLE.
     #[arg(
         long,
         env = "HOURGLASS_STORE_TIMEOUT_MS",
         value_name = "MILLISECONDS",
         default_value_t = 500,
-        value_parser = clap::value_parser!(u64).range(1..=60_000),
+        value_parser = clap::value_parser!(u64).range(1..=MAX_STORE_TIMEOUT_MS),
     )]
     pub store_timeout_ms: u64,
 
@@ -139,6 +144,19 @@ impl Config {
         Config::from_arg_matches(&matches)
     }
 
+    /// Parses the process's command line and `HOURGLASS_…` environment variables; a value that came
+    /// from a variable and is invalid is reported with the variable's name, since the flag it stands
+    /// for is nowhere on the command line.
+    pub fn parse_from_process() -> Result<Config, clap::Error> {
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        let command = Config::command();
+        let matches = command.clone().try_get_matches_from(&args).map_err(|error| {
+            let variable_set = |name: &std::ffi::OsStr| std::env::var_os(name).is_some();
+            name_the_variable(error, &command, &args, variable_set)
+        })?;
+        Config::from_arg_matches(&matches)
+    }
+
     /// Checks everything clap cannot check alone (the store URL, the rate card, the log filter) and
     /// returns the deployment's pricing policy, or every problem at once.
     pub fn validate(&self) -> Result<Policy, ConfigError> {
@@ -173,6 +191,52 @@ impl Config {
             _ => Err(ConfigError { problems }),
         }
     }
+}
+
+/// Adds to an invalid-value error the environment variable the value came from, when the flag is not
+/// on the command line `args` and its variable is set.
+fn name_the_variable(
+    mut error: clap::Error,
+    command: &clap::Command,
+    args: &[std::ffi::OsString],
+    variable_set: impl Fn(&std::ffi::OsStr) -> bool,
+) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(error.kind(), ErrorKind::InvalidValue | ErrorKind::ValueValidation) {
+        return error;
+    }
+    let Some(ContextValue::String(invalid_arg)) = error.get(ContextKind::InvalidArg) else {
+        return error;
+    };
+    // clap names the argument as `--long <VALUE>`.
+    let flag = invalid_arg
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let Some(variable) = command
+        .get_arguments()
+        .find(|arg| arg.get_long().is_some_and(|long| flag == format!("--{long}")))
+        .and_then(clap::Arg::get_env)
+        .map(std::ffi::OsStr::to_os_string)
+    else {
+        return error;
+    };
+    let on_command_line = args.iter().skip(1).any(|arg| {
+        let arg = arg.to_string_lossy();
+        arg == flag || arg.starts_with(&format!("{flag}="))
+    });
+    if on_command_line || !variable_set(&variable) {
+        return error;
+    }
+    let variable = variable.to_string_lossy();
+    error.insert(
+        ContextKind::Suggested,
+        ContextValue::StyledStrs(vec![
+            format!("the value comes from the environment variable {variable}: correct or unset it").into(),
+        ]),
+    );
+    error
 }
 
 /// Returns the policy of a deployment from its rate card and pricing model.

@@ -195,6 +195,8 @@ fn every_flag_has_an_environment_variable_and_help() {
         "conversation-2023",
         "meta-calendar",
         "rediss://",
+        "(0 to 86400)",
+        "(1 to 60000)",
     ] {
         assert!(
             help.contains(expected),
@@ -202,4 +204,26 @@ fn every_flag_has_an_environment_variable_and_help() {
         );
     }
     command.debug_assert();
+}
+
+#[test]
+fn an_invalid_value_from_the_environment_names_its_variable() {
+    let command = Config::command().mut_args(|arg| arg.env(None));
+    let parse_error = || {
+        command
+            .clone()
+            .try_get_matches_from(["hourglass", "--log-format", "xml"])
+            .expect_err("xml is no log format")
+    };
+    let without_flag = [std::ffi::OsString::from("hourglass")];
+    let from_variable = name_the_variable(parse_error(), &Config::command(), &without_flag, |_| true)
+        .render()
+        .to_string();
+    assert!(from_variable.contains("HOURGLASS_LOG_FORMAT"), "{from_variable}");
+
+    let with_flag = ["hourglass", "--log-format", "xml"].map(std::ffi::OsString::from);
+    let from_flag = name_the_variable(parse_error(), &Config::command(), &with_flag, |_| true)
+        .render()
+        .to_string();
+    assert!(!from_flag.contains("HOURGLASS_LOG_FORMAT"), "{from_flag}");
 }
