@@ -1,8 +1,9 @@
 //! The end-to-end test binary: acceptance scenarios over gRPC on every embedded store, the real binary
-//! driven by grpcurl, and crash safety under `kill -9`.
+//! driven by grpcurl (the README's walk-through among it), and crash safety under `kill -9`.
 
 mod binary;
 mod durability;
+mod readme;
 mod redis;
 mod scenarios;
 
