@@ -2,6 +2,7 @@
 //! driven by grpcurl (the README's walk-through among it), and crash safety under `kill -9`.
 
 mod binary;
+mod deploy;
 mod durability;
 mod readme;
 mod redis;
