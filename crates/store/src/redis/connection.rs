@@ -215,6 +215,11 @@ async fn explain(error: RedisError, target: &str, probe: Option<&Probe>) -> Redi
         )
     } else if text.contains("NOAUTH") {
         return no_password(target);
+    } else if text.contains("invalid peer certificate") {
+        format!(
+            "TLS to Redis at {target} failed ({text}): its certificate must chain to a public root \
+             (Mozilla's list) and name the host that {STORE_URL_SETTING} gives"
+        )
     } else {
         return error;
     };
