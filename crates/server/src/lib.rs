@@ -317,14 +317,20 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Hides the credentials of a store URL (`redis://user:secret@host` → `redis://***@host`) for logs.
-fn redact_store_url(url: &str) -> Cow<'_, str> {
+/// Hides the credentials of a store URL (`redis://user:secret@host` → `redis://***@host`, and those of
+/// every node of a cluster URL) for logs and messages.
+pub(crate) fn redact_store_url(url: &str) -> Cow<'_, str> {
     let Some((scheme, rest)) = url.split_once("://") else {
         return Cow::Borrowed(url);
     };
     let authority_end = rest.find('/').unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
-        Some(at_idx) => Cow::Owned(format!("{scheme}://***@{}", &rest[at_idx + 1..])),
-        None => Cow::Borrowed(url),
+    let (authority, path) = rest.split_at(authority_end);
+    if !authority.contains('@') {
+        return Cow::Borrowed(url);
     }
+    let nodes: Vec<&str> = authority
+        .split(',')
+        .map(|node| node.rsplit_once('@').map_or(node, |(_, address)| address))
+        .collect();
+    Cow::Owned(format!("{scheme}://***@{}{path}", nodes.join(",")))
 }

@@ -4,12 +4,11 @@
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use clap::Parser as _;
 use hourglass_server::{Config, raise_open_file_limit, run, shutdown_signal, telemetry};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let config = Config::parse();
+    let config = Config::parse_from_process().unwrap_or_else(|error| error.exit());
     if let Err(error) = config.validate() {
         eprintln!("hourglass: invalid configuration:");
         for problem in &error.problems {

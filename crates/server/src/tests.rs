@@ -784,6 +784,10 @@ fn store_urls_are_redacted_for_logs() {
     );
     assert_eq!(redact_store_url("redis://10.0.0.1:6379"), "redis://10.0.0.1:6379");
     assert_eq!(redact_store_url("sled:./data@home"), "sled:./data@home");
+    assert_eq!(
+        redact_store_url("rediss+cluster://u:secret@h1:7000,u:secret@h2:7001"),
+        "rediss+cluster://***@h1:7000,h2:7001"
+    );
 }
 
 /// What a `FakeStore` does on its next calls.

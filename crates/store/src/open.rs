@@ -36,7 +36,7 @@ pub async fn open(url: &str) -> Result<Arc<dyn Store>, Error> {
 /// is up.
 pub async fn open_with(url: &str, options: OpenOptions) -> Result<Arc<dyn Store>, Error> {
     let (scheme, rest) = url.split_once(':').ok_or_else(|| Error::Config {
-        message: format!("store URL {url:?} has no scheme: use memory:, sled:PATH, redis://HOST:PORT or redis+cluster://H1:P1,H2:P2"),
+        message: format!("store URL {url:?} has no scheme: use memory:, sled:PATH, redis://HOST:PORT, rediss://HOST:PORT (TLS) or redis+cluster://H1:P1,H2:P2"),
     })?;
     match scheme {
         "memory" => Ok(Arc::new(MemoryStore::default()) as Arc<dyn Store>),
@@ -56,7 +56,7 @@ pub async fn open_with(url: &str, options: OpenOptions) -> Result<Arc<dyn Store>
                 .map_err(|error| Error::unavailable("opening the sled database failed", error))??;
             Ok(Arc::new(store) as Arc<dyn Store>)
         }
-        "redis" | "redis+cluster" => {
+        "redis" | "redis+cluster" | "rediss" | "rediss+cluster" => {
             let store = RedisStore::open(
                 url,
                 RedisOptions {
@@ -71,7 +71,7 @@ pub async fn open_with(url: &str, options: OpenOptions) -> Result<Arc<dyn Store>
         }
         _ => Err(Error::Config {
             message: format!(
-                "unknown store scheme {scheme:?} in {url:?}: use memory:, sled:PATH, redis://HOST:PORT or redis+cluster://H1:P1,H2:P2"
+                "unknown store scheme {scheme:?} in {url:?}: use memory:, sled:PATH, redis://HOST:PORT, rediss://HOST:PORT (TLS) or redis+cluster://H1:P1,H2:P2"
             ),
         }),
     }

@@ -145,6 +145,8 @@ fn store_urls() {
         "sled:///var/lib/hourglass",
         "redis://127.0.0.1:6379",
         "redis+cluster://a:7000,b:7001",
+        "rediss://:secret@redis.example.com:6380/1",
+        "rediss+cluster://:secret@a:7000,b:7001",
     ] {
         assert_eq!(check_store_url(good), Ok(()), "{good}");
     }
@@ -158,6 +160,9 @@ fn store_urls() {
         "redis://a:1,b:2",
         "redis+cluster://",
         "redis+cluster://a:1,,b:2",
+        "rediss://",
+        "rediss://a:1,b:2",
+        "rediss+cluster://",
         "mysql://x",
     ] {
         assert!(check_store_url(bad).is_err(), "{bad:?}");
@@ -189,10 +194,13 @@ fn every_flag_has_an_environment_variable_and_help() {
     for expected in [
         "HOURGLASS_LISTEN",
         "HOURGLASS_STORE",
-        "redis+cluster://H1:P1,H2:P2",
+        "redis+cluster://[USER:PASSWORD@]H1:P1,H2:P2",
         "HOURGLASS_LOG",
         "conversation-2023",
         "meta-calendar",
+        "rediss://",
+        "(0 to 86400)",
+        "(1 to 60000)",
     ] {
         assert!(
             help.contains(expected),
@@ -297,4 +305,26 @@ fn log_privacy_flags() {
         "Debug shows the key"
     );
     check_rejected(&["--log-id-key", "short"], "--log-id-key");
+}
+
+#[test]
+fn an_invalid_value_from_the_environment_names_its_variable() {
+    let command = Config::command().mut_args(|arg| arg.env(None));
+    let parse_error = || {
+        command
+            .clone()
+            .try_get_matches_from(["hourglass", "--log-format", "xml"])
+            .expect_err("xml is no log format")
+    };
+    let without_flag = [std::ffi::OsString::from("hourglass")];
+    let from_variable = name_the_variable(parse_error(), &Config::command(), &without_flag, |_| true)
+        .render()
+        .to_string();
+    assert!(from_variable.contains("HOURGLASS_LOG_FORMAT"), "{from_variable}");
+
+    let with_flag = ["hourglass", "--log-format", "xml"].map(std::ffi::OsString::from);
+    let from_flag = name_the_variable(parse_error(), &Config::command(), &with_flag, |_| true)
+        .render()
+        .to_string();
+    assert!(!from_flag.contains("HOURGLASS_LOG_FORMAT"), "{from_flag}");
 }
