@@ -76,3 +76,58 @@ async fn log_personal_data_shows_customers_for_debugging() {
     assert!(log.contains(&format!("customer_id={CUSTOMER}")), "{log}");
     assert!(log.contains(&format!("message_id=wamid.{CUSTOMER}.1")), "{log}");
 }
+
+/// At the default level every request logs one line: the method, the status code, the deny reason and
+/// the latency, with the ids hashed; a rejected request names the field at fault, not its value.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_request_logs_one_line_at_info() {
+    // The harness runs the binary at `warn`; `info` is the binary's own default.
+    let server = BinaryServer::start_with("memory:", &["--log-filter", "info"]).await;
+    let mut client = connect(server.addr).await;
+    let free_form = || pb::OutboundMessage {
+        kind: Some(pb::outbound_message::Kind::FreeForm(pb::FreeForm {})),
+    };
+    let denied = client
+        .authorize(pb::AuthorizeRequest {
+            business_id: fresh_business_id(),
+            customer_id: CUSTOMER.to_owned(),
+            message: Some(free_form()),
+            at: None,
+        })
+        .await
+        .expect("authorize")
+        .into_inner();
+    assert!(!denied.decision.expect("a decision").allowed);
+    let rejected = client
+        .authorize(pb::AuthorizeRequest {
+            business_id: fresh_business_id(),
+            customer_id: format!("{CUSTOMER}x"),
+            message: Some(free_form()),
+            at: None,
+        })
+        .await
+        .expect_err("a bad customer id");
+    assert_eq!(rejected.code(), tonic::Code::InvalidArgument);
+    // The log is read as the server wrote it so far.
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let log = server.log();
+    let lines: Vec<&str> = log
+        .lines()
+        .filter(|line| line.contains("method=\"Authorize\""))
+        .collect();
+    assert_eq!(lines.len(), 2, "one line per request:\n{log}");
+    assert!(
+        lines[0].contains("code=Ok")
+            && lines[0].contains("DENY_REASON_OUTSIDE_CUSTOMER_SERVICE_WINDOW")
+            && lines[0].contains("latency_us=")
+            && lines[0].contains("customer_id=h:"),
+        "{}",
+        lines[0]
+    );
+    assert!(lines[1].contains("code=InvalidArgument"), "{}", lines[1]);
+    assert!(log.contains("field=\"customer_id\""), "{log}");
+    assert!(
+        !log.contains(CUSTOMER),
+        "the log shows the customer's number:\n{log}"
+    );
+}

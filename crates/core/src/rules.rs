@@ -1,4 +1,4 @@
-//! The rules of SPEC.md sections 2 to 6 as functions over values: record an inbound message, decide an
+//! The rules of docs/SPEC.md sections 2 to 6 as functions over values: record an inbound message, decide an
 //! outbound one, and describe a thread at an instant. No clock, no I/O: every instant is passed in.
 //! `step` is the one way in for recording and dry runs; `view` describes a thread.
 

@@ -706,7 +706,7 @@ fn old_history_is_forgotten() {
     assert_eq!(parts.customer_service.len(), 1);
 }
 
-// Property tests: random timelines keep the invariants of SPEC.md section 4.
+// Property tests: random timelines keep the invariants of docs/SPEC.md section 4.
 
 #[derive(Clone, Debug)]
 enum TestEvent {

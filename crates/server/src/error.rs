@@ -25,6 +25,8 @@ pub(crate) enum Error {
 pub(crate) fn to_status(error: Error) -> Status {
     match error {
         Error::Invalid(error) => {
+            // The field names what was wrong; the value itself stays out of the log.
+            tracing::info!(field = error.field, "request rejected");
             Status::invalid_argument(truncate(error.to_string(), MAX_INVALID_MESSAGE_BYTES))
         }
         Error::StoreTimeout { timeout_ms } => {
@@ -38,7 +40,7 @@ pub(crate) fn to_status(error: Error) -> Status {
             Status::unavailable("the store is unavailable, retry later")
         }
         Error::Store(error @ hourglass_store::Error::Failed { .. }) => {
-            tracing::error!(error = %DisplayChain(&error), "store failed, a restart is required");
+            tracing::error!(error = %scrubbed(&error), "store failed, a restart is required");
             Status::unavailable("the store failed and this server is restarting, retry later")
         }
         Error::Store(

@@ -140,10 +140,16 @@ impl PolicyService for PolicyServer {
         &self,
         request: Request<pb::AuthorizeRequest>,
     ) -> Result<Response<pb::AuthorizeResponse>, Status> {
-        self.answer_authorize(request.into_inner())
+        let started = std::time::Instant::now();
+        let result = self
+            .answer_authorize(request.into_inner())
             .await
             .map(Response::new)
-            .map_err(to_status)
+            .map_err(to_status);
+        log_request("Authorize", started, &result, |answer| {
+            answer.decision.as_ref().map(|decision| decision.deny_reason)
+        });
+        result
     }
 
     #[tracing::instrument(
@@ -159,10 +165,16 @@ impl PolicyService for PolicyServer {
         &self,
         request: Request<pb::RecordMessageRequest>,
     ) -> Result<Response<pb::RecordMessageResponse>, Status> {
-        self.answer_record_message(request.into_inner())
+        let started = std::time::Instant::now();
+        let result = self
+            .answer_record_message(request.into_inner())
             .await
             .map(Response::new)
-            .map_err(to_status)
+            .map_err(to_status);
+        log_request("RecordMessage", started, &result, |answer| {
+            answer.decision.as_ref().map(|decision| decision.deny_reason)
+        });
+        result
     }
 
     #[tracing::instrument(
@@ -177,9 +189,36 @@ impl PolicyService for PolicyServer {
         &self,
         request: Request<pb::ListOpenConversationsRequest>,
     ) -> Result<Response<pb::ListOpenConversationsResponse>, Status> {
-        self.answer_list_open_conversations(request.into_inner())
+        let started = std::time::Instant::now();
+        let result = self
+            .answer_list_open_conversations(request.into_inner())
             .await
             .map(Response::new)
-            .map_err(to_status)
+            .map_err(to_status);
+        log_request("ListOpenConversations", started, &result, |_| None);
+        result
     }
+}
+
+/// Logs one line per request at `info`, inside the request's span (whose ids are hashed, see
+/// `telemetry::personal`): the method, the gRPC status code, the deny reason of a decision, and the
+/// latency. Nothing of the request's values is logged here.
+fn log_request<T>(
+    method: &'static str,
+    started: std::time::Instant,
+    result: &Result<Response<T>, Status>,
+    deny_reason: impl FnOnce(&T) -> Option<i32>,
+) {
+    let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
+    let (code, deny_reason) = match result {
+        Ok(response) => {
+            let reason = deny_reason(response.get_ref())
+                .and_then(|reason| pb::DenyReason::try_from(reason).ok())
+                .filter(|reason| *reason != pb::DenyReason::Unspecified)
+                .map(|reason| reason.as_str_name());
+            (tonic::Code::Ok, reason)
+        }
+        Err(status) => (status.code(), None),
+    };
+    tracing::info!(method, code = ?code, deny_reason, latency_us, "request");
 }
