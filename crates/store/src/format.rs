@@ -184,6 +184,26 @@ pub fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, Error>
     serde_json::from_slice(bytes).map_err(|error| Error::corrupt(format!("cannot decode {what}: {error}")))
 }
 
+/// What a writer needs of a stored thread to commit over it, read without decoding the state: its
+/// version and keep-until. Every layout of `ThreadRecord` has both fields under these names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+pub struct ThreadHeader {
+    #[serde(default)]
+    revision: u64,
+    #[serde(default)]
+    keep_until: Option<i64>,
+}
+
+impl ThreadHeader {
+    pub fn version(&self) -> Version {
+        Version(self.revision)
+    }
+
+    pub fn keep_until(&self) -> Option<Instant> {
+        self.keep_until.map(Instant::from_millis)
+    }
+}
+
 fn is_zero(revision: &u64) -> bool {
     *revision == 0
 }

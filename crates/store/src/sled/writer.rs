@@ -14,7 +14,7 @@ use tokio::sync::oneshot;
 
 use super::keys::{Kind, answer_key, counter_key, index_bucket, index_key, legacy_answer_key, thread_key};
 use super::{Inner, decode_at, from_transaction};
-use crate::format::{AnswerRecord, CounterRecord, ThreadRecord, encode};
+use crate::format::{AnswerRecord, CounterRecord, ThreadHeader, ThreadRecord, encode};
 use crate::{Commit, Committed, Error, Hold, Read, Version};
 
 /// The most steps one transaction commits.
@@ -188,17 +188,26 @@ impl Inner {
         job: &Job,
     ) -> ConflictableTransactionResult<Committed, Error> {
         let thread_key = thread_key(&job.thread);
-        let stored = match threads.get(&thread_key)? {
-            Some(bytes) => Some(decode_at::<ThreadRecord>("thread", &thread_key, &bytes).map_err(abort)?),
+        // The writer is the store's bottleneck: it reads only the header of the stored thread, and
+        // decodes the whole record only on a conflict.
+        let stored = threads.get(&thread_key)?;
+        let header = match &stored {
+            Some(bytes) => Some(decode_at::<ThreadHeader>("thread", &thread_key, bytes).map_err(abort)?),
             None => None,
         };
-        let version = stored.as_ref().map_or(Version(0), ThreadRecord::version);
+        let version = header.as_ref().map_or(Version(0), ThreadHeader::version);
         if version != job.version {
+            let thread = match &stored {
+                Some(bytes) => decode_at::<ThreadRecord>("thread", &thread_key, bytes)
+                    .map_err(abort)?
+                    .into_state(),
+                None => ThreadState::default(),
+            };
             let prior = self.prior_in(answers, &job.thread, &job.message_id)?;
             let read = Read {
                 version,
                 snapshot: Snapshot {
-                    thread: stored.map(ThreadRecord::into_state).unwrap_or_default(),
+                    thread,
                     prior,
                     counters: hourglass_core::Counters::default(),
                 },
@@ -206,7 +215,7 @@ impl Inner {
             return Ok(Committed::Conflict(Box::new(read)));
         }
 
-        let kept = stored.as_ref().and_then(ThreadRecord::keep_until);
+        let kept = header.as_ref().and_then(ThreadHeader::keep_until);
         let keep_until = later(kept, job.thread_keep_until);
         let next = ThreadRecord::new(&job.next, Version(version.0 + 1), Some(keep_until));
         threads.insert(thread_key.as_slice(), encode(&next))?;
