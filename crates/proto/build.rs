@@ -5,10 +5,10 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let policy = proto_root.join("hourglass/v1/policy.proto");
+    let files = ["policy.proto", "registry.proto"].map(|file| proto_root.join("hourglass/v1").join(file));
     println!("cargo:rerun-if-changed={}", proto_root.display());
 
-    let file_descriptors = protox::compile([&policy], [&proto_root])?;
+    let file_descriptors = protox::compile(&files, [&proto_root])?;
     let out_dir = PathBuf::from(std::env::var("OUT_DIR")?);
     let descriptor_path = out_dir.join("hourglass_descriptor.bin");
     std::fs::write(&descriptor_path, prost::Message::encode_to_vec(&file_descriptors))?;

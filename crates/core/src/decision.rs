@@ -5,14 +5,35 @@ use crate::{Category, Instant, Money};
 /// Why an outbound message may not be sent. A denial is an answer, not an error.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum DenyReason {
+    /// The template is unknown to a registry that requires it, or not approved.
+    TemplateNotApproved,
+    TemplatePaused,
+    TemplateDisabled,
     OutsideCustomerServiceWindow,
+    CustomerOptedOut,
+    NoOptIn,
+    MarketingStopped,
+    /// The account's per-customer marketing cap, or Meta's hold after error 131049.
+    MarketingLimit,
+    /// The portfolio's messaging limit: distinct customers outside a customer service window in 24 h.
+    MessagingLimit,
+    BudgetExceeded,
 }
 
 impl DenyReason {
     /// Returns the error code Meta's Cloud API gives for the same case, if it has one.
     pub fn meta_error_code(self) -> Option<i32> {
         match self {
+            DenyReason::TemplateNotApproved => Some(132_001),
+            DenyReason::TemplatePaused => Some(132_015),
+            DenyReason::TemplateDisabled => Some(132_016),
             DenyReason::OutsideCustomerServiceWindow => Some(131_047),
+            DenyReason::MarketingStopped => Some(131_050),
+            DenyReason::MarketingLimit => Some(131_049),
+            DenyReason::CustomerOptedOut
+            | DenyReason::NoOptIn
+            | DenyReason::MessagingLimit
+            | DenyReason::BudgetExceeded => None,
         }
     }
 }
@@ -96,6 +117,8 @@ pub struct Decision {
     /// The end of the contiguous customer service window containing the decision instant; none when
     /// the window is closed.
     pub customer_service_window_expires_at: Option<Instant>,
+    /// What the first guard in shadow that failed would have denied; the verdict ignores it.
+    pub shadow_deny_reason: Option<DenyReason>,
 }
 
 impl Decision {

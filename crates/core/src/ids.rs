@@ -17,26 +17,12 @@ pub struct BusinessId(String);
 impl BusinessId {
     /// Validates a business id.
     pub fn new(raw: &str) -> Result<BusinessId, Error> {
-        const FIELD: &str = "business_id";
-        if raw.is_empty() {
-            return Err(Error::invalid(FIELD, "must not be empty"));
-        }
-        if raw.len() > MAX_ID_LEN {
-            return Err(Error::invalid(
-                FIELD,
-                format!("must be at most {MAX_ID_LEN} characters"),
-            ));
-        }
-        if let Some(bad) = raw
-            .chars()
-            .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
-        {
-            return Err(Error::invalid(
-                FIELD,
-                format!("may hold only ASCII letters, digits, '-', '_' and '.', found {bad:?}"),
-            ));
-        }
-        Ok(BusinessId(raw.to_owned()))
+        BusinessId::named("business_id", raw)
+    }
+
+    /// Validates a business id given in the field `field`.
+    pub fn named(field: &'static str, raw: &str) -> Result<BusinessId, Error> {
+        key_safe(field, raw).map(BusinessId)
     }
 
     pub fn as_str(&self) -> &str {
@@ -142,6 +128,11 @@ impl fmt::Display for MessageId {
 pub struct AccountId(String);
 
 impl AccountId {
+    /// Validates an account id (Meta's WhatsApp Business Account id) given in the field `field`.
+    pub fn new(field: &'static str, raw: &str) -> Result<AccountId, Error> {
+        key_safe(field, raw).map(AccountId)
+    }
+
     /// Returns the account of a business that is not registered with one: the business itself.
     pub fn of_unregistered(business_id: &BusinessId) -> AccountId {
         AccountId(business_id.as_str().to_owned())
@@ -158,6 +149,56 @@ impl fmt::Display for AccountId {
     }
 }
 
+/// A business portfolio: it owns accounts, and its messaging limit counts across them.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PortfolioId(String);
+
+impl PortfolioId {
+    /// Validates a portfolio id given in the field `field`.
+    pub fn new(field: &'static str, raw: &str) -> Result<PortfolioId, Error> {
+        key_safe(field, raw).map(PortfolioId)
+    }
+
+    /// Returns the portfolio of an account that names none: the account itself.
+    pub fn of_account(account: &AccountId) -> PortfolioId {
+        PortfolioId(account.as_str().to_owned())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Display for PortfolioId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Validates an id that becomes part of storage keys: ASCII letters, digits, `-`, `_` and `.`, 1 to
+/// 128 characters.
+fn key_safe(field: &'static str, raw: &str) -> Result<String, Error> {
+    if raw.is_empty() {
+        return Err(Error::invalid(field, "must not be empty"));
+    }
+    if raw.len() > MAX_ID_LEN {
+        return Err(Error::invalid(
+            field,
+            format!("must be at most {MAX_ID_LEN} characters"),
+        ));
+    }
+    if let Some(bad) = raw
+        .chars()
+        .find(|c| !(c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')))
+    {
+        return Err(Error::invalid(
+            field,
+            format!("may hold only ASCII letters, digits, '-', '_' and '.', found {bad:?}"),
+        ));
+    }
+    Ok(raw.to_owned())
+}
+
 /// One (business, customer) pair: every window and conversation belongs to exactly one thread.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ThreadKey {
@@ -166,10 +207,8 @@ pub struct ThreadKey {
 }
 
 impl ThreadKey {
-    /// Returns the account whose free tier this thread's service conversations count against.
-    ///
-    /// Until businesses can be registered with their account, each business is an account of its own.
-    pub fn account(&self) -> AccountId {
+    /// Returns the account of this thread's business while it is not registered with one.
+    pub fn unregistered_account(&self) -> AccountId {
         AccountId::of_unregistered(&self.business_id)
     }
 }

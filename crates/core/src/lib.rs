@@ -12,11 +12,13 @@
 mod counter;
 mod decision;
 mod error;
+mod guards;
 mod ids;
 mod message;
 mod money;
 mod policy;
 mod rate_card;
+mod registry;
 mod rules;
 mod step;
 mod thread;
@@ -30,11 +32,17 @@ pub use decision::{
     Charge, Conversation, Decision, DenyReason, PricingModel, PricingType, ThreadView, Verdict,
 };
 pub use error::Error;
-pub use ids::{AccountId, BusinessId, CustomerId, MessageId, ThreadKey};
+pub use guards::{Guard, Shadowed};
+pub use ids::{AccountId, BusinessId, CustomerId, MessageId, PortfolioId, ThreadKey};
 pub use message::{Category, ClientPlatform, EntryPoint, Inbound, Outbound, Template, TemplateCategory};
 pub use money::{Currency, Money};
 pub use policy::{FREE_TIER_CONVERSATIONS, PER_MESSAGE_FROM, Policy, PricingSchedule, SERVICE_FREE_FROM};
 pub use rate_card::{OTHER_MARKET, RateCard, RateRow};
+pub use registry::{
+    Account, Business, Change, ConsentEvent, ConsentKind, ConsentLog, ConsentState, Facts, History,
+    MAX_CHANGES, MAX_MARKETING_CAP_WINDOW, MarketingCap, MessagingLimit, Portfolio, Registered, TemplateName,
+    TemplateState, TemplateStatus, Zone,
+};
 pub use rules::{
     CONVERSATION, CUSTOMER_SERVICE_WINDOW, FREE_ENTRY_POINT_CONVERSATION, RESPONSE_WINDOW, validate_at, view,
 };

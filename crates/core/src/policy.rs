@@ -1,6 +1,6 @@
 //! The deployment's pricing policy: the rate card, the pricing model, and the free tier.
 
-use crate::{Instant, RateCard};
+use crate::{Instant, RateCard, Shadowed};
 
 /// The free tier of the June 2023 model: service conversations per account and calendar month.
 pub const FREE_TIER_CONVERSATIONS: u32 = 1_000;
@@ -42,6 +42,8 @@ pub struct Policy {
     pub schedule: PricingSchedule,
     /// Free-tier service conversations per account and calendar month.
     pub free_tier_conversations: u32,
+    /// The guards that run in shadow: they report what they would deny, and deny nothing.
+    pub shadow: Shadowed,
 }
 
 impl Policy {
@@ -51,10 +53,14 @@ impl Policy {
             rate_card,
             schedule: PricingSchedule::Conversation2023,
             free_tier_conversations: FREE_TIER_CONVERSATIONS,
+            shadow: Shadowed::new(),
         }
     }
 
-    pub(crate) fn era_at(&self, at: Instant) -> Era {
+    /// Returns the era of a decision whose wall-clock time in its account's zone is `local`
+    /// (`Zone::wall_clock`): Meta changed models at 00:00 in each account's zone.
+    pub(crate) fn era_at(&self, local: Instant) -> Era {
+        let at = local;
         match self.schedule {
             PricingSchedule::Conversation2023 => Era::ConversationWithFreeTier,
             PricingSchedule::PerMessage => Era::PerMessage,

@@ -4,11 +4,12 @@
 
 use uuid::Uuid;
 
+use crate::guards;
 use crate::policy::Era;
 use crate::step::free_tier_counter;
 use crate::thread::ResponseWindow;
 use crate::{
-    Category, Charge, Claim, Conversation, Decision, DenyReason, Duration, Error, Inbound, Instant, Money,
+    Category, Charge, Claim, Conversation, Decision, Duration, Error, Inbound, Instant, MarketingCap, Money,
     Outbound, Policy, PricingModel, PricingType, Snapshot, Span, ThreadKey, ThreadState, ThreadView, Verdict,
     Write,
 };
@@ -74,31 +75,43 @@ pub(crate) fn decide(
     let state = &snapshot.thread;
     let instant = state.decision_instant(at);
     let window_end = state.customer_service_window_end(instant);
-    if matches!(message, Outbound::FreeForm) && window_end.is_none() {
-        let explanation = format!(
-            "no customer service window is open at {instant}: the customer has not written in the last \
-             24 hours, so a free-form message would fail with Meta error 131047 (re-engagement message); \
-             send an approved template instead"
-        );
-        let decision = Decision {
-            verdict: Verdict::Denied {
-                reason: DenyReason::OutsideCustomerServiceWindow,
-                explanation,
-            },
-            customer_service_window_expires_at: None,
-        };
-        return (decision, None);
-    }
+    let checked = guards::check(&policy.shadow, snapshot, message, instant, window_end);
+    let shadow_deny_reason = checked.shadow;
+    let message = match checked.verdict {
+        Ok(message) => message,
+        Err(denial) => {
+            let decision = Decision {
+                verdict: Verdict::Denied {
+                    reason: denial.reason,
+                    explanation: denial.explanation,
+                },
+                customer_service_window_expires_at: window_end,
+                shadow_deny_reason,
+            };
+            return (decision, None);
+        }
+    };
+    let message = &message;
 
-    let era = policy.era_at(instant);
+    // Calendar rules (eras, rate-card dates, the free tier's month) follow the account's zone.
+    let local = snapshot.facts.time_zone().wall_clock(instant);
+    let era = policy.era_at(local);
     let pricing_model = match era {
         Era::ConversationWithFreeTier | Era::ConversationServiceFree => PricingModel::Conversation,
         Era::PerMessage => PricingModel::PerMessage,
     };
-    let rates = policy.rate_card.rates_for(&thread.customer_id, instant);
+    let rates = policy.rate_card.rates_for(&thread.customer_id, local);
     let zero = Money::zero(rates.currency);
     let mut next = state.clone();
     next.parts_mut().last_outbound_at = Some(instant);
+    if let Some(cap) = marketing_cap(snapshot)
+        && guards::counts_for_marketing_cap(message, window_end)
+    {
+        next.parts_mut()
+            .marketing_sent
+            .push(Span::starting_at(instant, cap.window));
+    }
+    let free_tier = free_tier_counter(&snapshot.facts, thread, instant);
     let mut claims = Vec::new();
 
     let charge = if let Some(free_entry_point) = state.open_conversation(Category::FreeEntryPoint, instant) {
@@ -139,9 +152,7 @@ pub(crate) fn decide(
                     false,
                     zero,
                 ),
-                None if snapshot.counters.used(&free_tier_counter(thread, instant))
-                    < policy.free_tier_conversations =>
-                {
+                None if snapshot.counters.used(&free_tier) < policy.free_tier_conversations => {
                     let charge = open(
                         &mut next,
                         thread,
@@ -153,7 +164,7 @@ pub(crate) fn decide(
                     );
                     if let Some(conversation) = &charge.conversation {
                         claims.push(Claim {
-                            counter: free_tier_counter(thread, instant),
+                            counter: free_tier.clone(),
                             slot: conversation.id.clone(),
                             limit: policy.free_tier_conversations,
                         });
@@ -179,8 +190,14 @@ pub(crate) fn decide(
     let decision = Decision {
         verdict: Verdict::Allowed(charge),
         customer_service_window_expires_at: window_end,
+        shadow_deny_reason,
     };
     (decision, Some(Write { thread: next, claims }))
+}
+
+/// Returns the marketing cap of the message's account, if it has one.
+fn marketing_cap(snapshot: &Snapshot) -> Option<MarketingCap> {
+    snapshot.facts.account.as_ref()?.account.marketing_cap
 }
 
 /// Describes a thread at `at`: its open conversations, its customer service window, and the deadline

@@ -9,7 +9,8 @@
 use crate::policy::Era;
 use crate::rules::{decide, record_inbound};
 use crate::{
-    Claim, CounterKey, Counters, Decision, Error, Inbound, Instant, Outbound, Policy, ThreadKey, ThreadState,
+    Claim, CounterKey, Counters, Decision, Error, Facts, Inbound, Instant, Outbound, Policy, ThreadKey,
+    ThreadState,
 };
 
 /// A message from the customer or from the business.
@@ -36,6 +37,8 @@ pub struct Snapshot {
     pub prior: Option<Answer>,
     /// The counters that `counters_read` names for the event and this thread.
     pub counters: Counters,
+    /// What the guards read of the registry and of consent.
+    pub facts: Facts,
 }
 
 /// The answer to a recorded message.
@@ -87,13 +90,13 @@ pub fn check_priced(policy: &Policy, event: &Event) -> Result<(), Error> {
 /// A store reads them with the thread. It cannot know the thread before it reads it, so it may first
 /// ask with an empty state (which decides at the event's own instant) and read what is missing after:
 /// a decision reads a counter only if this names it.
-pub fn counters_read(policy: &Policy, event: &Event, thread: &ThreadState) -> Vec<CounterKey> {
+pub fn counters_read(policy: &Policy, facts: &Facts, event: &Event, thread: &ThreadState) -> Vec<CounterKey> {
     match &event.message {
         // Only a free-form message can open a service conversation, the one kind the free tier counts.
         Message::Outbound(Outbound::FreeForm) => {
             let instant = thread.decision_instant(event.at);
-            match policy.era_at(instant) {
-                Era::ConversationWithFreeTier => vec![free_tier_counter(&event.thread, instant)],
+            match policy.era_at(facts.time_zone().wall_clock(instant)) {
+                Era::ConversationWithFreeTier => vec![free_tier_counter(facts, &event.thread, instant)],
                 Era::ConversationServiceFree | Era::PerMessage => Vec::new(),
             }
         }
@@ -140,10 +143,14 @@ pub fn step(policy: &Policy, snapshot: &Snapshot, event: &Event) -> Step {
 }
 
 /// Returns the free-tier counter a service conversation opened at `instant` counts against: the
-/// account's, for the calendar month of `instant` (UTC until accounts can be registered).
-pub(crate) fn free_tier_counter(thread: &ThreadKey, instant: Instant) -> CounterKey {
+/// account's, for the calendar month of `instant` in the account's zone.
+pub(crate) fn free_tier_counter(facts: &Facts, thread: &ThreadKey, instant: Instant) -> CounterKey {
+    let account = match &facts.account {
+        Some(registered) => registered.id.clone(),
+        None => thread.unregistered_account(),
+    };
     CounterKey::FreeTier {
-        account: thread.account(),
-        month: instant.utc_month(),
+        account,
+        month: facts.time_zone().wall_clock(instant).utc_month(),
     }
 }

@@ -10,7 +10,7 @@ use crate::*;
 
 const T0: i64 = 1_709_251_200_000; // 2024-03-01T00:00:00Z
 
-fn at(hours: f64) -> Instant {
+pub(crate) fn at(hours: f64) -> Instant {
     Instant::from_millis(T0 + (hours * 3_600_000.0) as i64)
 }
 
@@ -47,7 +47,7 @@ fn mk_thread() -> ThreadKey {
     }
 }
 
-fn template(category: TemplateCategory) -> Outbound {
+pub(crate) fn template(category: TemplateCategory) -> Outbound {
     Outbound::Template(Template {
         name: "tpl".to_owned(),
         language: "en".to_owned(),
@@ -60,24 +60,27 @@ const UTILITY: TemplateCategory = TemplateCategory::Utility;
 const AUTHENTICATION: TemplateCategory = TemplateCategory::Authentication;
 
 /// A thread driven through the rules the way a store drives it.
-struct Timeline {
-    policy: Policy,
-    thread: ThreadKey,
-    state: ThreadState,
-    free_tier_used: u32,
+pub(crate) struct Timeline {
+    pub(crate) policy: Policy,
+    pub(crate) thread: ThreadKey,
+    pub(crate) state: ThreadState,
+    pub(crate) free_tier_used: u32,
+    /// What the guards read: the registry and consent.
+    pub(crate) facts: Facts,
 }
 
 impl Timeline {
-    fn new() -> Timeline {
+    pub(crate) fn new() -> Timeline {
         Timeline {
             policy: Policy::for_test(),
             thread: mk_thread(),
             state: ThreadState::default(),
             free_tier_used: 0,
+            facts: Facts::default(),
         }
     }
 
-    fn inbound(&mut self, hours: f64) -> &mut Timeline {
+    pub(crate) fn inbound(&mut self, hours: f64) -> &mut Timeline {
         self.inbound_from(hours, EntryPoint::Organic, ClientPlatform::Unspecified)
     }
 
@@ -95,7 +98,7 @@ impl Timeline {
         self
     }
 
-    fn outbound(&mut self, hours: f64, message: Outbound) -> Decision {
+    pub(crate) fn outbound(&mut self, hours: f64, message: Outbound) -> Decision {
         let step = self.run(hours, Message::Outbound(message));
         step.answer.decision.expect("an outbound message has a decision")
     }
@@ -107,7 +110,7 @@ impl Timeline {
             at: at(hours),
             message,
         };
-        let counters = counters_read(&self.policy, &event, &self.state)
+        let counters = counters_read(&self.policy, &self.facts, &event, &self.state)
             .into_iter()
             .map(|counter| (counter, self.free_tier_used))
             .collect();
@@ -115,6 +118,7 @@ impl Timeline {
             thread: self.state.clone(),
             prior: None,
             counters,
+            facts: self.facts.clone(),
         };
         let step = step(&self.policy, &snapshot, &event);
         if let Some(write) = &step.write {
@@ -773,17 +777,18 @@ proptest! {
                         at: minutes(*m),
                         message: Message::Inbound(Inbound { entry_point: *entry_point, platform: *platform }),
                     };
-                    prop_assert!(counters_read(&policy, &event, &state).is_empty());
+                    prop_assert!(counters_read(&policy, &Facts::default(), &event, &state).is_empty());
                     let snapshot = Snapshot { thread: state.clone(), ..Snapshot::default() };
                     state = step(&policy, &snapshot, &event).write.expect("inbound messages are recorded").thread;
                 }
                 TestEvent::Outbound { minutes: m, message } => {
                     let event = Event { thread: thread.clone(), at: minutes(*m), message: Message::Outbound(message.clone()) };
-                    let read = counters_read(&policy, &event, &state);
+                    let read = counters_read(&policy, &Facts::default(), &event, &state);
                     let snapshot = Snapshot {
                         thread: state.clone(),
                         prior: None,
                         counters: read.iter().map(|counter| (counter.clone(), free_tier_used)).collect(),
+                        facts: Facts::default(),
                     };
                     let outcome = step(&policy, &snapshot, &event);
                     let decision = outcome.answer.decision.clone().expect("outbound messages are decided");
@@ -793,7 +798,7 @@ proptest! {
                     prop_assert_eq!(again.answer.decision.map(Decision::into_dry_run), Some(decision.clone().into_dry_run()));
                     let mut unread = snapshot.clone();
                     for month in [minutes(*m).utc_month(), state.decision_instant(minutes(*m)).utc_month()] {
-                        let counter = CounterKey::FreeTier { account: thread.account(), month };
+                        let counter = CounterKey::FreeTier { account: thread.unregistered_account(), month };
                         if !read.contains(&counter) {
                             unread.counters.insert(counter, u32::MAX);
                         }

@@ -30,6 +30,9 @@ pub struct ThreadParts {
     pub last_outbound_at: Option<Instant>,
     /// The latest instant of any recorded event.
     pub latest_event_at: Option<Instant>,
+    /// Marketing templates sent outside a customer service window while the account had a marketing
+    /// cap: each from its sending to the end of the cap's window then.
+    pub marketing_sent: Vec<Span>,
 }
 
 /// A thread's state. The customer service window is kept as sorted, disjoint, non-touching spans.
@@ -103,6 +106,18 @@ impl ThreadState {
             .max()
     }
 
+    /// Returns when the marketing templates counted by a cap of `window` at `at` were sent: those sent
+    /// in `(at - window, at]`.
+    pub fn marketing_sent_within(&self, at: Instant, window: Duration) -> Vec<Instant> {
+        let after = at.minus(window);
+        self.parts
+            .marketing_sent
+            .iter()
+            .map(|span| span.start)
+            .filter(|&sent| after < sent && sent <= at)
+            .collect()
+    }
+
     /// Returns how long after its latest event this state is still needed: until the last window or
     /// conversation it holds ends, plus `RETENTION_GRACE`. Stores turn this into a TTL or a sweep time.
     pub fn retention(&self) -> Duration {
@@ -116,6 +131,7 @@ impl ThreadState {
             .map(|span| span.end)
             .chain(self.parts.response_windows.iter().map(|window| window.span.end))
             .chain(self.parts.conversations.iter().map(Conversation::ends_at))
+            .chain(self.parts.marketing_sent.iter().map(|span| span.end))
             .max()
             .unwrap_or(latest_event_at);
         Duration::from_millis(
@@ -156,5 +172,6 @@ impl ThreadState {
         parts
             .conversations
             .retain(|conversation| conversation.ends_at() > horizon);
+        parts.marketing_sent.retain(|span| span.end > horizon);
     }
 }

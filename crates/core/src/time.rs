@@ -36,6 +36,23 @@ impl Duration {
     }
 }
 
+impl fmt::Display for Duration {
+    /// Writes the duration in the largest unit that divides it: `24 h`, `90 min`, `45 s`, `250 ms`.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let units = [
+            (Duration::HOUR, "h"),
+            (Duration::MINUTE, "min"),
+            (Duration::SECOND, "s"),
+        ];
+        for (unit, name) in units {
+            if self.0 != 0 && self.0 % unit.0 == 0 {
+                return write!(f, "{} {name}", self.0 / unit.0);
+            }
+        }
+        write!(f, "{} ms", self.0)
+    }
+}
+
 impl Instant {
     /// The earliest instant the API accepts: 1970-01-01T00:00:00Z.
     pub const EPOCH: Instant = Instant(0);
@@ -73,7 +90,7 @@ impl Instant {
         }
     }
 
-    fn to_date_time(self) -> DateTime<Utc> {
+    pub(crate) fn to_date_time(self) -> DateTime<Utc> {
         // Every i64 millisecond count that the API can carry lies within chrono's range (±262,000
         // years); instants beyond it are clamped rather than trusted.
         DateTime::from_timestamp_millis(self.0).unwrap_or(if self.0 < 0 {

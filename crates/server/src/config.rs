@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
-use hourglass_core::{FREE_TIER_CONVERSATIONS, Policy, PricingSchedule};
+use hourglass_core::{FREE_TIER_CONVERSATIONS, Guard, Policy, PricingSchedule};
 
 use crate::rate_card;
 
@@ -54,6 +54,12 @@ pub struct Config {
     /// per-message pricing (July 2025), or following Meta's calendar by the date of each message.
     #[arg(long, env = "HOURGLASS_PRICING_MODEL", value_enum, default_value_t = PricingScheduleArg::Conversation2023)]
     pub pricing_model: PricingScheduleArg,
+
+    /// Guards to run in shadow, comma-separated: each reports what it would deny in
+    /// `Decision.shadow_deny_reason` and denies nothing. Of template, opt-out, opt-in, marketing-stop,
+    /// marketing-cap, messaging-limit, budget.
+    #[arg(long, env = "HOURGLASS_SHADOW", value_name = "GUARD,...", value_delimiter = ',', value_parser = parse_guard)]
+    pub shadow: Vec<Guard>,
 
     /// How many seconds (0 to 86400) an event time `at` may lie ahead of the server clock before it is
     /// rejected.
@@ -173,6 +179,7 @@ impl Config {
             store,
             rate_card,
             pricing_model,
+            shadow,
             max_clock_skew: _,
             store_timeout_ms: _,
             log_format: _,
@@ -190,7 +197,7 @@ impl Config {
             ));
         }
         let policy = match rate_card::load(rate_card.as_deref()) {
-            Ok(rate_card) => Some(load_policy(rate_card, *pricing_model)),
+            Ok(rate_card) => Some(load_policy(rate_card, *pricing_model, shadow)),
             Err(error) => {
                 problems.push(format!("--rate-card: {error}"));
                 None
@@ -249,13 +256,26 @@ fn name_the_variable(
     error
 }
 
-/// Returns the policy of a deployment from its rate card and pricing model.
-pub(crate) fn load_policy(rate_card: hourglass_core::RateCard, pricing_model: PricingScheduleArg) -> Policy {
+/// Returns the policy of a deployment from its rate card, pricing model and guards in shadow.
+pub(crate) fn load_policy(
+    rate_card: hourglass_core::RateCard,
+    pricing_model: PricingScheduleArg,
+    shadow: &[Guard],
+) -> Policy {
     Policy {
         rate_card,
         schedule: PricingSchedule::from(pricing_model),
         free_tier_conversations: FREE_TIER_CONVERSATIONS,
+        shadow: shadow.iter().copied().collect(),
     }
+}
+
+/// Parses a guard's name for `--shadow`.
+fn parse_guard(name: &str) -> Result<Guard, String> {
+    Guard::from_name(name.trim()).ok_or_else(|| {
+        let names: Vec<&str> = Guard::ALL.iter().map(|guard| guard.name()).collect();
+        format!("{name:?} is not a guard: use {}", names.join(", "))
+    })
 }
 
 /// Checks the shape of a store URL; whether the backend is reachable is for `hourglass_store::open`.

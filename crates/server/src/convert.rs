@@ -131,7 +131,7 @@ pub(crate) fn list_open_conversations_from_proto(
     Ok(ListOpenConversations { thread, at })
 }
 
-fn thread_from_proto(business_id: &str, customer_id: &str) -> Result<ThreadKey, Error> {
+pub(crate) fn thread_from_proto(business_id: &str, customer_id: &str) -> Result<ThreadKey, Error> {
     Ok(ThreadKey {
         business_id: BusinessId::new(business_id)?,
         customer_id: CustomerId::new(customer_id)?,
@@ -139,22 +139,39 @@ fn thread_from_proto(business_id: &str, customer_id: &str) -> Result<ThreadKey, 
 }
 
 /// Converts the event time `at`, truncated to whole milliseconds, and checks it against the clock.
-fn instant_from_proto(at: Option<prost_types::Timestamp>, clock: Clock) -> Result<Instant, Error> {
-    const FIELD: &str = "at";
+pub(crate) fn instant_from_proto(at: Option<prost_types::Timestamp>, clock: Clock) -> Result<Instant, Error> {
+    match timestamp_from_proto("at", at)? {
+        Some(at) => validate_at(at, clock.now, clock.max_skew),
+        None => Ok(clock.now),
+    }
+}
+
+/// Converts a timestamp of the field `field`, truncated to whole milliseconds; none when absent. Not
+/// checked against the clock: a registry change may be announced for later.
+pub(crate) fn timestamp_from_proto(
+    field: &'static str,
+    at: Option<prost_types::Timestamp>,
+) -> Result<Option<Instant>, Error> {
+    const MAX_SECONDS: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
     let Some(prost_types::Timestamp { seconds, nanos }) = at else {
-        return Ok(clock.now);
+        return Ok(None);
     };
+    let field_name = field;
+    if !(0..=MAX_SECONDS).contains(&seconds) {
+        return Err(Error::invalid(
+            field_name,
+            format!("{seconds} s is out of range: it must lie in 1970-01-01 to 9999-12-31"),
+        ));
+    }
     if !(0..1_000_000_000).contains(&nanos) {
         return Err(Error::invalid(
-            FIELD,
+            field_name,
             format!("nanos must lie in 0 to 999,999,999, got {nanos}"),
         ));
     }
-    let millis = seconds
-        .checked_mul(1_000)
-        .and_then(|millis| millis.checked_add(i64::from(nanos / 1_000_000)))
-        .ok_or_else(|| Error::invalid(FIELD, format!("{seconds} s is out of range")))?;
-    validate_at(Instant::from_millis(millis), clock.now, clock.max_skew)
+    Ok(Some(Instant::from_millis(
+        seconds * 1_000 + i64::from(nanos / 1_000_000),
+    )))
 }
 
 fn outbound_from_proto(message: pb::OutboundMessage, fields: &OutboundFields) -> Result<Outbound, Error> {
@@ -186,7 +203,10 @@ fn outbound_from_proto(message: pb::OutboundMessage, fields: &OutboundFields) ->
     }
 }
 
-fn template_category_from_proto(category: i32, field: &'static str) -> Result<TemplateCategory, Error> {
+pub(crate) fn template_category_from_proto(
+    category: i32,
+    field: &'static str,
+) -> Result<TemplateCategory, Error> {
     match pb::Category::try_from(category) {
         Ok(pb::Category::Marketing) => Ok(TemplateCategory::Marketing),
         Ok(pb::Category::Utility) => Ok(TemplateCategory::Utility),
@@ -256,9 +276,13 @@ impl ToProto for Decision {
         let Decision {
             verdict,
             customer_service_window_expires_at,
+            shadow_deny_reason,
         } = self;
         let customer_service_window_expires_at =
             customer_service_window_expires_at.as_ref().map(ToProto::to_proto);
+        let shadow_deny_reason = shadow_deny_reason
+            .map_or(pb::DenyReason::Unspecified, |reason| reason.to_proto())
+            .into();
         match verdict {
             Verdict::Allowed(charge) => pb::Decision {
                 allowed: true,
@@ -267,6 +291,7 @@ impl ToProto for Decision {
                 explanation: String::new(),
                 charge: Some(charge.to_proto()),
                 customer_service_window_expires_at,
+                shadow_deny_reason,
             },
             Verdict::Denied { reason, explanation } => pb::Decision {
                 allowed: false,
@@ -275,6 +300,7 @@ impl ToProto for Decision {
                 explanation: explanation.clone(),
                 charge: None,
                 customer_service_window_expires_at,
+                shadow_deny_reason,
             },
         }
     }
@@ -285,7 +311,16 @@ impl ToProto for DenyReason {
 
     fn to_proto(&self) -> pb::DenyReason {
         match self {
+            DenyReason::TemplateNotApproved => pb::DenyReason::TemplateNotApproved,
+            DenyReason::TemplatePaused => pb::DenyReason::TemplatePaused,
+            DenyReason::TemplateDisabled => pb::DenyReason::TemplateDisabled,
             DenyReason::OutsideCustomerServiceWindow => pb::DenyReason::OutsideCustomerServiceWindow,
+            DenyReason::CustomerOptedOut => pb::DenyReason::CustomerOptedOut,
+            DenyReason::NoOptIn => pb::DenyReason::NoOptIn,
+            DenyReason::MarketingStopped => pb::DenyReason::MarketingStopped,
+            DenyReason::MarketingLimit => pb::DenyReason::MarketingLimit,
+            DenyReason::MessagingLimit => pb::DenyReason::MessagingLimit,
+            DenyReason::BudgetExceeded => pb::DenyReason::BudgetExceeded,
         }
     }
 }

@@ -15,6 +15,9 @@ pub(crate) enum Error {
     /// The store failed.
     #[error(transparent)]
     Store(#[from] hourglass_store::Error),
+    /// What the request names was never written, such as a `GetAccount` of an unknown account.
+    #[error("{0}")]
+    NotFound(String),
     /// The store did not answer within the store timeout.
     #[error("the store did not answer within {timeout_ms} ms")]
     StoreTimeout { timeout_ms: u128 },
@@ -29,6 +32,7 @@ pub(crate) fn to_status(error: Error) -> Status {
             tracing::info!(field = error.field, "request rejected");
             Status::invalid_argument(truncate(error.to_string(), MAX_INVALID_MESSAGE_BYTES))
         }
+        Error::NotFound(message) => Status::not_found(truncate(message, MAX_INVALID_MESSAGE_BYTES)),
         Error::StoreTimeout { timeout_ms } => {
             tracing::warn!(timeout_ms, "store call timed out");
             Status::unavailable(format!(

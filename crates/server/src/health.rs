@@ -12,15 +12,16 @@
 
 use std::sync::Arc;
 
-use hourglass_proto::v1::policy_service_server::SERVICE_NAME;
+use hourglass_proto::v1::policy_service_server::SERVICE_NAME as POLICY;
+use hourglass_proto::v1::registry_service_server::SERVICE_NAME as REGISTRY;
 use hourglass_store::Store;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
-/// The services whose status follows the store: the whole server, and the policy service.
-const SERVICES: [&str; 2] = ["", SERVICE_NAME];
+/// The services whose status follows the store: the whole server, and each service of `hourglass.v1`.
+const SERVICES: [&str; 3] = ["", POLICY, REGISTRY];
 
 /// How the store is watched.
 #[derive(Clone, Copy, Debug)]

@@ -21,6 +21,7 @@ mod convert;
 mod error;
 mod health;
 pub mod rate_card;
+mod registry;
 mod service;
 pub mod telemetry;
 mod transport;
@@ -35,11 +36,12 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use hourglass_proto::v1::policy_service_server::PolicyServiceServer;
+use hourglass_proto::v1::registry_service_server::RegistryServiceServer;
 use hourglass_store::Store;
 use tokio::net::TcpListener;
 
 pub use crate::config::Config;
-use crate::config::{ConnectionConfig, PricingScheduleArg};
+use crate::config::ConnectionConfig;
 use crate::health::{StoreCheck, StoreWatch};
 use crate::service::{PolicyServer, SharedPolicy};
 
@@ -63,7 +65,9 @@ pub async fn run(
         listen: _,
         store: store_url,
         rate_card,
-        pricing_model,
+        // In `policy`, from `validate`.
+        pricing_model: _,
+        shadow: _,
         max_clock_skew,
         store_timeout_ms,
         log_format: _,
@@ -79,11 +83,7 @@ pub async fn run(
         .await
         .with_context(|| format!("open store {}", redact_store_url(&store_url)))?;
     let policy = SharedPolicy::new(policy);
-    let _reload = AbortOnDrop(tokio::spawn(reload_on_sighup(
-        policy.clone(),
-        rate_card,
-        pricing_model,
-    )));
+    let _reload = AbortOnDrop(tokio::spawn(reload_on_sighup(policy.clone(), rate_card)));
     let options = ServeOptions {
         max_clock_skew: hourglass_core::Duration::from_millis(
             i64::try_from(max_clock_skew.saturating_mul(1_000)).unwrap_or(i64::MAX),
@@ -189,6 +189,12 @@ async fn serve(
         .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
         .build_v1alpha()
         .context("build the reflection service")?;
+    let registry_service = RegistryServiceServer::new(registry::RegistryServer::new(
+        Arc::clone(&store),
+        max_clock_skew,
+        store_timeout,
+    ))
+    .max_decoding_message_size(max_message_bytes);
     let policy_service =
         PolicyServiceServer::new(PolicyServer::new(store, policy, max_clock_skew, store_timeout))
             .max_decoding_message_size(max_message_bytes);
@@ -221,6 +227,7 @@ async fn serve(
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
         .add_service(policy_service)
+        .add_service(registry_service)
         .serve_with_incoming_shutdown(incoming, async move {
             tokio::select! {
                 () = shutdown => {}
@@ -250,11 +257,7 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 
 /// Reloads the rate card on every SIGHUP; a card that fails to load is logged and the previous one
 /// stays in force.
-async fn reload_on_sighup(
-    policy: SharedPolicy,
-    rate_card: Option<PathBuf>,
-    pricing_model: PricingScheduleArg,
-) {
+async fn reload_on_sighup(policy: SharedPolicy, rate_card: Option<PathBuf>) {
     #[cfg(unix)]
     {
         let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
@@ -282,7 +285,11 @@ async fn reload_on_sighup(
             let mut read = tokio::task::spawn_blocking(move || rate_card::load(path.as_deref()));
             match tokio::time::timeout(RATE_CARD_READ_TIMEOUT, &mut read).await {
                 Ok(Ok(Ok(card))) => {
-                    policy.replace(config::load_policy(card, pricing_model));
+                    let current = policy.current();
+                    policy.replace(hourglass_core::Policy {
+                        rate_card: card,
+                        ..(*current).clone()
+                    });
                     tracing::info!(rate_card = %origin, "rate card reloaded");
                 }
                 Ok(Ok(Err(error))) => {

@@ -72,12 +72,7 @@ impl PolicyServer {
         &self,
         call: impl Future<Output = Result<T, hourglass_store::Error>>,
     ) -> Result<T, Error> {
-        match tokio::time::timeout(self.store_timeout, call).await {
-            Ok(result) => Ok(result?),
-            Err(_elapsed) => Err(Error::StoreTimeout {
-                timeout_ms: self.store_timeout.as_millis(),
-            }),
-        }
+        bounded(self.store_timeout, call).await
     }
 
     async fn answer_authorize(&self, request: pb::AuthorizeRequest) -> Result<pb::AuthorizeResponse, Error> {
@@ -200,10 +195,23 @@ impl PolicyService for PolicyServer {
     }
 }
 
+/// Awaits a store call for at most `timeout`.
+pub(crate) async fn bounded<T>(
+    timeout: std::time::Duration,
+    call: impl Future<Output = Result<T, hourglass_store::Error>>,
+) -> Result<T, Error> {
+    match tokio::time::timeout(timeout, call).await {
+        Ok(result) => Ok(result?),
+        Err(_elapsed) => Err(Error::StoreTimeout {
+            timeout_ms: timeout.as_millis(),
+        }),
+    }
+}
+
 /// Logs one line per request at `info`, inside the request's span (whose ids are hashed, see
 /// `telemetry::personal`): the method, the gRPC status code, the deny reason of a decision, and the
 /// latency. Nothing of the request's values is logged here.
-fn log_request<T>(
+pub(crate) fn log_request<T>(
     method: &'static str,
     started: std::time::Instant,
     result: &Result<Response<T>, Status>,

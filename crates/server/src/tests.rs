@@ -254,6 +254,7 @@ async fn free_form_reply_opens_a_free_tier_service_conversation() {
                 conversation: Some(expected_conversation),
             }),
             customer_service_window_expires_at: at(T0 + 24 * HOUR),
+            shadow_deny_reason: pb::DenyReason::Unspecified.into(),
         }
     );
 
@@ -655,6 +656,7 @@ async fn reflection_lists_every_service_in_v1_and_v1alpha() {
         "grpc.reflection.v1.ServerReflection",
         "grpc.reflection.v1alpha.ServerReflection",
         "hourglass.v1.PolicyService",
+        "hourglass.v1.RegistryService",
     ];
     assert_eq!(list_services_v1(&server).await, expected);
     assert_eq!(list_services_v1alpha(&server).await, expected);
@@ -873,6 +875,34 @@ impl Store for FakeStore {
     async fn commit(&self, commit: &Commit<'_>) -> Result<Committed, hourglass_store::Error> {
         self.act().await?;
         self.inner.commit(commit).await
+    }
+
+    async fn read_entries(
+        &self,
+        keys: &[hourglass_store::registry::Key],
+    ) -> Result<Vec<Option<hourglass_store::registry::Raw>>, hourglass_store::Error> {
+        self.act().await?;
+        self.inner.read_entries(keys).await
+    }
+
+    async fn write_entry(
+        &self,
+        key: &hourglass_store::registry::Key,
+        expected: hourglass_store::Version,
+        bytes: &[u8],
+    ) -> Result<bool, hourglass_store::Error> {
+        self.act().await?;
+        self.inner.write_entry(key, expected, bytes).await
+    }
+
+    async fn list_templates(
+        &self,
+        account: &hourglass_core::AccountId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, hourglass_store::Error> {
+        self.act().await?;
+        self.inner.list_templates(account, after, limit).await
     }
 
     async fn sweep(&self, now: Instant) -> Result<usize, hourglass_store::Error> {

@@ -60,6 +60,9 @@ pub struct ThreadV1 {
     last_outbound_at: Option<i64>,
     #[serde(default)]
     latest_event_at: Option<i64>,
+    /// Marketing templates counted by a marketing cap, each `[sent, end of the cap's window)`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    marketing_sent: Vec<SpanV1>,
 }
 
 /// Version 1 of a free-tier counter.
@@ -108,6 +111,8 @@ struct ConversationV1 {
 struct DecisionV1 {
     verdict: VerdictV1,
     customer_service_window_expires_at: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    shadow_deny_reason: Option<DenyReasonV1>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -169,7 +174,16 @@ enum PricingModelV1 {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
 enum DenyReasonV1 {
+    TemplateNotApproved,
+    TemplatePaused,
+    TemplateDisabled,
     OutsideCustomerServiceWindow,
+    CustomerOptedOut,
+    NoOptIn,
+    MarketingStopped,
+    MarketingLimit,
+    MessagingLimit,
+    BudgetExceeded,
 }
 
 /// Encodes a record as compact JSON, the bytes a backend stores.
@@ -233,6 +247,11 @@ impl ThreadRecord {
             conversations: parts.conversations.iter().map(ConversationV1::from).collect(),
             last_outbound_at: parts.last_outbound_at.map(Instant::as_millis),
             latest_event_at: parts.latest_event_at.map(Instant::as_millis),
+            marketing_sent: parts
+                .marketing_sent
+                .iter()
+                .map(|span| SpanV1::from(*span))
+                .collect(),
         })
     }
 
@@ -269,6 +288,7 @@ impl ThreadRecord {
                 conversations: v1.conversations.into_iter().map(Conversation::from).collect(),
                 last_outbound_at: v1.last_outbound_at.map(Instant::from_millis),
                 latest_event_at: v1.latest_event_at.map(Instant::from_millis),
+                marketing_sent: v1.marketing_sent.into_iter().map(Span::from).collect(),
             }),
         }
     }
@@ -391,6 +411,7 @@ impl From<&Decision> for DecisionV1 {
             customer_service_window_expires_at: decision
                 .customer_service_window_expires_at
                 .map(Instant::as_millis),
+            shadow_deny_reason: decision.shadow_deny_reason.map(DenyReasonV1::from),
         }
     }
 }
@@ -411,6 +432,7 @@ impl TryFrom<DecisionV1> for Decision {
             customer_service_window_expires_at: decision
                 .customer_service_window_expires_at
                 .map(Instant::from_millis),
+            shadow_deny_reason: decision.shadow_deny_reason.map(DenyReason::from),
         })
     }
 }
@@ -422,10 +444,7 @@ impl From<&Charge> for ChargeV1 {
             pricing_type: charge.pricing_type.into(),
             billable: charge.billable,
             category: charge.category.into(),
-            price: MoneyV1 {
-                amount: charge.price.amount.to_string(),
-                currency: charge.price.currency.to_string(),
-            },
+            price: MoneyV1::from(&charge.price),
             opens_conversation: charge.opens_conversation,
             conversation: charge.conversation.as_ref().map(ConversationV1::from),
         }
@@ -445,6 +464,15 @@ impl TryFrom<ChargeV1> for Charge {
             opens_conversation: charge.opens_conversation,
             conversation: charge.conversation.map(Conversation::from),
         })
+    }
+}
+
+impl From<&Money> for MoneyV1 {
+    fn from(money: &Money) -> MoneyV1 {
+        MoneyV1 {
+            amount: money.amount.to_string(),
+            currency: money.currency.to_string(),
+        }
     }
 }
 
@@ -488,7 +516,19 @@ macro_rules! mirror_enum {
 mirror_enum!(Category <=> CategoryV1 { Marketing, Utility, Authentication, Service, FreeEntryPoint });
 mirror_enum!(PricingType <=> PricingTypeV1 { Regular, FreeTier, FreeEntryPoint, FreeCustomerService });
 mirror_enum!(PricingModel <=> PricingModelV1 { Conversation, PerMessage });
-mirror_enum!(DenyReason <=> DenyReasonV1 { OutsideCustomerServiceWindow });
+mirror_enum!(DenyReason <=> DenyReasonV1 {
+    TemplateNotApproved,
+    TemplatePaused,
+    TemplateDisabled,
+    OutsideCustomerServiceWindow,
+    CustomerOptedOut,
+    NoOptIn,
+    MarketingStopped,
+    MarketingLimit,
+    MessagingLimit,
+    BudgetExceeded,
+});
 
+pub mod registry;
 #[cfg(test)]
 mod tests;

@@ -26,11 +26,11 @@
 use std::time::Duration as StdDuration;
 
 use hourglass_core::{
-    Answer, Decision, Event, MessageId, Policy, RETENTION_GRACE, Snapshot, ThreadKey, ThreadState,
-    counters_read, step,
+    Answer, Decision, Event, Facts, Message, MessageId, Policy, RETENTION_GRACE, Snapshot, ThreadKey,
+    ThreadState, counters_read, step,
 };
 
-use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store};
+use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, registry};
 
 /// How many times a step is tried before the ledger gives up with `Error::Unavailable`. Each lost race
 /// means another writer of the thread succeeded, so `n` concurrent writers need at most `n` attempts;
@@ -89,7 +89,9 @@ pub async fn record(store: &dyn Store, policy: &Policy, entry: &Entry) -> Result
             Committed::Done => return Ok(step.answer),
             Committed::Conflict(current) => {
                 release_all(store, &holds).await?;
+                let facts = std::mem::take(&mut read.snapshot.facts);
                 read = *current;
+                read.snapshot.facts = facts;
                 complete(store, policy, event, &mut read.snapshot).await?;
             }
         }
@@ -121,9 +123,11 @@ pub async fn thread(store: &dyn Store, thread: &ThreadKey) -> Result<ThreadState
     Ok(store.read(&ReadPlan::thread(thread)).await?.snapshot.thread)
 }
 
-/// Reads the snapshot a step of `event` needs. The counters depend on the thread (a late message is
-/// decided at the thread's last outbound instant), which is not known before it is read: the first
-/// read takes the counters an empty thread would need, and `complete` reads any others after.
+/// Reads the snapshot a step of `event` needs: the facts of the registry for an outbound message, and
+/// with them the thread. The counters depend on the thread (a late message is decided at the thread's
+/// last outbound instant) and on the facts (the account and its zone), which are not known before they
+/// are read: the first read takes the counters an empty, unregistered thread would need, and `complete`
+/// reads any others after.
 async fn read(
     store: &dyn Store,
     policy: &Policy,
@@ -133,9 +137,19 @@ async fn read(
     let plan = ReadPlan {
         thread: event.thread.clone(),
         message_id: message_id.cloned(),
-        counters: counters_read(policy, event, &ThreadState::default()),
+        counters: counters_read(policy, &Facts::default(), event, &ThreadState::default()),
     };
-    let mut read = store.read(&plan).await?;
+    let facts = async {
+        match &event.message {
+            Message::Outbound(message) => {
+                registry::facts(store, &event.thread, Some(message), event.at).await
+            }
+            Message::Inbound(_) => Ok(Facts::default()),
+        }
+    };
+    let (read, facts) = futures::join!(store.read(&plan), facts);
+    let mut read = read?;
+    read.snapshot.facts = facts?;
     complete(store, policy, event, &mut read.snapshot).await?;
     Ok(read)
 }
@@ -150,7 +164,7 @@ async fn complete(
     if snapshot.prior.is_some() {
         return Ok(());
     }
-    let missing: Vec<_> = counters_read(policy, event, &snapshot.thread)
+    let missing: Vec<_> = counters_read(policy, &snapshot.facts, event, &snapshot.thread)
         .into_iter()
         .filter(|counter| !snapshot.counters.has(counter))
         .collect();

@@ -11,6 +11,7 @@ pub mod ledger;
 mod memory;
 mod open;
 mod redis;
+pub mod registry;
 mod reservations;
 mod sled;
 
@@ -23,7 +24,7 @@ pub use open::{OpenOptions, open, open_with};
 
 use async_trait::async_trait;
 use hourglass_core::{
-    Answer, Claim, CounterKey, Counters, Instant, MessageId, Snapshot, ThreadKey, ThreadState,
+    AccountId, Answer, Claim, CounterKey, Counters, Instant, MessageId, Snapshot, ThreadKey, ThreadState,
 };
 
 /// A store of threads, answers and counters.
@@ -61,6 +62,24 @@ pub trait Store: Send + Sync + 'static {
     /// under the message id, and the holds' slots, all or nothing. The write is durable when this returns
     /// `Committed::Done`. On `Committed::Conflict` nothing is written and the holds are still held.
     async fn commit(&self, commit: &Commit<'_>) -> Result<Committed, Error>;
+
+    /// Reads registry entries (`registry::Key`): each as stored, with its version; none when never
+    /// written.
+    async fn read_entries(&self, keys: &[registry::Key]) -> Result<Vec<Option<registry::Raw>>, Error>;
+
+    /// Writes a registry entry if it is still at `expected` (`Version(0)`: never written), and returns
+    /// whether it did. The write is durable, and seen by every reader, when this returns true. An entry
+    /// has no expiry.
+    async fn write_entry(&self, key: &registry::Key, expected: Version, bytes: &[u8]) -> Result<bool, Error>;
+
+    /// Lists an account's templates in the order of `registry::template_member`, from after `after`,
+    /// at most `limit`: each as its member and its bytes.
+    async fn list_templates(
+        &self,
+        account: &AccountId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, Error>;
 
     /// Deletes every thread, counter and answer whose keep-until is at or before `now` (the server
     /// clock), and returns how many it deleted.

@@ -1,14 +1,16 @@
 //! `MemoryStore`: every record in one process's memory, behind one lock. For tests and trials; nothing
 //! survives a restart.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+use std::ops::Bound;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use hourglass_core::{
-    Answer, Claim, CounterKey, Counters, Instant, MessageId, Snapshot, ThreadKey, ThreadState,
+    AccountId, Answer, Claim, CounterKey, Counters, Instant, MessageId, Snapshot, ThreadKey, ThreadState,
 };
 
+use crate::registry::{self, Raw};
 use crate::reservations::Reservations;
 use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, Version};
 
@@ -25,6 +27,8 @@ struct Inner {
     threads: HashMap<ThreadKey, Kept<(Version, ThreadState)>>,
     counters: HashMap<CounterKey, Kept<u32>>,
     answers: HashMap<(ThreadKey, MessageId), Kept<Answer>>,
+    /// Registry entries by `registry::Key::name`, in name order for listing.
+    entries: BTreeMap<String, Raw>,
 }
 
 /// A value and the server-clock instant until which it is kept; `Store::sweep` deletes it after.
@@ -65,6 +69,7 @@ impl Inner {
                 thread,
                 prior,
                 counters: self.counters(&plan.counters),
+                facts: Default::default(),
             },
         }
     }
@@ -154,6 +159,51 @@ impl Store for MemoryStore {
             self.reservations.drop_hold(hold);
         }
         Ok(Committed::Done)
+    }
+
+    async fn read_entries(&self, keys: &[registry::Key]) -> Result<Vec<Option<Raw>>, Error> {
+        let inner = self.lock();
+        Ok(keys
+            .iter()
+            .map(|key| inner.entries.get(&key.name()).cloned())
+            .collect())
+    }
+
+    async fn write_entry(&self, key: &registry::Key, expected: Version, bytes: &[u8]) -> Result<bool, Error> {
+        let mut inner = self.lock();
+        let name = key.name();
+        let version = inner
+            .entries
+            .get(&name)
+            .map_or(Version(0), |(version, _)| *version);
+        if version != expected {
+            return Ok(false);
+        }
+        inner
+            .entries
+            .insert(name, (Version(version.0 + 1), bytes.to_vec()));
+        Ok(true)
+    }
+
+    async fn list_templates(
+        &self,
+        account: &AccountId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, Error> {
+        let prefix = registry::templates_prefix(account);
+        let start = match after {
+            Some(after) => Bound::Excluded(format!("{prefix}{after}")),
+            None => Bound::Included(prefix.clone()),
+        };
+        let inner = self.lock();
+        Ok(inner
+            .entries
+            .range((start, Bound::Unbounded))
+            .take_while(|(name, _)| name.starts_with(&prefix))
+            .take(limit)
+            .map(|(name, (_, bytes))| (name[prefix.len()..].to_owned(), bytes.clone()))
+            .collect())
     }
 
     async fn sweep(&self, now: Instant) -> Result<usize, Error> {

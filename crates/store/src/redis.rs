@@ -50,6 +50,7 @@
 
 mod claims;
 mod connection;
+mod entries;
 mod keys;
 mod scripts;
 #[cfg(test)]
@@ -60,7 +61,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::future::try_join_all;
-use hourglass_core::{Claim, CounterKey, Counters, Instant, Snapshot, ThreadKey, ThreadState};
+use hourglass_core::{AccountId, Claim, CounterKey, Counters, Instant, Snapshot, ThreadKey, ThreadState};
 use redis::{Cmd, FromRedisValue, ScriptInvocation, Value};
 
 use self::claims::fields;
@@ -68,7 +69,7 @@ use self::connection::Connection;
 use self::keys::ThreadKeys;
 use self::scripts::{COMPARE_AND_SET, MARKER, READ_THREAD};
 use crate::format::{AnswerRecord, ThreadRecord, decode, encode};
-use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, Version};
+use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, Version, registry};
 
 /// The store timeout when none is given: well under a second, far above a healthy Redis's latency.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(500);
@@ -294,6 +295,23 @@ impl Store for RedisStore {
             .map(|read| Committed::Conflict(Box::new(read)))
     }
 
+    async fn read_entries(&self, keys: &[registry::Key]) -> Result<Vec<Option<registry::Raw>>, Error> {
+        self.redis.read_entries(keys).await
+    }
+
+    async fn write_entry(&self, key: &registry::Key, expected: Version, bytes: &[u8]) -> Result<bool, Error> {
+        self.redis.write_entry(key, expected, bytes).await
+    }
+
+    async fn list_templates(
+        &self,
+        account: &AccountId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, Error> {
+        self.redis.list_templates(account, after, limit).await
+    }
+
     async fn sweep(&self, _now: Instant) -> Result<usize, Error> {
         // Every key carries a TTL that follows what it holds: Redis reclaims them by itself.
         Ok(0)
@@ -356,6 +374,7 @@ fn decode_read(
             thread: decode_state(thread_key, state)?,
             prior,
             counters: Counters::default(),
+            facts: Default::default(),
         },
     })
 }

@@ -33,6 +33,7 @@ fn defaults() {
             store: "sled:./hourglass-data".to_owned(),
             rate_card: None,
             pricing_model: PricingScheduleArg::Conversation2023,
+            shadow: Vec::new(),
             max_clock_skew: 300,
             store_timeout_ms: 500,
             log_format: LogFormat::Plain,
@@ -76,6 +77,7 @@ fn every_flag() {
             store: "redis+cluster://10.0.0.1:7000,10.0.0.2:7000".to_owned(),
             rate_card: Some(PathBuf::from(card_path)),
             pricing_model: PricingScheduleArg::MetaCalendar,
+            shadow: Vec::new(),
             max_clock_skew: 60,
             store_timeout_ms: 250,
             log_format: LogFormat::Json,
@@ -186,7 +188,7 @@ fn every_flag_has_an_environment_variable_and_help() {
         );
         assert!(arg.get_help().is_some(), "--{long} has no help");
         assert!(
-            !arg.get_default_values().is_empty() || matches!(long, "rate-card" | "log-id-key"),
+            !arg.get_default_values().is_empty() || matches!(long, "rate-card" | "log-id-key" | "shadow"),
             "--{long} has no default"
         );
     }
@@ -327,4 +329,23 @@ fn an_invalid_value_from_the_environment_names_its_variable() {
         .render()
         .to_string();
     assert!(!from_flag.contains("HOURGLASS_LOG_FORMAT"), "{from_flag}");
+}
+
+#[test]
+fn shadow_takes_guard_names() {
+    let config = parse(&["--shadow", "template,marketing-cap"]);
+    assert_eq!(
+        config.shadow,
+        [
+            hourglass_core::Guard::Template,
+            hourglass_core::Guard::MarketingCap
+        ]
+    );
+    let policy = config.validate().expect("a valid configuration");
+    assert!(policy.shadow.contains(&hourglass_core::Guard::MarketingCap));
+    let error = Config::try_parse_from(["hourglass", "--shadow", "templates"]).unwrap_err();
+    assert!(
+        error.to_string().contains("\"templates\" is not a guard"),
+        "{error}"
+    );
 }

@@ -66,6 +66,7 @@ fn golden_thread() -> ThreadState {
         conversations: vec![marketing, free_entry_point],
         last_outbound_at: Some(T0.plus(minutes(2))),
         latest_event_at: Some(T0.plus(minutes(2))),
+        marketing_sent: Vec::new(),
     })
 }
 
@@ -92,6 +93,7 @@ fn golden_answer() -> Answer {
                 conversation: Some(conversation),
             }),
             customer_service_window_expires_at: Some(T0.plus(Duration::hours(24))),
+            shadow_deny_reason: None,
         }),
         duplicate: false,
     }
@@ -127,6 +129,7 @@ fn denied_answer_v1_golden_file() {
                 explanation: "no customer service window is open".to_owned(),
             },
             customer_service_window_expires_at: None,
+            shadow_deny_reason: None,
         }),
         duplicate: false,
     };

@@ -83,7 +83,7 @@ mod tests {
             "hg:{b:106540352242922:c:919800000001}:claim:c0ffee"
         );
         let free_tier = CounterKey::FreeTier {
-            account: thread.account(),
+            account: thread.unregistered_account(),
             month: Month { year: 2024, month: 3 },
         };
         let counter = CounterKeys::new("hg", &free_tier);

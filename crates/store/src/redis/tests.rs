@@ -65,7 +65,7 @@ impl<S: Store> Recording for S {
 
 fn free_tier_counter(thread: &ThreadKey, month: Month) -> CounterKey {
     CounterKey::FreeTier {
-        account: thread.account(),
+        account: thread.unregistered_account(),
         month,
     }
 }

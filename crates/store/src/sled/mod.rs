@@ -32,6 +32,7 @@
 //! every step waiting as one transaction and flushes once before answering any (group commit). Claims
 //! are held in memory (`crate::reservations`): one process owns a sled database.
 
+mod entries;
 mod keys;
 mod sweep;
 #[cfg(test)]
@@ -47,7 +48,7 @@ use ::sled::transaction::TransactionError;
 use ::sled::{Db, Tree};
 use async_trait::async_trait;
 use hourglass_core::{
-    Claim, CounterKey, Counters, Instant, MessageId, Month, Snapshot, ThreadKey, ThreadState,
+    AccountId, Claim, CounterKey, Counters, Instant, MessageId, Month, Snapshot, ThreadKey, ThreadState,
 };
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
@@ -56,7 +57,7 @@ use self::keys::{Kind, answer_key, counter_key, index_key, legacy_answer_key, th
 use self::writer::Writer;
 use crate::format::{AnswerRecord, CounterRecord, ThreadRecord, decode};
 use crate::reservations::Reservations;
-use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, Version};
+use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, Version, registry};
 
 /// The key of the record `check_connectivity` writes to prove the disk takes writes.
 const PROBE_KEY: &[u8] = b"hourglass.probe";
@@ -91,6 +92,8 @@ struct Inner {
     counters: Tree,
     answers: Tree,
     expiry: Tree,
+    /// Registry entries by `registry::Key::name`: the version (8 bytes, big-endian), then the record.
+    registry: Tree,
     path: PathBuf,
     /// Whether the database was opened in format 1, whose answers may still sit at their old keys.
     legacy_answers: bool,
@@ -149,6 +152,7 @@ impl SledStore {
             counters: tree("counters")?,
             answers: tree("answers")?,
             expiry: tree("expiry")?,
+            registry: tree("registry")?,
             db,
             path: path.to_owned(),
             legacy_answers: format == FORMAT_1,
@@ -242,6 +246,25 @@ impl Store for SledStore {
         Ok(committed)
     }
 
+    async fn read_entries(&self, keys: &[registry::Key]) -> Result<Vec<Option<registry::Raw>>, Error> {
+        self.inner.read_entries(keys)
+    }
+
+    async fn write_entry(&self, key: &registry::Key, expected: Version, bytes: &[u8]) -> Result<bool, Error> {
+        let inner = Arc::clone(&self.inner);
+        let (name, bytes) = (key.name(), bytes.to_vec());
+        blocking(move || inner.write_entry(&name, expected, &bytes)).await
+    }
+
+    async fn list_templates(
+        &self,
+        account: &AccountId,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, Vec<u8>)>, Error> {
+        self.inner.list_templates(account, after, limit)
+    }
+
     async fn sweep(&self, now: Instant) -> Result<usize, Error> {
         let inner = Arc::clone(&self.inner);
         blocking(move || inner.sweep(now)).await
@@ -325,6 +348,7 @@ impl Inner {
                 thread,
                 prior,
                 counters,
+                facts: Default::default(),
             },
         })
     }

@@ -170,7 +170,7 @@ async fn a_format_1_database_is_migrated_and_its_answers_still_count() {
     }
     let store = SledStore::open(&path).expect("a format 1 database opens");
     let counter = CounterKey::FreeTier {
-        account: thread().account(),
+        account: thread().unregistered_account(),
         month: Month { year: 2024, month: 3 },
     };
     let counters = store.read_counters(&[counter]).await.expect("reads");

@@ -210,6 +210,7 @@ impl Inner {
                     thread,
                     prior,
                     counters: hourglass_core::Counters::default(),
+                    facts: Default::default(),
                 },
             };
             return Ok(Committed::Conflict(Box::new(read)));

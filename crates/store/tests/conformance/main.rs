@@ -1,4 +1,5 @@
-//! The store conformance suite: every case of `cases` runs against every backend, as its own test.
+//! The store conformance suite: every case of `cases` and `registry` runs against every backend, as its
+//! own test.
 //!
 //! To add a backend, implement `backends::Backend` for its fixture and invoke `store_conformance!`
 //! with a module name and an async constructor of the fixture.
@@ -6,6 +7,7 @@
 mod backends;
 mod cases;
 mod redis_backends;
+mod registry;
 mod support;
 
 /// Generates, in a module named `$backend`, one `#[tokio::test]` per conformance case, each running
@@ -15,7 +17,7 @@ mod support;
 /// the backend when it is `None` (a backend whose server is not installed, outside CI).
 macro_rules! store_conformance {
     ($backend:ident, optional $fixture:expr) => {
-        store_conformance!(@cases $backend, $fixture, [
+        store_conformance!(@cases $backend, $fixture, cases [
             checks_connectivity_and_knows_no_thread_yet,
             load_thread_reads_what_load_reads,
             inbound_opens_the_window_and_a_reply_opens_a_free_tier_service_conversation,
@@ -27,23 +29,32 @@ macro_rules! store_conformance {
             sweeping_removes_expired_records_and_keeps_live_ones,
             concurrent_templates_for_one_thread_open_one_conversation,
             the_free_tier_is_exact_under_concurrency,
+        ], registry [
+            registry_entries_are_versioned_and_compare_and_set,
+            concurrent_registry_updates_are_all_kept,
+            templates_are_listed_in_order_and_paged,
+            registry_survives_reopening_a_durable_store,
+            a_paused_template_is_denied_and_recorded_nothing,
+            consent_guards_apply_through_the_store,
+            the_marketing_cap_is_exact_under_concurrency,
+            the_registry_category_prices_the_message,
         ]);
     };
     ($backend:ident, $fixture:expr) => {
         store_conformance!($backend, optional || async { Some(($fixture)().await) });
     };
-    (@cases $backend:ident, $fixture:expr, [$($case:ident),* $(,)?]) => {
+    (@cases $backend:ident, $fixture:expr, $($module:ident [$($case:ident),* $(,)?]),* $(,)?) => {
         mod $backend {
-            $(
+            $($(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
                 async fn $case() {
                     let Some(fixture) = ($fixture)().await else {
                         hourglass_testkit::redis::say_skipped(&format!("{} on {}: its server is not available", stringify!($case), stringify!($backend)));
                         return;
                     };
-                    crate::cases::$case(fixture).await;
+                    crate::$module::$case(fixture).await;
                 }
-            )*
+            )*)*
         }
     };
 }

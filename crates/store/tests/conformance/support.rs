@@ -43,7 +43,7 @@ impl Calls for Arc<dyn Store> {
     async fn load(&self, thread: &ThreadKey, at: Instant) -> Result<Snapshot, Error> {
         let state = self.load_thread(thread).await?;
         let counter = CounterKey::FreeTier {
-            account: thread.account(),
+            account: thread.unregistered_account(),
             month: state.decision_instant(at).utc_month(),
         };
         let free_tier_used = self

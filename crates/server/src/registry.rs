@@ -1,0 +1,413 @@
+//! `RegistryService`, the gRPC handlers of docs/SPEC.md section 13: each validates (`registry/convert`),
+//! changes or reads an entry through `hourglass_store::registry`, and answers with the entry as it
+//! stands at the instant asked.
+
+mod convert;
+
+use std::sync::Arc;
+
+use hourglass_core::{AccountId, ConsentLog, Duration, History, Instant, PortfolioId, TemplateName};
+use hourglass_proto::v1 as pb;
+use hourglass_proto::v1::registry_service_server::RegistryService;
+use hourglass_store::Store;
+use hourglass_store::registry::{self, Entry, Key};
+use tonic::{Request, Response, Status};
+
+use crate::convert::Clock;
+use crate::error::{Error, to_status};
+use crate::service::{bounded, log_request};
+
+/// The most templates one `ListTemplates` page holds, and how many when the request says 0.
+const MAX_PAGE_SIZE: usize = 1_000;
+const DEFAULT_PAGE_SIZE: usize = 100;
+
+/// The `hourglass.v1.RegistryService` implementation over a store.
+pub(crate) struct RegistryServer {
+    store: Arc<dyn Store>,
+    max_clock_skew: Duration,
+    store_timeout: std::time::Duration,
+}
+
+/// Puts `value` from `effective_at` into the history an entry holds (a new one when none).
+fn put_change<T: Clone + PartialEq>(
+    current: Option<Entry>,
+    unwrap: fn(Entry) -> Option<History<T>>,
+    wrap: fn(History<T>) -> Entry,
+    effective_at: Instant,
+    value: &T,
+) -> (Entry, bool) {
+    let mut history = current.and_then(unwrap).unwrap_or_default();
+    let changed = history.put(effective_at, value.clone());
+    (wrap(history), changed)
+}
+
+fn not_found(what: String) -> Error {
+    Error::NotFound(what)
+}
+
+impl RegistryServer {
+    pub fn new(
+        store: Arc<dyn Store>,
+        max_clock_skew: Duration,
+        store_timeout: std::time::Duration,
+    ) -> RegistryServer {
+        RegistryServer {
+            store,
+            max_clock_skew,
+            store_timeout,
+        }
+    }
+
+    fn clock(&self) -> Clock {
+        Clock::system(self.max_clock_skew)
+    }
+
+    async fn get(&self, key: &Key) -> Result<Option<Entry>, Error> {
+        bounded(self.store_timeout, registry::get(self.store.as_ref(), key)).await
+    }
+
+    async fn update(
+        &self,
+        key: &Key,
+        change: impl FnMut(Option<Entry>) -> (Entry, bool),
+    ) -> Result<Entry, Error> {
+        bounded(
+            self.store_timeout,
+            registry::update(self.store.as_ref(), key, change),
+        )
+        .await
+    }
+
+    async fn account_history(&self, id: &AccountId) -> Result<History<hourglass_core::Account>, Error> {
+        match self.get(&Key::Account(id.clone())).await? {
+            Some(Entry::Account(history)) => Ok(history),
+            _ => Err(not_found(format!(
+                "account `{id}` is not registered: PutAccount first"
+            ))),
+        }
+    }
+
+    async fn put_account(&self, request: pb::PutAccountRequest) -> Result<pb::PutAccountResponse, Error> {
+        let put = convert::account_from_proto(request, self.clock())?;
+        self.update(&Key::Account(put.id.clone()), |current| {
+            put_change(
+                current,
+                unwrap_account,
+                Entry::Account,
+                put.effective_at,
+                &put.value,
+            )
+        })
+        .await?;
+        Ok(pb::PutAccountResponse {
+            account: Some(convert::account_to_proto(&put.id, put.effective_at, &put.value)),
+        })
+    }
+
+    async fn get_account(&self, request: pb::GetAccountRequest) -> Result<pb::GetAccountResponse, Error> {
+        let id = AccountId::new("account_id", &request.account_id)?;
+        let at = convert::at_or_now(request.at, self.clock())?;
+        let history = self.account_history(&id).await?;
+        let change = history
+            .change_at(at)
+            .ok_or_else(|| not_found(format!("account `{id}` is not registered at {at}")))?;
+        Ok(pb::GetAccountResponse {
+            account: Some(convert::account_to_proto(&id, change.effective_at, &change.value)),
+        })
+    }
+
+    async fn put_portfolio(
+        &self,
+        request: pb::PutPortfolioRequest,
+    ) -> Result<pb::PutPortfolioResponse, Error> {
+        let put = convert::portfolio_from_proto(request, self.clock())?;
+        self.update(&Key::Portfolio(put.id.clone()), |current| {
+            put_change(
+                current,
+                unwrap_portfolio,
+                Entry::Portfolio,
+                put.effective_at,
+                &put.value,
+            )
+        })
+        .await?;
+        Ok(pb::PutPortfolioResponse {
+            portfolio: Some(convert::portfolio_to_proto(&put.id, put.effective_at, &put.value)),
+        })
+    }
+
+    async fn get_portfolio(
+        &self,
+        request: pb::GetPortfolioRequest,
+    ) -> Result<pb::GetPortfolioResponse, Error> {
+        let id = PortfolioId::new("portfolio_id", &request.portfolio_id)?;
+        let at = convert::at_or_now(request.at, self.clock())?;
+        let history = match self.get(&Key::Portfolio(id.clone())).await? {
+            Some(Entry::Portfolio(history)) => history,
+            _ => return Err(not_found(format!("portfolio `{id}` is not registered"))),
+        };
+        let change = history
+            .change_at(at)
+            .ok_or_else(|| not_found(format!("portfolio `{id}` is not registered at {at}")))?;
+        Ok(pb::GetPortfolioResponse {
+            portfolio: Some(convert::portfolio_to_proto(
+                &id,
+                change.effective_at,
+                &change.value,
+            )),
+        })
+    }
+
+    async fn put_business(&self, request: pb::PutBusinessRequest) -> Result<pb::PutBusinessResponse, Error> {
+        let put = convert::business_from_proto(request, self.clock())?;
+        let accounts = self.account_history(&put.value.account).await?;
+        self.update(&Key::Business(put.id.clone()), |current| {
+            put_change(
+                current,
+                unwrap_business,
+                Entry::Business,
+                put.effective_at,
+                &put.value,
+            )
+        })
+        .await?;
+        let account = accounts
+            .at(put.effective_at)
+            .or_else(|| accounts.changes().first().map(|change| &change.value));
+        Ok(pb::PutBusinessResponse {
+            business: Some(convert::business_to_proto(
+                &put.id,
+                &put.value.account,
+                account,
+                put.effective_at,
+            )),
+        })
+    }
+
+    async fn get_business(&self, request: pb::GetBusinessRequest) -> Result<pb::GetBusinessResponse, Error> {
+        let id = hourglass_core::BusinessId::new(&request.business_id)?;
+        let at = convert::at_or_now(request.at, self.clock())?;
+        let history = match self.get(&Key::Business(id.clone())).await? {
+            Some(Entry::Business(history)) => history,
+            _ => return Err(not_found(format!("business `{id}` is not registered"))),
+        };
+        let change = history
+            .change_at(at)
+            .ok_or_else(|| not_found(format!("business `{id}` is not registered at {at}")))?;
+        let registered = bounded(
+            self.store_timeout,
+            registry::registration(self.store.as_ref(), &id, at),
+        )
+        .await?;
+        let account = registered.as_ref().map(|registered| &registered.account);
+        Ok(pb::GetBusinessResponse {
+            business: Some(convert::business_to_proto(
+                &id,
+                &change.value.account,
+                account,
+                change.effective_at,
+            )),
+        })
+    }
+
+    async fn put_template(&self, request: pb::PutTemplateRequest) -> Result<pb::PutTemplateResponse, Error> {
+        let clock = self.clock();
+        let put = convert::template_from_proto(request, clock)?;
+        let key = Key::Template(put.account.clone(), put.name.clone());
+        let entry = self
+            .update(&key, |current| {
+                put_change(
+                    current,
+                    unwrap_template,
+                    Entry::Template,
+                    put.effective_at,
+                    &put.value,
+                )
+            })
+            .await?;
+        let history = unwrap_template(entry).unwrap_or_default();
+        // The template as it stands now, or its first change when every change is still to come.
+        let now = clock.now.max(
+            history
+                .changes()
+                .first()
+                .map_or(clock.now, |change| change.effective_at),
+        );
+        Ok(pb::PutTemplateResponse {
+            template: convert::template_to_proto(&put.account, &put.name, &history, now),
+        })
+    }
+
+    async fn get_template(&self, request: pb::GetTemplateRequest) -> Result<pb::GetTemplateResponse, Error> {
+        let account = AccountId::new("account_id", &request.account_id)?;
+        let name = TemplateName::new(&request.name, &request.language)?;
+        let at = convert::at_or_now(request.at, self.clock())?;
+        let history = match self.get(&Key::Template(account.clone(), name.clone())).await? {
+            Some(Entry::Template(history)) => history,
+            _ => {
+                return Err(not_found(format!(
+                    "template {name} is not registered in account `{account}`"
+                )));
+            }
+        };
+        let template = convert::template_to_proto(&account, &name, &history, at).ok_or_else(|| {
+            not_found(format!(
+                "template {name} of account `{account}` is not registered at {at}"
+            ))
+        })?;
+        Ok(pb::GetTemplateResponse {
+            template: Some(template),
+        })
+    }
+
+    async fn list_templates(
+        &self,
+        request: pb::ListTemplatesRequest,
+    ) -> Result<pb::ListTemplatesResponse, Error> {
+        let now = self.clock().now;
+        let account = AccountId::new("account_id", &request.account_id)?;
+        let page_size = match usize::try_from(request.page_size) {
+            Ok(0) => DEFAULT_PAGE_SIZE,
+            Ok(size) => size.min(MAX_PAGE_SIZE),
+            Err(_) => {
+                return Err(hourglass_core::Error::invalid("page_size", "must not be negative").into());
+            }
+        };
+        let after = convert::page_token_from_proto(&request.page_token)?;
+        let mut listed = bounded(
+            self.store_timeout,
+            registry::templates(self.store.as_ref(), &account, after.as_ref(), page_size + 1),
+        )
+        .await?;
+        let more = listed.len() > page_size;
+        listed.truncate(page_size);
+        let next_page_token = match (more, listed.last()) {
+            (true, Some((name, _))) => registry::template_member(name),
+            _ => String::new(),
+        };
+        let templates = listed
+            .iter()
+            .filter_map(|(name, history)| {
+                let at = now.max(
+                    history
+                        .changes()
+                        .first()
+                        .map_or(now, |change| change.effective_at),
+                );
+                convert::template_to_proto(&account, name, history, at)
+            })
+            .collect();
+        Ok(pb::ListTemplatesResponse {
+            templates,
+            next_page_token,
+        })
+    }
+
+    async fn record_consent(
+        &self,
+        request: pb::RecordConsentRequest,
+    ) -> Result<pb::RecordConsentResponse, Error> {
+        let (thread, event) = convert::consent_from_proto(request, self.clock())?;
+        let at = event.at;
+        let entry = self
+            .update(&Key::Consent(thread), |current| {
+                let mut log = match current {
+                    Some(Entry::Consent(log)) => log,
+                    _ => ConsentLog::default(),
+                };
+                let changed = log.record(event.clone());
+                (Entry::Consent(log), changed)
+            })
+            .await?;
+        let log = match entry {
+            Entry::Consent(log) => log,
+            _ => ConsentLog::default(),
+        };
+        Ok(pb::RecordConsentResponse {
+            consent: Some(convert::consent_to_proto(&log.state_at(at))),
+        })
+    }
+
+    async fn get_consent(&self, request: pb::GetConsentRequest) -> Result<pb::GetConsentResponse, Error> {
+        let clock = self.clock();
+        let thread = crate::convert::thread_from_proto(&request.business_id, &request.customer_id)?;
+        let at = convert::at_or_now(request.at, clock)?;
+        let log = match self.get(&Key::Consent(thread)).await? {
+            Some(Entry::Consent(log)) => log,
+            _ => {
+                return Err(not_found(
+                    "no consent is recorded for this business and customer".to_owned(),
+                ));
+            }
+        };
+        Ok(pb::GetConsentResponse {
+            consent: Some(convert::consent_to_proto(&log.state_at(at))),
+        })
+    }
+}
+
+fn unwrap_account(entry: Entry) -> Option<History<hourglass_core::Account>> {
+    match entry {
+        Entry::Account(history) => Some(history),
+        _ => None,
+    }
+}
+
+fn unwrap_portfolio(entry: Entry) -> Option<History<hourglass_core::Portfolio>> {
+    match entry {
+        Entry::Portfolio(history) => Some(history),
+        _ => None,
+    }
+}
+
+fn unwrap_business(entry: Entry) -> Option<History<hourglass_core::Business>> {
+    match entry {
+        Entry::Business(history) => Some(history),
+        _ => None,
+    }
+}
+
+fn unwrap_template(entry: Entry) -> Option<History<hourglass_core::TemplateState>> {
+    match entry {
+        Entry::Template(history) => Some(history),
+        _ => None,
+    }
+}
+
+/// Writes one handler of the service: runs it, maps its error, and logs the request.
+macro_rules! handlers {
+    ($($method:ident($request:ident) -> $response:ident as $name:literal;)*) => {
+        #[tonic::async_trait]
+        impl RegistryService for RegistryServer {
+            $(
+                #[tracing::instrument(name = $name, skip_all)]
+                async fn $method(
+                    &self,
+                    request: Request<pb::$request>,
+                ) -> Result<Response<pb::$response>, Status> {
+                    let started = std::time::Instant::now();
+                    let result = RegistryServer::$method(self, request.into_inner())
+                        .await
+                        .map(Response::new)
+                        .map_err(to_status);
+                    log_request($name, started, &result, |_| None);
+                    result
+                }
+            )*
+        }
+    };
+}
+
+handlers! {
+    put_account(PutAccountRequest) -> PutAccountResponse as "PutAccount";
+    get_account(GetAccountRequest) -> GetAccountResponse as "GetAccount";
+    put_portfolio(PutPortfolioRequest) -> PutPortfolioResponse as "PutPortfolio";
+    get_portfolio(GetPortfolioRequest) -> GetPortfolioResponse as "GetPortfolio";
+    put_business(PutBusinessRequest) -> PutBusinessResponse as "PutBusiness";
+    get_business(GetBusinessRequest) -> GetBusinessResponse as "GetBusiness";
+    put_template(PutTemplateRequest) -> PutTemplateResponse as "PutTemplate";
+    get_template(GetTemplateRequest) -> GetTemplateResponse as "GetTemplate";
+    list_templates(ListTemplatesRequest) -> ListTemplatesResponse as "ListTemplates";
+    record_consent(RecordConsentRequest) -> RecordConsentResponse as "RecordConsent";
+    get_consent(GetConsentRequest) -> GetConsentResponse as "GetConsent";
+}

@@ -1,0 +1,261 @@
+//! The registry in the store (docs/SPEC.md section 13): accounts, portfolios, businesses, templates and
+//! consent, and the facts a step reads of them.
+//!
+//! Each entry is stored whole under its `Key`, with a version. A write reads the entry, changes it with
+//! a pure function of the core (`History::put`, `ConsentLog::record`), and writes it back only if the
+//! version still holds, retrying otherwise: concurrent writes never lose one another, and a write that
+//! changes nothing (a retry) writes nothing. Entries have no TTL: they are kept as long as the account.
+//! Every read goes to the store, so every replica sees a write as soon as it returned.
+
+use hourglass_core::{
+    Account, AccountId, Business, BusinessId, ConsentLog, Facts, History, Instant, Outbound, Portfolio,
+    PortfolioId, Registered, TemplateName, TemplateState, ThreadKey,
+};
+
+use crate::format::registry::EntryRecord;
+use crate::format::{decode, encode};
+use crate::{Error, Store, Version};
+
+/// How many times a write retries after losing a race before it reports the store unavailable.
+const MAX_ATTEMPTS: usize = 64;
+
+/// The key of a registry entry.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Key {
+    Account(AccountId),
+    Portfolio(PortfolioId),
+    Business(BusinessId),
+    Template(AccountId, TemplateName),
+    Consent(ThreadKey),
+}
+
+impl Key {
+    /// Returns the entry's name, unique across kinds, such as `template/<account>/<name>/<language>`.
+    /// Ids, template names and languages hold no `/`, so a name is never ambiguous.
+    pub fn name(&self) -> String {
+        match self {
+            Key::Account(account) => format!("account/{account}"),
+            Key::Portfolio(portfolio) => format!("portfolio/{portfolio}"),
+            Key::Business(business) => format!("business/{business}"),
+            Key::Template(account, template) => {
+                format!("{}{}", templates_prefix(account), template_member(template))
+            }
+            Key::Consent(thread) => format!("consent/{}/{}", thread.business_id, thread.customer_id),
+        }
+    }
+
+    /// Returns the scope whose entries a backend may keep together (a Redis hash tag): a template
+    /// lives with its account, and consent with its thread.
+    pub fn scope(&self) -> String {
+        match self {
+            Key::Account(account) | Key::Template(account, _) => format!("a:{account}"),
+            Key::Portfolio(portfolio) => format!("p:{portfolio}"),
+            Key::Business(business) => format!("r:{business}"),
+            Key::Consent(thread) => format!("b:{}:c:{}", thread.business_id, thread.customer_id),
+        }
+    }
+}
+
+/// Returns the prefix of the names of an account's templates.
+pub fn templates_prefix(account: &AccountId) -> String {
+    format!("template/{account}/")
+}
+
+/// Returns a template's name within its account's templates: `<name>/<language>`.
+pub fn template_member(template: &TemplateName) -> String {
+    format!("{}/{}", template.name(), template.language())
+}
+
+/// A registry entry.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Entry {
+    Account(History<Account>),
+    Portfolio(History<Portfolio>),
+    Business(History<Business>),
+    Template(History<TemplateState>),
+    Consent(ConsentLog),
+}
+
+/// An entry as read, with the version a write must find to replace it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Stored {
+    pub version: Version,
+    pub entry: Entry,
+}
+
+/// An entry's bytes as a backend keeps them, with its version (0: never written).
+pub type Raw = (Version, Vec<u8>);
+
+/// Encodes an entry for a backend.
+pub(crate) fn encode_entry(entry: &Entry) -> Vec<u8> {
+    encode(&EntryRecord::from(entry))
+}
+
+fn decode_entry(name: &str, bytes: &[u8]) -> Result<Entry, Error> {
+    Entry::try_from(decode::<EntryRecord>(name, bytes)?)
+}
+
+/// Reads entries; none for an entry never written.
+pub async fn read(store: &dyn Store, keys: &[Key]) -> Result<Vec<Option<Stored>>, Error> {
+    let raw = store.read_entries(keys).await?;
+    keys.iter()
+        .zip(raw)
+        .map(|(key, raw)| {
+            raw.map(|(version, bytes)| {
+                Ok(Stored {
+                    version,
+                    entry: decode_entry(&key.name(), &bytes)?,
+                })
+            })
+            .transpose()
+        })
+        .collect()
+}
+
+/// Reads one entry.
+pub async fn get(store: &dyn Store, key: &Key) -> Result<Option<Entry>, Error> {
+    let mut read = read(store, std::slice::from_ref(key)).await?;
+    Ok(read.pop().flatten().map(|stored| stored.entry))
+}
+
+/// Changes one entry: `change` turns the entry as stored (none when never written) into the next one,
+/// and says whether it changed anything. Retries when another writer got there first. Returns the entry
+/// as it now stands.
+pub async fn update(
+    store: &dyn Store,
+    key: &Key,
+    mut change: impl FnMut(Option<Entry>) -> (Entry, bool),
+) -> Result<Entry, Error> {
+    for _ in 0..MAX_ATTEMPTS {
+        let stored = read(store, std::slice::from_ref(key)).await?.pop().flatten();
+        let version = stored.as_ref().map_or(Version(0), |stored| stored.version);
+        let (next, changed) = change(stored.map(|stored| stored.entry));
+        if !changed {
+            return Ok(next);
+        }
+        if store.write_entry(key, version, &encode_entry(&next)).await? {
+            return Ok(next);
+        }
+    }
+    Err(Error::Unavailable {
+        message: format!(
+            "registry entry {} kept changing under {MAX_ATTEMPTS} attempts to write it",
+            key.name()
+        ),
+        source: None,
+    })
+}
+
+/// Lists an account's templates in name and language order, from after `after`, at most `limit`.
+pub async fn templates(
+    store: &dyn Store,
+    account: &AccountId,
+    after: Option<&TemplateName>,
+    limit: usize,
+) -> Result<Vec<(TemplateName, History<TemplateState>)>, Error> {
+    let after = after.map(template_member);
+    let listed = store.list_templates(account, after.as_deref(), limit).await?;
+    listed
+        .into_iter()
+        .map(|(member, bytes)| {
+            let (name, language) = member
+                .split_once('/')
+                .ok_or_else(|| Error::corrupt(format!("bad template member {member:?}")))?;
+            let template = TemplateName::new(name, language)
+                .map_err(|error| Error::corrupt(format!("bad template member {member:?}: {error}")))?;
+            match decode_entry(&member, &bytes)? {
+                Entry::Template(history) => Ok((template, history)),
+                _ => Err(Error::corrupt(format!("template {member:?} holds another kind"))),
+            }
+        })
+        .collect()
+}
+
+/// Returns a business's account and portfolio as registered at `at`: none when it is not registered.
+pub async fn registration(
+    store: &dyn Store,
+    business: &BusinessId,
+    at: Instant,
+) -> Result<Option<Registered>, Error> {
+    let Some(Entry::Business(business)) = get(store, &Key::Business(business.clone())).await? else {
+        return Ok(None);
+    };
+    let Some(business) = business.at(at) else {
+        return Ok(None);
+    };
+    resolve_account(store, &business.account, at).await
+}
+
+/// Returns an account as it stands at `at`, with its portfolio's messaging limit.
+async fn resolve_account(
+    store: &dyn Store,
+    id: &AccountId,
+    at: Instant,
+) -> Result<Option<Registered>, Error> {
+    let Some(Entry::Account(history)) = get(store, &Key::Account(id.clone())).await? else {
+        return Ok(None);
+    };
+    let Some(account) = history
+        .at(at)
+        .or_else(|| history.changes().first().map(|c| &c.value))
+    else {
+        return Ok(None);
+    };
+    let messaging_limit = match get(store, &Key::Portfolio(account.portfolio.clone())).await? {
+        Some(Entry::Portfolio(portfolio)) => portfolio
+            .at(at)
+            .map(|portfolio| portfolio.messaging_limit)
+            .unwrap_or_default(),
+        _ => Default::default(),
+    };
+    Ok(Some(Registered {
+        id: id.clone(),
+        account: account.clone(),
+        messaging_limit,
+    }))
+}
+
+/// Reads what the guards need for a message of `thread` at `at`: the business's account, the
+/// template's history in it, and the thread's consent.
+pub async fn facts(
+    store: &dyn Store,
+    thread: &ThreadKey,
+    message: Option<&Outbound>,
+    at: Instant,
+) -> Result<Facts, Error> {
+    let keys = [
+        Key::Business(thread.business_id.clone()),
+        Key::Consent(thread.clone()),
+    ];
+    let mut read = read(store, &keys).await?.into_iter();
+    let business = read.next().flatten();
+    let consent = match read.next().flatten().map(|stored| stored.entry) {
+        Some(Entry::Consent(log)) => log,
+        _ => ConsentLog::default(),
+    };
+    let account = match business.map(|stored| stored.entry) {
+        Some(Entry::Business(history)) => match history.at(at) {
+            Some(business) => resolve_account(store, &business.account, at).await?,
+            None => None,
+        },
+        _ => None,
+    };
+    let template = match (&account, message) {
+        (Some(registered), Some(Outbound::Template(template))) => {
+            match TemplateName::new(&template.name, &template.language) {
+                Ok(name) => match get(store, &Key::Template(registered.id.clone(), name)).await? {
+                    Some(Entry::Template(history)) => Some(history),
+                    _ => None,
+                },
+                // A name the registry cannot hold is a template it does not know.
+                Err(_) => None,
+            }
+        }
+        _ => None,
+    };
+    Ok(Facts {
+        account,
+        template,
+        consent,
+    })
+}
