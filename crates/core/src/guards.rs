@@ -6,10 +6,7 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::registry::{ConsentState, Facts, TemplateStatus};
-use crate::{
-    CUSTOMER_SERVICE_WINDOW, DenyReason, Instant, Outbound, Snapshot, Template, TemplateCategory,
-    TemplateName,
-};
+use crate::{CUSTOMER_SERVICE_WINDOW, DenyReason, Instant, Outbound, Snapshot, Template, TemplateCategory};
 
 /// A guard that can run in shadow (`--shadow`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -133,10 +130,7 @@ fn template(facts: &Facts, message: &Outbound, at: Instant) -> (Outbound, Option
         // An unregistered business's templates are taken as approved in the category the request gives.
         return (message.clone(), None);
     };
-    let name = TemplateName::new(&template.name, &template.language).map_or_else(
-        |_| format!("`{}` ({})", template.name, template.language),
-        |name| name.to_string(),
-    );
+    let name = format!("`{}` ({})", template.name, template.language);
     let change = facts.template.as_ref().and_then(|history| history.change_at(at));
     let Some(change) = change else {
         if registered.account.require_registered_templates {

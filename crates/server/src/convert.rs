@@ -156,16 +156,15 @@ pub(crate) fn timestamp_from_proto(
     let Some(prost_types::Timestamp { seconds, nanos }) = at else {
         return Ok(None);
     };
-    let field_name = field;
     if !(0..=MAX_SECONDS).contains(&seconds) {
         return Err(Error::invalid(
-            field_name,
+            field,
             format!("{seconds} s is out of range: it must lie in 1970-01-01 to 9999-12-31"),
         ));
     }
     if !(0..1_000_000_000).contains(&nanos) {
         return Err(Error::invalid(
-            field_name,
+            field,
             format!("nanos must lie in 0 to 999,999,999, got {nanos}"),
         ));
     }

@@ -41,6 +41,15 @@ fn put_change<T: Clone + PartialEq>(
     (wrap(history), changed)
 }
 
+/// Returns the instant a template is shown at when no instant is asked: now, or its first change when
+/// every change is still to come.
+fn standing<T: Clone + PartialEq>(history: &History<T>, now: Instant) -> Instant {
+    history
+        .changes()
+        .first()
+        .map_or(now, |change| change.effective_at.max(now))
+}
+
 fn not_found(what: String) -> Error {
     Error::NotFound(what)
 }
@@ -226,15 +235,9 @@ impl RegistryServer {
             })
             .await?;
         let history = unwrap_template(entry).unwrap_or_default();
-        // The template as it stands now, or its first change when every change is still to come.
-        let now = clock.now.max(
-            history
-                .changes()
-                .first()
-                .map_or(clock.now, |change| change.effective_at),
-        );
+        let at = standing(&history, clock.now);
         Ok(pb::PutTemplateResponse {
-            template: convert::template_to_proto(&put.account, &put.name, &history, now),
+            template: convert::template_to_proto(&put.account, &put.name, &history, at),
         })
     }
 
@@ -288,13 +291,7 @@ impl RegistryServer {
         let templates = listed
             .iter()
             .filter_map(|(name, history)| {
-                let at = now.max(
-                    history
-                        .changes()
-                        .first()
-                        .map_or(now, |change| change.effective_at),
-                );
-                convert::template_to_proto(&account, name, history, at)
+                convert::template_to_proto(&account, name, history, standing(history, now))
             })
             .collect();
         Ok(pb::ListTemplatesResponse {

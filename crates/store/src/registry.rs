@@ -112,6 +112,15 @@ pub async fn read(store: &dyn Store, keys: &[Key]) -> Result<Vec<Option<Stored>>
         .collect()
 }
 
+/// Reads entries without their versions.
+async fn entries(store: &dyn Store, keys: &[Key]) -> Result<Vec<Option<Entry>>, Error> {
+    let read = read(store, keys).await?;
+    Ok(read
+        .into_iter()
+        .map(|stored| stored.map(|stored| stored.entry))
+        .collect())
+}
+
 /// Reads one entry.
 pub async fn get(store: &dyn Store, key: &Key) -> Result<Option<Entry>, Error> {
     let mut read = read(store, std::slice::from_ref(key)).await?;
@@ -183,21 +192,24 @@ pub async fn registration(
     let Some(business) = business.at(at) else {
         return Ok(None);
     };
-    resolve_account(store, &business.account, at).await
+    let account = get(store, &Key::Account(business.account.clone())).await?;
+    resolve_account(store, &business.account, account, at).await
 }
 
-/// Returns an account as it stands at `at`, with its portfolio's messaging limit.
+/// Returns an account as it stands at `at` (its first settings when `at` is earlier), with its
+/// portfolio's messaging limit, read now.
 async fn resolve_account(
     store: &dyn Store,
     id: &AccountId,
+    entry: Option<Entry>,
     at: Instant,
 ) -> Result<Option<Registered>, Error> {
-    let Some(Entry::Account(history)) = get(store, &Key::Account(id.clone())).await? else {
+    let Some(Entry::Account(history)) = entry else {
         return Ok(None);
     };
     let Some(account) = history
         .at(at)
-        .or_else(|| history.changes().first().map(|c| &c.value))
+        .or_else(|| history.changes().first().map(|change| &change.value))
     else {
         return Ok(None);
     };
@@ -216,7 +228,8 @@ async fn resolve_account(
 }
 
 /// Reads what the guards need for a message of `thread` at `at`: the business's account, the
-/// template's history in it, and the thread's consent.
+/// template's history in it, and the thread's consent. Three rounds at most, each of independent
+/// reads sent together: the business and the consent; the account and the template; the portfolio.
 pub async fn facts(
     store: &dyn Store,
     thread: &ThreadKey,
@@ -227,35 +240,37 @@ pub async fn facts(
         Key::Business(thread.business_id.clone()),
         Key::Consent(thread.clone()),
     ];
-    let mut read = read(store, &keys).await?.into_iter();
-    let business = read.next().flatten();
-    let consent = match read.next().flatten().map(|stored| stored.entry) {
+    let mut found = entries(store, &keys).await?.into_iter();
+    let (business, consent) = (found.next().flatten(), found.next().flatten());
+    let consent = match consent {
         Some(Entry::Consent(log)) => log,
         _ => ConsentLog::default(),
     };
-    let account = match business.map(|stored| stored.entry) {
-        Some(Entry::Business(history)) => match history.at(at) {
-            Some(business) => resolve_account(store, &business.account, at).await?,
-            None => None,
-        },
+    let account_id = match business {
+        Some(Entry::Business(history)) => history.at(at).map(|business| business.account.clone()),
         _ => None,
     };
-    let template = match (&account, message) {
-        (Some(registered), Some(Outbound::Template(template))) => {
-            match TemplateName::new(&template.name, &template.language) {
-                Ok(name) => match get(store, &Key::Template(registered.id.clone(), name)).await? {
-                    Some(Entry::Template(history)) => Some(history),
-                    _ => None,
-                },
-                // A name the registry cannot hold is a template it does not know.
-                Err(_) => None,
-            }
-        }
+    let Some(account_id) = account_id else {
+        return Ok(Facts {
+            consent,
+            ..Facts::default()
+        });
+    };
+    // A name the registry cannot hold is a template it does not know.
+    let template = match message {
+        Some(Outbound::Template(template)) => TemplateName::new(&template.name, &template.language).ok(),
         _ => None,
     };
+    let mut keys = vec![Key::Account(account_id.clone())];
+    keys.extend(template.map(|name| Key::Template(account_id.clone(), name)));
+    let mut found = entries(store, &keys).await?.into_iter();
+    let (account, template) = (found.next().flatten(), found.next().flatten());
     Ok(Facts {
-        account,
-        template,
+        account: resolve_account(store, &account_id, account, at).await?,
+        template: match template {
+            Some(Entry::Template(history)) => Some(history),
+            _ => None,
+        },
         consent,
     })
 }

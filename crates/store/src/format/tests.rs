@@ -1,3 +1,6 @@
+//! Tests of the stored format: golden files under `testdata/` decode to the values they were written
+//! from, every record round-trips, and a record of an unknown layout is an error.
+
 use std::path::Path;
 
 use hourglass_core::Duration;

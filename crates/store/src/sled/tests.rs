@@ -1,3 +1,7 @@
+//! Tests of `SledStore` beyond the conformance suite: format migration, group commit, the sweep index,
+//! corrupt records, foreign or held databases, and the fail-stop latch on a refused write or a replaced
+//! directory.
+
 use std::ops::Deref;
 
 use hourglass_core::{
