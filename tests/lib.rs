@@ -10,6 +10,7 @@ use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use hourglass_proto::v1::policy_service_client::PolicyServiceClient;
+use hourglass_proto::v1::registry_service_client::RegistryServiceClient;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
@@ -19,6 +20,9 @@ use tonic_health::pb::health_client::HealthClient;
 
 /// A gRPC client of `hourglass.v1.PolicyService`.
 pub type Client = PolicyServiceClient<Channel>;
+
+/// A gRPC client of `hourglass.v1.RegistryService`.
+pub type RegistryClient = RegistryServiceClient<Channel>;
 
 /// A server running in this process, stopped through its shutdown future.
 pub struct InProcessServer {
@@ -57,6 +61,13 @@ impl InProcessServer {
     /// Connects a client, retrying while the server starts.
     pub async fn client(&self) -> Client {
         connect(self.addr).await
+    }
+
+    /// Connects a client of the registry; call it after `client`, which waits for the server.
+    pub async fn registry_client(&self) -> RegistryClient {
+        RegistryServiceClient::connect(format!("http://{}", self.addr))
+            .await
+            .unwrap_or_else(|error| panic!("cannot connect to {}: {error}", self.addr))
     }
 
     /// Stops the server through its shutdown future and waits for it to finish.

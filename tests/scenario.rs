@@ -6,7 +6,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use hourglass_proto::v1 as pb;
 use serde_json::Value;
 
-use crate::{Client, fresh_business_id};
+use crate::{Client, RegistryClient, fresh_business_id};
 
 /// Loads the scenarios of a file: `{"scenarios": [...]}` or a bare list.
 pub fn load(json: &str) -> Vec<Value> {
@@ -84,6 +84,7 @@ fn category(name: &str) -> pb::Category {
 /// The running state of one scenario.
 struct Run<'a> {
     client: &'a mut Client,
+    registry: &'a mut RegistryClient,
     id: String,
     business_id: String,
     t0: i64,
@@ -116,12 +117,13 @@ impl Run<'_> {
 }
 
 /// Plays one scenario and panics with the scenario id and step on the first difference.
-pub async fn play(client: &mut Client, scenario: &Value) {
+pub async fn play(client: &mut Client, registry: &mut RegistryClient, scenario: &Value) {
     let id = scenario["id"].as_str().expect("scenario id").to_owned();
     let t0 = parse_t0(scenario["t0"].as_str().expect("scenario t0"));
     let customer = scenario["customer"].as_str().unwrap_or("919800000000").to_owned();
     let mut run = Run {
         client,
+        registry,
         id,
         business_id: fresh_business_id(),
         t0,
@@ -270,6 +272,30 @@ async fn play_step(run: &mut Run<'_>, step: &Value, default_customer: &str, plac
                 }
             }
         }
+    } else if let Some(account) = step.get("register") {
+        register(run, account, at, &place).await;
+    } else if let Some(template) = step.get("put_template") {
+        put_template(run, template, at, &place).await;
+    } else if let Some(kind) = step.get("consent") {
+        let kind = kind
+            .as_str()
+            .unwrap_or_else(|| panic!("{place}: consent is a string"));
+        let request = pb::RecordConsentRequest {
+            business_id: run.business_id.clone(),
+            customer_id: customer.clone(),
+            kind: pb::ConsentKind::from_str_name(&format!("CONSENT_KIND_{kind}"))
+                .unwrap_or_else(|| panic!("{place}: unknown consent kind {kind}")) as i32,
+            at: Some(timestamp(at)),
+            source: step
+                .get("source")
+                .and_then(Value::as_str)
+                .unwrap_or("")
+                .to_owned(),
+        };
+        match run.registry.record_consent(request).await {
+            Ok(_) => check_no_grpc_error(expect, &place),
+            Err(status) => check_grpc_error(expect, &status, &place),
+        }
     } else if step.get("open").is_none() && step.get("csw_expires_at").is_none() {
         panic!("{place}: unknown step kind");
     }
@@ -322,6 +348,73 @@ async fn play_step(run: &mut Run<'_>, step: &Value, default_customer: &str, plac
             );
         }
     }
+}
+
+/// The account a scenario registers its business with.
+fn account_id(run: &Run<'_>) -> String {
+    format!("waba-{}", run.business_id)
+}
+
+/// Registers the scenario's business with an account of its own, with the settings of `account`.
+async fn register(run: &mut Run<'_>, account: &Value, at: i64, place: &str) {
+    let flag = |name: &str| account.get(name).and_then(Value::as_bool).unwrap_or(false);
+    let marketing_cap = account.get("marketing_cap").map(|cap| pb::MarketingCap {
+        count: cap["count"].as_u64().expect("marketing_cap.count") as u32,
+        window: Some(prost_types::Duration {
+            seconds: parse_relative(cap["window"].as_str().expect("marketing_cap.window")) / 1_000,
+            nanos: 0,
+        }),
+    });
+    let request = pb::PutAccountRequest {
+        account_id: account_id(run),
+        time_zone: account
+            .get("time_zone")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned(),
+        require_opt_in: flag("require_opt_in"),
+        require_registered_templates: flag("require_registered_templates"),
+        marketing_cap,
+        effective_at: Some(timestamp(at)),
+        ..Default::default()
+    };
+    run.registry
+        .put_account(request)
+        .await
+        .unwrap_or_else(|status| panic!("{place}: PutAccount failed: {status}"));
+    let request = pb::PutBusinessRequest {
+        business_id: run.business_id.clone(),
+        account_id: account_id(run),
+        effective_at: Some(timestamp(at)),
+    };
+    run.registry
+        .put_business(request)
+        .await
+        .unwrap_or_else(|status| panic!("{place}: PutBusiness failed: {status}"));
+}
+
+/// Puts the template that `"TEMPLATE:C"` sends (`tpl_<c>`, `en`) in the account's registry.
+async fn put_template(run: &mut Run<'_>, template: &Value, at: i64, place: &str) {
+    let sent = template["template"].as_str().expect("put_template.template");
+    let category = template.get("category").and_then(Value::as_str).unwrap_or(sent);
+    let status = template["status"].as_str().expect("put_template.status");
+    let request = pb::PutTemplateRequest {
+        account_id: account_id(run),
+        name: format!("tpl_{}", sent.to_lowercase()),
+        language: "en".to_owned(),
+        status: pb::TemplateStatus::from_str_name(&format!("TEMPLATE_STATUS_{status}"))
+            .unwrap_or_else(|| panic!("{place}: unknown status {status}")) as i32,
+        category: self::category(category) as i32,
+        effective_at: Some(timestamp(at)),
+        paused_until: template
+            .get("paused_until")
+            .and_then(Value::as_str)
+            .map(|until| timestamp(run.instant(until))),
+    };
+    run.registry
+        .put_template(request)
+        .await
+        .unwrap_or_else(|status| panic!("{place}: PutTemplate failed: {status}"));
 }
 
 fn outbound_message(text: &str) -> pb::OutboundMessage {

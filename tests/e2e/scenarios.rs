@@ -6,18 +6,24 @@ use hourglass_e2e::scenario::{load, play};
 
 const PUBLIC: &str = include_str!("../scenarios/public.json");
 const EXTRA: &str = include_str!("../scenarios/extra.json");
+const GUARDS: &str = include_str!("../scenarios/guards.json");
 
 async fn play_all(store_url: &str) {
     let server = InProcessServer::start(&["--store", store_url]).await;
     let mut client = server.client().await;
-    let scenarios: Vec<_> = load(PUBLIC).into_iter().chain(load(EXTRA)).collect();
+    let mut registry = server.registry_client().await;
+    let scenarios: Vec<_> = load(PUBLIC)
+        .into_iter()
+        .chain(load(EXTRA))
+        .chain(load(GUARDS))
+        .collect();
     assert!(
         scenarios.len() >= 25,
         "the scenario files hold {} scenarios",
         scenarios.len()
     );
     for scenario in &scenarios {
-        play(&mut client, scenario).await;
+        play(&mut client, &mut registry, scenario).await;
     }
     server.stop().await;
 }
