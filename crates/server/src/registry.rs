@@ -3,6 +3,8 @@
 //! stands at the instant asked.
 
 mod convert;
+#[cfg(test)]
+mod tests;
 
 use std::sync::Arc;
 

@@ -29,7 +29,7 @@ const HOUR: i64 = 3_600;
 const INDIA: &str = "+919800000001";
 
 /// A server running in the background, stopped through its shutdown future.
-struct TestServer {
+pub(crate) struct TestServer {
     addr: std::net::SocketAddr,
     shutdown: oneshot::Sender<()>,
     task: tokio::task::JoinHandle<anyhow::Result<()>>,
@@ -37,7 +37,7 @@ struct TestServer {
 
 impl TestServer {
     /// Starts `run` with the `memory:` store and the default configuration.
-    async fn start() -> TestServer {
+    pub(crate) async fn start() -> TestServer {
         let config = Config::try_parse_from(["hourglass", "--store", "memory:"]).expect("valid test config");
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
         let addr = listener.local_addr().unwrap();
@@ -80,13 +80,13 @@ impl TestServer {
         format!("http://{}", self.addr)
     }
 
-    async fn client(&self) -> PolicyServiceClient<Channel> {
+    pub(crate) async fn client(&self) -> PolicyServiceClient<Channel> {
         PolicyServiceClient::connect(self.url())
             .await
             .expect("connect to the test server")
     }
 
-    async fn channel(&self) -> Channel {
+    pub(crate) async fn channel(&self) -> Channel {
         Channel::from_shared(self.url())
             .unwrap()
             .connect()
@@ -99,7 +99,7 @@ impl TestServer {
     }
 
     /// Shuts the server down and checks that `run` returns `Ok` promptly.
-    async fn stop(self) {
+    pub(crate) async fn stop(self) {
         self.shutdown.send(()).expect("the server is still running");
         let result = tokio::time::timeout(StdDuration::from_secs(5), self.task)
             .await
@@ -109,7 +109,7 @@ impl TestServer {
     }
 }
 
-fn at(seconds: i64) -> Option<Timestamp> {
+pub(crate) fn at(seconds: i64) -> Option<Timestamp> {
     Some(Timestamp { seconds, nanos: 0 })
 }
 
@@ -197,7 +197,7 @@ fn inr(units: i64, nanos: i32) -> Option<pb::Money> {
 
 /// Checks that a call failed with `INVALID_ARGUMENT` and a message naming `field`.
 #[track_caller]
-fn check_invalid<T: std::fmt::Debug>(result: Result<T, Status>, field: &str) {
+pub(crate) fn check_invalid<T: std::fmt::Debug>(result: Result<T, Status>, field: &str) {
     let status = result.expect_err("the request is invalid");
     assert_eq!(status.code(), Code::InvalidArgument, "{field}: {status:?}");
     assert!(
