@@ -382,6 +382,20 @@ async fn register(run: &mut Run<'_>, account: &Value, at: i64, place: &str) {
         .put_account(request)
         .await
         .unwrap_or_else(|status| panic!("{place}: PutAccount failed: {status}"));
+    if let Some(limit) = account.get("messaging_limit").and_then(Value::as_str) {
+        let request = pb::PutPortfolioRequest {
+            // The account is its own portfolio.
+            portfolio_id: account_id(run),
+            messaging_limit: pb::MessagingLimit::from_str_name(&format!("MESSAGING_LIMIT_{limit}"))
+                .unwrap_or_else(|| panic!("{place}: unknown messaging limit {limit}"))
+                as i32,
+            effective_at: Some(timestamp(at)),
+        };
+        run.registry
+            .put_portfolio(request)
+            .await
+            .unwrap_or_else(|status| panic!("{place}: PutPortfolio failed: {status}"));
+    }
     let request = pb::PutBusinessRequest {
         business_id: run.business_id.clone(),
         account_id: account_id(run),

@@ -6,7 +6,10 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::registry::{ConsentState, Facts, TemplateStatus};
-use crate::{CUSTOMER_SERVICE_WINDOW, DenyReason, Instant, Outbound, Snapshot, Template, TemplateCategory};
+use crate::{
+    CUSTOMER_SERVICE_WINDOW, Claim, CounterKey, DenyReason, Instant, MESSAGING_LIMIT_WINDOW, Outbound,
+    Snapshot, Span, Template, TemplateCategory, ThreadKey,
+};
 
 /// A guard that can run in shadow (`--shadow`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -73,13 +76,16 @@ pub(crate) struct Checked {
     pub verdict: Result<Outbound, Denial>,
     /// The first denial of a guard in shadow.
     pub shadow: Option<DenyReason>,
+    /// The claims an allowed message takes on shared counters (the messaging limit's).
+    pub claims: Vec<Claim>,
 }
 
-/// Checks guards 1 to 6 in order for `message` at the decision instant `at`, with `window_end` the end
-/// of the customer service window open at `at`, if one is.
+/// Checks guards 1 to 7 in order for `message` of `thread` at the decision instant `at`, with
+/// `window_end` the end of the customer service window open at `at`, if one is.
 pub(crate) fn check(
     shadowed: &Shadowed,
     snapshot: &Snapshot,
+    thread: &ThreadKey,
     message: &Outbound,
     at: Instant,
     window_end: Option<Instant>,
@@ -99,6 +105,7 @@ pub(crate) fn check(
         }
     };
     let (message, template_denial) = template(facts, message, at);
+    let mut claims = Vec::new();
     let verdict = (|| {
         guard(Some(Guard::Template), template_denial)?;
         guard(None, customer_service_window(&message, at, window_end))?;
@@ -112,12 +119,80 @@ pub(crate) fn check(
             Some(Guard::MarketingCap),
             marketing_cap(facts, snapshot, &message, at, window_end),
         )?;
+        match messaging_limit(facts, snapshot, thread, at, window_end) {
+            Reach::Free => {}
+            Reach::Counts(claim) => claims.push(claim),
+            Reach::Denied(denial) => guard(Some(Guard::MessagingLimit), Some(denial))?,
+        }
         Ok(())
     })();
     Checked {
         verdict: verdict.map(|()| message),
         shadow,
+        claims,
     }
+}
+
+/// Returns the messaging-limit counter of the message's portfolio, when it has a limit.
+pub(crate) fn messaging_limit_counter(facts: &Facts) -> Option<CounterKey> {
+    let registered = facts.account.as_ref()?;
+    registered.messaging_limit.customers()?;
+    Some(CounterKey::MessagingLimit {
+        portfolio: registered.account.portfolio.clone(),
+    })
+}
+
+/// What guard 7 makes of a message.
+enum Reach {
+    /// No limit applies: unregistered, unlimited, or inside a customer service window.
+    Free,
+    /// The message counts its customer for the next 24 h.
+    Counts(Claim),
+    Denied(Denial),
+}
+
+/// Guard 7: a portfolio with a messaging limit L reaches at most L distinct customers outside a
+/// customer service window in any moving 24 h. A customer already reached in `(at-24h, at]` may get
+/// more; a new one only while fewer than L are. Exact through the claim on the portfolio's counter.
+fn messaging_limit(
+    facts: &Facts,
+    snapshot: &Snapshot,
+    thread: &ThreadKey,
+    at: Instant,
+    window_end: Option<Instant>,
+) -> Reach {
+    let (Some(counter), None) = (messaging_limit_counter(facts), window_end) else {
+        return Reach::Free;
+    };
+    let Some(limit) = facts
+        .account
+        .as_ref()
+        .and_then(|registered| registered.messaging_limit.customers())
+    else {
+        return Reach::Free;
+    };
+    let reading = snapshot.counters.reading(&counter);
+    if reading.has_slot || reading.used < limit {
+        return Reach::Counts(Claim {
+            counter,
+            slot: thread.customer_id.as_str().to_owned(),
+            limit,
+            window: Some(Span::starting_at(at, MESSAGING_LIMIT_WINDOW)),
+        });
+    }
+    let CounterKey::MessagingLimit { portfolio } = &counter else {
+        return Reach::Free;
+    };
+    Reach::Denied(Denial {
+        reason: DenyReason::MessagingLimit,
+        explanation: format!(
+            "portfolio {portfolio} has reached its messaging limit: {} distinct customers got a message \
+             outside a customer service window in the 24 h up to {at}, and its limit is {limit}; this \
+             customer is not among them, so wait until one leaves the window, or answer only customers \
+             who write first",
+            reading.used
+        ),
+    })
 }
 
 /// Guard 1: a registered business's template must be approved in its account's registry at `at`, and

@@ -27,7 +27,10 @@ mod time;
 #[cfg(test)]
 mod tests;
 
-pub use counter::{Claim, CounterKey, Counters, FREE_TIER_RETENTION};
+pub use counter::{
+    Claim, CounterKey, CounterRead, Counters, FREE_TIER_RETENTION, MESSAGING_LIMIT_RETENTION,
+    MESSAGING_LIMIT_WINDOW, Reading,
+};
 pub use decision::{
     Charge, Conversation, Decision, DenyReason, PricingModel, PricingType, ThreadView, Verdict,
 };

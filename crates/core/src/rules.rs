@@ -75,8 +75,9 @@ pub(crate) fn decide(
     let state = &snapshot.thread;
     let instant = state.decision_instant(at);
     let window_end = state.customer_service_window_end(instant);
-    let checked = guards::check(&policy.shadow, snapshot, message, instant, window_end);
+    let checked = guards::check(&policy.shadow, snapshot, thread, message, instant, window_end);
     let shadow_deny_reason = checked.shadow;
+    let checked_claims = checked.claims;
     let message = match checked.verdict {
         Ok(message) => message,
         Err(denial) => {
@@ -112,7 +113,7 @@ pub(crate) fn decide(
             .push(Span::starting_at(instant, cap.window));
     }
     let free_tier = free_tier_counter(&snapshot.facts, thread, instant);
-    let mut claims = Vec::new();
+    let mut claims = checked_claims;
 
     let charge = if let Some(free_entry_point) = state.open_conversation(Category::FreeEntryPoint, instant) {
         attribute(pricing_model, free_entry_point, zero)
@@ -167,6 +168,7 @@ pub(crate) fn decide(
                             counter: free_tier.clone(),
                             slot: conversation.id.clone(),
                             limit: policy.free_tier_conversations,
+                            window: None,
                         });
                     }
                     charge

@@ -6,11 +6,12 @@
 //! the claims on shared counters it needs), and the store commits it atomically. A dry run is the same
 //! `step` without the commit.
 
+use crate::guards;
 use crate::policy::Era;
 use crate::rules::{decide, record_inbound};
 use crate::{
-    Claim, CounterKey, Counters, Decision, Error, Facts, Inbound, Instant, Outbound, Policy, ThreadKey,
-    ThreadState,
+    Claim, CounterKey, CounterRead, Counters, Decision, Error, Facts, Inbound, Instant, Outbound, Policy,
+    ThreadKey, ThreadState,
 };
 
 /// A message from the customer or from the business.
@@ -90,18 +91,33 @@ pub fn check_priced(policy: &Policy, event: &Event) -> Result<(), Error> {
 /// A store reads them with the thread. It cannot know the thread before it reads it, so it may first
 /// ask with an empty state (which decides at the event's own instant) and read what is missing after:
 /// a decision reads a counter only if this names it.
-pub fn counters_read(policy: &Policy, facts: &Facts, event: &Event, thread: &ThreadState) -> Vec<CounterKey> {
-    match &event.message {
-        // Only a free-form message can open a service conversation, the one kind the free tier counts.
-        Message::Outbound(Outbound::FreeForm) => {
-            let instant = thread.decision_instant(event.at);
-            match policy.era_at(facts.time_zone().wall_clock(instant)) {
-                Era::ConversationWithFreeTier => vec![free_tier_counter(facts, &event.thread, instant)],
-                Era::ConversationServiceFree | Era::PerMessage => Vec::new(),
-            }
-        }
-        Message::Outbound(Outbound::Template(_)) | Message::Inbound(_) => Vec::new(),
+pub fn counters_read(
+    policy: &Policy,
+    facts: &Facts,
+    event: &Event,
+    thread: &ThreadState,
+) -> Vec<CounterRead> {
+    let Message::Outbound(message) = &event.message else {
+        return Vec::new();
+    };
+    let instant = thread.decision_instant(event.at);
+    let mut reads = Vec::new();
+    // Only a free-form message can open a service conversation, the one kind the free tier counts.
+    if matches!(message, Outbound::FreeForm)
+        && policy.era_at(facts.time_zone().wall_clock(instant)) == Era::ConversationWithFreeTier
+    {
+        reads.push(free_tier_counter(facts, &event.thread, instant).into());
     }
+    // Only a message outside a customer service window counts for the messaging limit.
+    if let Some(counter) = guards::messaging_limit_counter(facts)
+        && thread.customer_service_window_end(instant).is_none()
+    {
+        reads.push(CounterRead {
+            counter,
+            window: Some((instant, event.thread.customer_id.as_str().to_owned())),
+        });
+    }
+    reads
 }
 
 /// Decides `event` over `snapshot`: the answer, and what to write.

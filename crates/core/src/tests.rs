@@ -112,7 +112,7 @@ impl Timeline {
         };
         let counters = counters_read(&self.policy, &self.facts, &event, &self.state)
             .into_iter()
-            .map(|counter| (counter, self.free_tier_used))
+            .map(|read| (read.counter, self.free_tier_used))
             .collect();
         let snapshot = Snapshot {
             thread: self.state.clone(),
@@ -787,7 +787,7 @@ proptest! {
                     let snapshot = Snapshot {
                         thread: state.clone(),
                         prior: None,
-                        counters: read.iter().map(|counter| (counter.clone(), free_tier_used)).collect(),
+                        counters: read.iter().map(|read| (read.counter.clone(), free_tier_used)).collect(),
                         facts: Facts::default(),
                     };
                     let outcome = step(&policy, &snapshot, &event);
@@ -799,7 +799,7 @@ proptest! {
                     let mut unread = snapshot.clone();
                     for month in [minutes(*m).utc_month(), state.decision_instant(minutes(*m)).utc_month()] {
                         let counter = CounterKey::FreeTier { account: thread.unregistered_account(), month };
-                        if !read.contains(&counter) {
+                        if !read.iter().any(|read| read.counter == counter) {
                             unread.counters.insert(counter, u32::MAX);
                         }
                     }
@@ -813,7 +813,7 @@ proptest! {
                     }
                     if let Some(write) = outcome.write {
                         for claim in &write.claims {
-                            prop_assert!(read.contains(&claim.counter), "a claim on a counter the step did not read");
+                            prop_assert!(read.iter().any(|read| read.counter == claim.counter), "a claim on a counter the step did not read");
                         }
                         free_tier_used += u32::try_from(write.claims.len()).expect("a few claims");
                         state = write.thread;

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration as StdDuration;
 
 use async_trait::async_trait;
-use hourglass_core::{Claim, CounterKey, Counters, Instant, Policy, ThreadKey};
+use hourglass_core::{Claim, Counters, Instant, Policy, ThreadKey};
 use hourglass_proto::v1 as pb;
 use hourglass_proto::v1::policy_service_client::PolicyServiceClient;
 use hourglass_store::{Claimed, Commit, Committed, Hold, MemoryStore, Read, ReadPlan, Store};
@@ -851,7 +851,10 @@ impl Store for FakeStore {
         self.inner.read(plan).await
     }
 
-    async fn read_counters(&self, counters: &[CounterKey]) -> Result<Counters, hourglass_store::Error> {
+    async fn read_counters(
+        &self,
+        counters: &[hourglass_core::CounterRead],
+    ) -> Result<Counters, hourglass_store::Error> {
         self.act().await?;
         self.inner.read_counters(counters).await
     }

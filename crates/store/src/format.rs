@@ -71,6 +71,10 @@ pub struct CounterV1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     keep_until: Option<i64>,
     used: u32,
+    /// For one slot of a windowed counter (a backend that keeps each slot as a record): the event-time
+    /// instant its window ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    until: Option<i64>,
 }
 
 /// Version 1 of an answer: the decision of an outbound message, none for an inbound one. Whether an
@@ -300,7 +304,24 @@ impl CounterRecord {
         CounterRecord::V1(CounterV1 {
             keep_until: keep_until.map(Instant::as_millis),
             used,
+            until: None,
         })
+    }
+
+    /// Returns the record of one slot of a windowed counter, live until `until` (event time).
+    pub fn slot(until: Instant, keep_until: Option<Instant>) -> CounterRecord {
+        CounterRecord::V1(CounterV1 {
+            keep_until: keep_until.map(Instant::as_millis),
+            used: 1,
+            until: Some(until.as_millis()),
+        })
+    }
+
+    /// Returns when a windowed counter's slot stops being live; none for a whole counter's record.
+    pub fn until(&self) -> Option<Instant> {
+        match self {
+            CounterRecord::V1(v1) => v1.until.map(Instant::from_millis),
+        }
     }
 
     /// Returns the instant after which the record may be swept, if it carries one.
@@ -310,7 +331,7 @@ impl CounterRecord {
         }
     }
 
-    /// Returns how many free-tier slots are taken.
+    /// Returns how many slots are taken.
     pub fn used(&self) -> u32 {
         match self {
             CounterRecord::V1(v1) => v1.used,

@@ -166,7 +166,7 @@ async fn complete(
     }
     let missing: Vec<_> = counters_read(policy, &snapshot.facts, event, &snapshot.thread)
         .into_iter()
-        .filter(|counter| !snapshot.counters.has(counter))
+        .filter(|read| !snapshot.counters.has(&read.counter))
         .collect();
     if !missing.is_empty() {
         snapshot.counters.extend(store.read_counters(&missing).await?);

@@ -24,7 +24,7 @@ pub use open::{OpenOptions, open, open_with};
 
 use async_trait::async_trait;
 use hourglass_core::{
-    AccountId, Answer, Claim, CounterKey, Counters, Instant, MessageId, Snapshot, ThreadKey, ThreadState,
+    AccountId, Answer, Claim, CounterRead, Counters, Instant, MessageId, Snapshot, ThreadKey, ThreadState,
 };
 
 /// A store of threads, answers and counters.
@@ -40,11 +40,13 @@ pub trait Store: Send + Sync + 'static {
     /// and the counters of `plan.counters`.
     async fn read(&self, plan: &ReadPlan) -> Result<Read, Error>;
 
-    /// Reads counters alone: the slots taken of each.
-    async fn read_counters(&self, counters: &[CounterKey]) -> Result<Counters, Error>;
+    /// Reads counters alone: the slots taken of each (of a windowed counter, those live at the read's
+    /// instant, and whether the read's slot is one of them).
+    async fn read_counters(&self, reads: &[CounterRead]) -> Result<Counters, Error>;
 
     /// Takes `claim` for a step of `thread`: holds its slot if the slot is already taken or fewer than
-    /// `claim.limit` are. A held slot counts as taken for everyone until it is committed with the step
+    /// `claim.limit` are (of a windowed counter: live at the start of the claim's window; a committed
+    /// claim makes its slot live until the end of its window, or later when it already was). A held slot counts as taken for everyone until it is committed with the step
     /// or given back with `release`. The counter is kept at least until `keep_until`, counted on the
     /// server clock from `now`.
     async fn claim(
@@ -97,7 +99,7 @@ pub struct ReadPlan {
     pub thread: ThreadKey,
     /// The message id whose stored answer to read; none for a dry run or a listing.
     pub message_id: Option<MessageId>,
-    pub counters: Vec<CounterKey>,
+    pub counters: Vec<CounterRead>,
 }
 
 impl ReadPlan {

@@ -7,7 +7,8 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use hourglass_core::{
-    AccountId, Answer, Claim, CounterKey, Counters, Instant, MessageId, Snapshot, ThreadKey, ThreadState,
+    AccountId, Answer, Claim, CounterKey, CounterRead, Counters, Instant, MessageId, RETENTION_GRACE,
+    Reading, Snapshot, ThreadKey, ThreadState,
 };
 
 use crate::registry::{self, Raw};
@@ -26,6 +27,8 @@ pub struct MemoryStore {
 struct Inner {
     threads: HashMap<ThreadKey, Kept<(Version, ThreadState)>>,
     counters: HashMap<CounterKey, Kept<u32>>,
+    /// Windowed counters: each slot with the instant (event time) its window ends.
+    windows: HashMap<CounterKey, Kept<HashMap<String, Instant>>>,
     answers: HashMap<(ThreadKey, MessageId), Kept<Answer>>,
     /// Registry entries by `registry::Key::name`, in name order for listing.
     entries: BTreeMap<String, Raw>,
@@ -74,15 +77,29 @@ impl Inner {
         }
     }
 
-    fn counters(&self, counters: &[CounterKey]) -> Counters {
-        counters
+    fn counters(&self, reads: &[CounterRead]) -> Counters {
+        reads
             .iter()
-            .map(|counter| (counter.clone(), self.count(counter)))
+            .map(|read| (read.counter.clone(), self.reading(read)))
             .collect()
     }
 
-    fn count(&self, counter: &CounterKey) -> u32 {
-        self.counters.get(counter).map_or(0, |kept| kept.value)
+    fn reading(&self, read: &CounterRead) -> Reading {
+        let Some((at, slot)) = &read.window else {
+            let used = self.counters.get(&read.counter).map_or(0, |kept| kept.value);
+            return Reading {
+                used,
+                has_slot: false,
+            };
+        };
+        let Some(slots) = self.windows.get(&read.counter) else {
+            return Reading::default();
+        };
+        let live = |until: &Instant| until > at;
+        Reading {
+            used: u32::try_from(slots.value.values().filter(|until| live(until)).count()).unwrap_or(u32::MAX),
+            has_slot: slots.value.get(slot).is_some_and(live),
+        }
     }
 }
 
@@ -96,8 +113,8 @@ impl Store for MemoryStore {
         Ok(self.lock().read(plan))
     }
 
-    async fn read_counters(&self, counters: &[CounterKey]) -> Result<Counters, Error> {
-        Ok(self.lock().counters(counters))
+    async fn read_counters(&self, reads: &[CounterRead]) -> Result<Counters, Error> {
+        Ok(self.lock().counters(reads))
     }
 
     async fn claim(
@@ -108,7 +125,7 @@ impl Store for MemoryStore {
         keep_until: Instant,
     ) -> Result<Claimed, Error> {
         self.reservations.claim(claim, thread, keep_until, || {
-            Ok(self.lock().count(&claim.counter))
+            Ok(self.lock().reading(&claim.read()))
         })
     }
 
@@ -139,6 +156,24 @@ impl Store for MemoryStore {
                 },
             );
             for hold in commit.holds {
+                if let Some(window) = hold.claim.window {
+                    let existing = inner.windows.get(&hold.claim.counter);
+                    let keep_until = at_least(existing, hold.keep_until);
+                    let mut slots = existing.map(|kept| kept.value.clone()).unwrap_or_default();
+                    // Slots whose window ended before any event a late webhook could still bring.
+                    let horizon = window.start.minus(RETENTION_GRACE);
+                    slots.retain(|_, until| *until > horizon);
+                    let until = slots.entry(hold.claim.slot.clone()).or_insert(window.end);
+                    *until = (*until).max(window.end);
+                    inner.windows.insert(
+                        hold.claim.counter.clone(),
+                        Kept {
+                            value: slots,
+                            keep_until,
+                        },
+                    );
+                    continue;
+                }
                 let existing = inner.counters.get(&hold.claim.counter);
                 let value = existing.map_or(0, |kept| kept.value).saturating_add(1);
                 let keep_until = at_least(existing, hold.keep_until);
@@ -208,10 +243,14 @@ impl Store for MemoryStore {
 
     async fn sweep(&self, now: Instant) -> Result<usize, Error> {
         let mut inner = self.lock();
-        let before = inner.threads.len() + inner.counters.len() + inner.answers.len();
+        let count = |inner: &Inner| {
+            inner.threads.len() + inner.counters.len() + inner.windows.len() + inner.answers.len()
+        };
+        let before = count(&inner);
         inner.threads.retain(|_, kept| kept.keep_until > now);
         inner.counters.retain(|_, kept| kept.keep_until > now);
+        inner.windows.retain(|_, kept| kept.keep_until > now);
         inner.answers.retain(|_, kept| kept.keep_until > now);
-        Ok(before - (inner.threads.len() + inner.counters.len() + inner.answers.len()))
+        Ok(before - count(&inner))
     }
 }

@@ -61,12 +61,12 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::future::try_join_all;
-use hourglass_core::{AccountId, Claim, CounterKey, Counters, Instant, Snapshot, ThreadKey, ThreadState};
+use hourglass_core::{AccountId, Claim, CounterRead, Counters, Instant, Snapshot, ThreadKey, ThreadState};
 use redis::{Cmd, FromRedisValue, ScriptInvocation, Value};
 
 use self::claims::fields;
 use self::connection::Connection;
-use self::keys::ThreadKeys;
+use self::keys::{CounterKeys, ThreadKeys};
 use self::scripts::{COMPARE_AND_SET, MARKER, READ_THREAD};
 use crate::format::{AnswerRecord, ThreadRecord, decode, encode};
 use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, Version, registry};
@@ -240,12 +240,12 @@ impl Store for RedisStore {
         Ok(read)
     }
 
-    async fn read_counters(&self, counters: &[CounterKey]) -> Result<Counters, Error> {
-        let counts = try_join_all(counters.iter().map(|counter| async move {
-            Ok::<_, Error>((counter.clone(), self.redis.settled_count(counter).await?))
+    async fn read_counters(&self, reads: &[CounterRead]) -> Result<Counters, Error> {
+        let readings = try_join_all(reads.iter().map(|read| async move {
+            Ok::<_, Error>((read.counter.clone(), self.redis.settled_reading(read).await?))
         }))
         .await?;
-        Ok(counts.into_iter().collect())
+        Ok(readings.into_iter().collect())
     }
 
     async fn claim(
@@ -276,7 +276,8 @@ impl Store for RedisStore {
         let mut invocation = COMPARE_AND_SET.key(&thread_key);
         invocation.key(&answer_key);
         for hold in commit.holds {
-            invocation.key(keys.receipt(&hold.claim.slot));
+            let counter = CounterKeys::new(&self.redis.namespace, &hold.claim.counter);
+            invocation.key(keys.receipt(&hold.claim.slot, counter.receipt_token(&hold.token)));
         }
         invocation
             .arg(i64::try_from(commit.version.0).unwrap_or(i64::MAX))

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, PoisonError};
 
-use hourglass_core::{Claim, CounterKey, Instant, ThreadKey};
+use hourglass_core::{Claim, CounterKey, Instant, Reading, ThreadKey};
 
 use crate::{Claimed, Hold};
 
@@ -21,14 +21,17 @@ pub(crate) struct Reservations {
 }
 
 impl Reservations {
-    /// Takes `claim` on a counter that has `committed` slots taken durably; `committed` must be read
-    /// while `with_committed` runs, under the lock, so that a commit that lands meanwhile is counted.
+    /// Takes `claim` on a counter whose durable reading (`claim.read()`) is `committed`; `committed`
+    /// runs under the lock, so that a commit that lands meanwhile is counted.
+    ///
+    /// A slot already committed (a windowed counter's live slot) is shared without a hold of its own:
+    /// it counts already.
     pub(crate) fn claim(
         &self,
         claim: &Claim,
         thread: &ThreadKey,
         keep_until: Instant,
-        committed: impl FnOnce() -> Result<u32, crate::Error>,
+        committed: impl FnOnce() -> Result<Reading, crate::Error>,
     ) -> Result<Claimed, crate::Error> {
         let mut holds = self.holds.lock().unwrap_or_else(PoisonError::into_inner);
         let committed = committed()?;
@@ -40,7 +43,13 @@ impl Reservations {
             tokens.push(token.clone());
             return Ok(Claimed::Held(hold(claim, thread, token, keep_until)));
         }
-        if committed.saturating_add(held) < claim.limit {
+        if committed.has_slot {
+            if slots.is_empty() {
+                holds.remove(&claim.counter);
+            }
+            return Ok(Claimed::Held(hold(claim, thread, token(), keep_until)));
+        }
+        if committed.used.saturating_add(held) < claim.limit {
             let token = token();
             slots.insert(claim.slot.clone(), vec![token.clone()]);
             return Ok(Claimed::Held(hold(claim, thread, token, keep_until)));

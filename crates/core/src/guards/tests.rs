@@ -553,8 +553,9 @@ fn calendar_rules_follow_the_account_zone() {
         let policy = Timeline::new().policy;
         counters_read(&policy, facts, &event, &ThreadState::default())
             .iter()
-            .map(|counter| match counter {
+            .map(|read| match &read.counter {
                 CounterKey::FreeTier { account, month } => format!("{account} {month}"),
+                CounterKey::MessagingLimit { portfolio } => format!("limit {portfolio}"),
             })
             .collect()
     };
@@ -585,4 +586,134 @@ fn calendar_rules_follow_the_account_zone() {
         in_utc.charge().map(|charge| charge.pricing_type),
         Some(PricingType::FreeTier)
     );
+}
+
+#[test]
+fn guard_7_limits_the_customers_a_portfolio_reaches_outside_a_window() {
+    let limited = |limit| Registered {
+        messaging_limit: limit,
+        ..registered(account())
+    };
+    let counter = CounterKey::MessagingLimit {
+        portfolio: PortfolioId::new("portfolio_id", "portfolio-1").unwrap(),
+    };
+    let thread = Timeline::new().thread;
+    let decide = |registered: Option<Registered>, used: u32, has_slot: bool, inbound: bool| {
+        let mut timeline = Timeline::new();
+        if inbound {
+            timeline.inbound(0.5);
+        }
+        let facts = Facts {
+            account: registered,
+            ..Facts::default()
+        };
+        let event = Event {
+            thread: thread.clone(),
+            at: at(1.0),
+            message: Message::Outbound(template(UTILITY)),
+        };
+        let reads = counters_read(&timeline.policy, &facts, &event, &timeline.state);
+        let snapshot = Snapshot {
+            thread: timeline.state.clone(),
+            counters: reads
+                .iter()
+                .map(|read| (read.counter.clone(), Reading { used, has_slot }))
+                .collect(),
+            facts,
+            ..Snapshot::default()
+        };
+        (reads, step(&timeline.policy, &snapshot, &event))
+    };
+    let limit_claims = |step: &Step| -> Vec<Claim> {
+        step.write
+            .as_ref()
+            .map(|write| {
+                write
+                    .claims
+                    .iter()
+                    .filter(|claim| claim.counter == counter)
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+
+    // Below the limit: allowed, and the customer counts for 24 h from the message.
+    let (reads, below) = decide(Some(limited(MessagingLimit::Customers250)), 249, false, false);
+    assert_eq!(
+        reads,
+        [CounterRead {
+            counter: counter.clone(),
+            window: Some((at(1.0), thread.customer_id.as_str().to_owned())),
+        }]
+    );
+    assert!(below.answer.decision.as_ref().unwrap().is_allowed());
+    assert_eq!(
+        limit_claims(&below),
+        [Claim {
+            counter: counter.clone(),
+            slot: thread.customer_id.as_str().to_owned(),
+            limit: 250,
+            window: Some(Span::starting_at(at(1.0), Duration::hours(24))),
+        }]
+    );
+
+    // At the limit: a new customer is denied and counts for nothing.
+    let (_, full) = decide(Some(limited(MessagingLimit::Customers250)), 250, false, false);
+    let decision = full.answer.decision.clone().unwrap();
+    let Verdict::Denied { reason, explanation } = &decision.verdict else {
+        panic!("allowed at the limit: {decision:?}");
+    };
+    assert_eq!(*reason, DenyReason::MessagingLimit);
+    assert!(explanation.contains("portfolio portfolio-1"), "{explanation}");
+    assert!(explanation.contains("250 distinct customers"), "{explanation}");
+    assert!(full.write.is_none());
+
+    // At the limit, a customer already reached in the window may get more.
+    let (_, again) = decide(Some(limited(MessagingLimit::Customers250)), 250, true, false);
+    assert!(again.answer.decision.as_ref().unwrap().is_allowed());
+    assert_eq!(limit_claims(&again).len(), 1);
+
+    // Inside a customer service window, unlimited, or unregistered: not read, not counted.
+    for (registered, inbound) in [
+        (Some(limited(MessagingLimit::Customers250)), true),
+        (Some(limited(MessagingLimit::Unlimited)), false),
+        (None, false),
+    ] {
+        let (reads, free) = decide(registered, u32::MAX, false, inbound);
+        assert!(reads.is_empty(), "{reads:?}");
+        assert!(free.answer.decision.as_ref().unwrap().is_allowed());
+        assert!(limit_claims(&free).is_empty());
+    }
+
+    // In shadow, the guard at its limit lets the message pass, reports it, and takes no slot.
+    let mut shadowed = Timeline::new();
+    shadowed.policy.shadow = [Guard::MessagingLimit].into_iter().collect();
+    let facts = Facts {
+        account: Some(limited(MessagingLimit::Customers250)),
+        ..Facts::default()
+    };
+    let event = Event {
+        thread: thread.clone(),
+        at: at(1.0),
+        message: Message::Outbound(template(UTILITY)),
+    };
+    let snapshot = Snapshot {
+        counters: [(
+            counter.clone(),
+            Reading {
+                used: 250,
+                has_slot: false,
+            },
+        )]
+        .into_iter()
+        .collect(),
+        facts,
+        ..Snapshot::default()
+    };
+    let passed = step(&shadowed.policy, &snapshot, &event);
+    let decision = passed.answer.decision.clone().unwrap();
+    assert!(decision.is_allowed());
+    assert_eq!(decision.shadow_deny_reason, Some(DenyReason::MessagingLimit));
+    assert!(limit_claims(&passed).is_empty());
 }

@@ -24,19 +24,20 @@ use std::hash::{BuildHasher, RandomState};
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use hourglass_core::{Claim, CounterKey, Instant, ThreadKey};
+use hourglass_core::{Claim, CounterRead, Instant, RETENTION_GRACE, Reading, ThreadKey};
 use redis::Value;
 
 use super::keys::{CounterKeys, ThreadKeys};
-use super::scripts::{CLAIM, COUNT, FENCE, RELEASE};
+use super::scripts::{CLAIM, CLAIM_WINDOWED, COUNT, COUNT_WINDOWED, FENCE, RELEASE};
 use super::{Redis, int, millis, wall_clock_millis};
 use crate::{Claimed, Error, Hold};
 
 /// A counter as read.
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Count {
-    /// Slots held by a confirmed claim.
-    pub(crate) settled: u32,
+    /// Slots held by a confirmed claim (of a windowed counter: live ones), and whether the slot asked
+    /// about is one of them.
+    pub(crate) settled: Reading,
     /// Pending claims past their lease, to settle before trusting `settled`.
     pub(crate) stale: i64,
 }
@@ -57,20 +58,37 @@ impl Redis {
         let member = member(&token, &claim.slot, thread);
         let ttl = keep_until.since(now).as_millis().max(1);
         let now = wall_clock_millis();
-        let reply = self
-            .invoke(
-                "counter claim",
-                CLAIM
-                    .key(&keys.slots)
-                    .key(&keys.pending)
-                    .arg(&claim.slot)
-                    .arg(&member)
-                    .arg(now + millis(self.lease))
-                    .arg(claim.limit)
-                    .arg(ttl)
-                    .arg(now),
-            )
-            .await?;
+        let mut invocation = match (claim.window, &keys.until) {
+            (Some(_), Some(until)) => {
+                let mut invocation = CLAIM_WINDOWED.key(&keys.slots);
+                invocation.key(&keys.pending).key(until);
+                invocation
+            }
+            (None, None) => {
+                let mut invocation = CLAIM.key(&keys.slots);
+                invocation.key(&keys.pending);
+                invocation
+            }
+            _ => {
+                return Err(Error::Config {
+                    message: format!("a claim on {:?} with the wrong kind of window", claim.counter),
+                });
+            }
+        };
+        invocation
+            .arg(&claim.slot)
+            .arg(&member)
+            .arg(now + millis(self.lease))
+            .arg(claim.limit)
+            .arg(ttl)
+            .arg(now);
+        if let Some(window) = claim.window {
+            invocation
+                .arg(window.start.as_millis())
+                .arg(window.end.as_millis())
+                .arg(window.start.minus(RETENTION_GRACE).as_millis());
+        }
+        let reply = self.invoke("counter claim", &invocation).await?;
         let [claimed, _taken, pending, stale] = fields::<4>("counter claim", reply)?;
         if int(&claimed)? == 1 {
             return Ok(Claimed::Held(Hold {
@@ -96,13 +114,13 @@ impl Redis {
     }
 
     async fn release_member(&self, keys: &CounterKeys, slot: &str, member: &str) -> Result<(), Error> {
-        let reply = self
-            .invoke(
-                "counter release",
-                RELEASE.key(&keys.slots).key(&keys.pending).arg(slot).arg(member),
-            )
-            .await;
-        reply.map(drop)
+        let mut invocation = RELEASE.key(&keys.slots);
+        invocation.key(&keys.pending);
+        if let Some(until) = &keys.until {
+            invocation.key(until);
+        }
+        invocation.arg(slot).arg(member);
+        self.invoke("counter release", &invocation).await.map(drop)
     }
 
     /// Confirms the holds of a committed step, in the background: the answer does not wait for it, and
@@ -122,28 +140,52 @@ impl Redis {
         }
     }
 
-    /// Reads how many settled slots `counter` has.
-    pub(crate) async fn count(&self, counter: &CounterKey) -> Result<Count, Error> {
-        let keys = CounterKeys::new(&self.namespace, counter);
-        let reply = self
-            .invoke(
-                "counter read",
-                COUNT.key(&keys.slots).key(&keys.pending).arg(wall_clock_millis()),
-            )
-            .await?;
-        let [settled, stale] = fields::<2>("counter read", reply)?;
+    /// Reads how many settled slots a counter has (of a windowed counter: live at the read's instant).
+    pub(crate) async fn count(&self, read: &CounterRead) -> Result<Count, Error> {
+        let keys = CounterKeys::new(&self.namespace, &read.counter);
+        let now = wall_clock_millis();
+        let (settled, stale) = match (&read.window, &keys.until) {
+            (Some((at, slot)), Some(until)) => {
+                let mut invocation = COUNT_WINDOWED.key(&keys.slots);
+                invocation
+                    .key(&keys.pending)
+                    .key(until)
+                    .arg(now)
+                    .arg(at.as_millis())
+                    .arg(slot);
+                let reply = self.invoke("counter read", &invocation).await?;
+                let [settled, stale, asked] = fields::<3>("counter read", reply)?;
+                let reading = Reading {
+                    used: count(&settled)?,
+                    has_slot: int(&asked)? == 1,
+                };
+                (reading, stale)
+            }
+            _ => {
+                let mut invocation = COUNT.key(&keys.slots);
+                invocation.key(&keys.pending).arg(now);
+                let reply = self.invoke("counter read", &invocation).await?;
+                let [settled, stale] = fields::<2>("counter read", reply)?;
+                let reading = Reading {
+                    used: count(&settled)?,
+                    has_slot: false,
+                };
+                (reading, stale)
+            }
+        };
         Ok(Count {
-            settled: count(&settled)?,
+            settled,
             stale: int(&stale)?,
         })
     }
 
     /// Reads a counter, settling first any claims left pending past their lease.
-    pub(crate) async fn settled_count(&self, counter: &CounterKey) -> Result<u32, Error> {
-        let mut count = self.count(counter).await?;
+    pub(crate) async fn settled_reading(&self, read: &CounterRead) -> Result<Reading, Error> {
+        let mut count = self.count(read).await?;
         if count.stale > 0 {
-            self.settle(&CounterKeys::new(&self.namespace, counter)).await?;
-            count = self.count(counter).await?;
+            self.settle(&CounterKeys::new(&self.namespace, &read.counter))
+                .await?;
+            count = self.count(read).await?;
         }
         Ok(count.settled)
     }
@@ -170,7 +212,7 @@ impl Redis {
 
     async fn settle_one(&self, keys: &CounterKeys, member: String) -> Result<(), Error> {
         let mut parts = member.split(' ');
-        let (Some(_token), Some(slot), Some(business_id), Some(customer_id), None) = (
+        let (Some(token), Some(slot), Some(business_id), Some(customer_id), None) = (
             parts.next(),
             parts.next(),
             parts.next(),
@@ -188,7 +230,7 @@ impl Redis {
                 "counter fence",
                 FENCE
                     .key(thread.thread())
-                    .key(thread.receipt(slot))
+                    .key(thread.receipt(slot, keys.receipt_token(token)))
                     .arg(hourglass_core::RETENTION_GRACE.as_millis()),
             )
             .await?;

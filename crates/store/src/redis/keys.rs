@@ -37,9 +37,14 @@ impl ThreadKeys {
         format!("{}msg:{}", self.prefix, message_id.as_str())
     }
 
-    /// A string: present when the thread has committed the step that holds slot `slot`.
-    pub(crate) fn receipt(&self, slot: &str) -> String {
-        format!("{}claim:{slot}", self.prefix)
+    /// A string: present when the thread has committed the step that holds slot `slot`. A windowed
+    /// counter's slot (a customer) is claimed again by later steps of the same thread, so its receipt
+    /// also names the claim's token.
+    pub(crate) fn receipt(&self, slot: &str, token: Option<&str>) -> String {
+        match token {
+            Some(token) => format!("{}claim:{slot}:{token}", self.prefix),
+            None => format!("{}claim:{slot}", self.prefix),
+        }
     }
 }
 
@@ -50,13 +55,26 @@ pub(crate) struct CounterKeys {
     pub(crate) slots: String,
     /// A sorted set: claims not yet known to be persisted or abandoned, scored by lease deadline.
     pub(crate) pending: String,
+    /// For a windowed counter, a sorted set: each slot scored by the instant (event time) its window
+    /// ends.
+    pub(crate) until: Option<String>,
 }
 
 impl CounterKeys {
     pub(crate) fn new(namespace: &str, counter: &CounterKey) -> CounterKeys {
         let slots = format!("{namespace}:{{{}}}:{}", counter.scope(), counter.name());
         let pending = format!("{slots}:pending");
-        CounterKeys { slots, pending }
+        let until = matches!(counter, CounterKey::MessagingLimit { .. }).then(|| format!("{slots}:until"));
+        CounterKeys {
+            slots,
+            pending,
+            until,
+        }
+    }
+
+    /// Returns the token a receipt of this counter's claim names, if its receipts name one.
+    pub(crate) fn receipt_token<'a>(&self, token: &'a str) -> Option<&'a str> {
+        self.until.as_ref().map(|_| token)
     }
 }
 
@@ -79,7 +97,7 @@ mod tests {
             "hg:{b:106540352242922:c:919800000001}:msg:wamid.{x}"
         );
         assert_eq!(
-            keys.receipt("c0ffee"),
+            keys.receipt("c0ffee", None),
             "hg:{b:106540352242922:c:919800000001}:claim:c0ffee"
         );
         let free_tier = CounterKey::FreeTier {

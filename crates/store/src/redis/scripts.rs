@@ -74,16 +74,53 @@ return {1, taken, 0, 0}
     )
 });
 
+/// Holds a slot of a windowed counter (`Claim::window`): slots live at the window's start are those
+/// whose end, in `until`, is after it. A live slot is shared; a slot not live is taken only while fewer
+/// than `limit` are live, and its holders start again from this claim. The slot's end moves to the
+/// window's end when that is later. Slots that ended long before are forgotten, a few per call.
+///
+/// KEYS: slots hash, pending set, until set. ARGV: slot id, pending member, lease deadline, limit, TTL,
+/// now, window start, window end, forget-before (milliseconds).
+///
+/// Returns `{1, slots live before}` when claimed, else `{0, slots live, pending, pending past lease}`.
+pub(crate) static CLAIM_WINDOWED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+for _, old in ipairs(redis.call('ZRANGE', KEYS[3], '-inf', ARGV[9], 'BYSCORE', 'LIMIT', 0, 64)) do
+  redis.call('ZREM', KEYS[3], old)
+  redis.call('HDEL', KEYS[1], old)
+end
+local ends = tonumber(redis.call('ZSCORE', KEYS[3], ARGV[1]))
+local live = redis.call('ZCOUNT', KEYS[3], '(' .. ARGV[7], '+inf')
+if not (ends and ends > tonumber(ARGV[7])) then
+  if live >= tonumber(ARGV[4]) then
+    return {0, live, redis.call('ZCARD', KEYS[2]), redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[6])}
+  end
+  redis.call('HSET', KEYS[1], ARGV[1], 0)
+end
+redis.call('ZADD', KEYS[3], 'GT', ARGV[8], ARGV[1])
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
+return {1, live, 0, 0}
+",
+    )
+});
+
 /// Gives back a claim whose step did not persist its conversation; the slot frees when no claim holds
 /// it. A claim no longer pending (already given back, or confirmed) is left alone, so this is
 /// idempotent.
 ///
-/// KEYS: slots hash, pending set. ARGV: conversation id, pending member. Returns 1 when released.
+/// KEYS: slots hash, pending set, and for a windowed counter its until set. ARGV: slot id, pending
+/// member. Returns 1 when released.
 pub(crate) static RELEASE: LazyLock<Script> = LazyLock::new(|| {
     Script::new(
         r"
 if redis.call('ZREM', KEYS[2], ARGV[2]) == 0 then return 0 end
-if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then redis.call('HDEL', KEYS[1], ARGV[1]) end
+if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  if #KEYS > 2 then redis.call('ZREM', KEYS[3], ARGV[1]) end
+end
 return 1
 ",
     )
@@ -107,6 +144,38 @@ for slot, claims in pairs(pending) do
   if (tonumber(redis.call('HGET', KEYS[1], slot)) or 0) <= claims then unsettled = unsettled + 1 end
 end
 return {redis.call('HLEN', KEYS[1]) - unsettled, redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[1])}
+",
+    )
+});
+
+/// Reads a windowed counter at an instant: `{settled live slots, pending claims past their lease,
+/// whether the asked slot is live and settled}`. A live slot is settled when its holders outnumber its
+/// pending claims.
+///
+/// KEYS: slots hash, pending set, until set. ARGV: now, the instant, the slot asked about.
+pub(crate) static COUNT_WINDOWED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local pending = {}
+for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local slot = string.match(member, '^%S+ (%S+)')
+  if slot then pending[slot] = (pending[slot] or 0) + 1 end
+end
+local at = tonumber(ARGV[2])
+local function live(slot)
+  local ends = tonumber(redis.call('ZSCORE', KEYS[3], slot))
+  return ends ~= nil and ends > at
+end
+local function settled(slot)
+  return (tonumber(redis.call('HGET', KEYS[1], slot)) or 0) > (pending[slot] or 0)
+end
+local unsettled = 0
+for slot, _ in pairs(pending) do
+  if live(slot) and not settled(slot) then unsettled = unsettled + 1 end
+end
+local asked = 0
+if live(ARGV[3]) and settled(ARGV[3]) then asked = 1 end
+return {redis.call('ZCOUNT', KEYS[3], '(' .. ARGV[2], '+inf') - unsettled, redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[1]), asked}
 ",
     )
 });

@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use hourglass_core::{
-    Answer, BusinessId, Category, Currency, CustomerId, Event, FREE_TIER_CONVERSATIONS, FREE_TIER_RETENTION,
-    Inbound, Instant, Message, MessageId, Month, Outbound, Policy, PricingType, RETENTION_GRACE, RateCard,
-    RateRow, ThreadKey,
+    Answer, BusinessId, Category, CounterKey, Currency, CustomerId, Event, FREE_TIER_CONVERSATIONS,
+    FREE_TIER_RETENTION, Inbound, Instant, Message, MessageId, Month, Outbound, Policy, PricingType,
+    RETENTION_GRACE, RateCard, RateRow, ThreadKey,
 };
 use hourglass_testkit::redis::{
     self as redis_harness, RedisServer, TEST_TIMEOUT, cli_on, test_namespace, unique_suffix,
@@ -53,7 +53,7 @@ impl<S: Store> Recording for S {
         let state = ledger::thread(self, thread).await?;
         let counter = free_tier_counter(thread, state.decision_instant(at).utc_month());
         let free_tier_used = self
-            .read_counters(std::slice::from_ref(&counter))
+            .read_counters(&[counter.clone().into()])
             .await?
             .used(&counter);
         Ok(Loaded {
@@ -195,7 +195,7 @@ async fn keys_carry_the_hash_tag_and_ttls() {
         let ttl: i64 = connection.pttl(&key).await.unwrap();
         assert!(ttl > 0 && ttl <= RETENTION_GRACE.as_millis(), "{key}: {ttl}");
     }
-    for key in [keys.receipt(&conversation), counter.slots.clone()] {
+    for key in [keys.receipt(&conversation, None), counter.slots.clone()] {
         let ttl: i64 = connection.pttl(&key).await.unwrap();
         assert!(
             ttl > RETENTION_GRACE.as_millis() && ttl <= FREE_TIER_RETENTION.as_millis(),
@@ -426,6 +426,7 @@ async fn claim_one(store: &RedisStore, thread: &ThreadKey, slot: &str) -> Claime
         counter: free_tier_counter(thread, Month { year: 2024, month: 3 }),
         slot: slot.to_owned(),
         limit: 1,
+        window: None,
     };
     store
         .claim(&claim, thread, T0, T0.plus(FREE_TIER_RETENTION))

@@ -20,6 +20,18 @@ pub(super) fn counter_key(counter: &CounterKey) -> Vec<u8> {
     join(&[&counter.scope(), &counter.name()])
 }
 
+/// `scope \0 name \0 slot`: one slot of a windowed counter, such as a customer a portfolio reached.
+pub(super) fn slot_key(counter: &CounterKey, slot: &str) -> Vec<u8> {
+    join(&[&counter.scope(), &counter.name(), slot])
+}
+
+/// `scope \0 name \0`: the prefix of every slot key of a windowed counter.
+pub(super) fn slots_prefix(counter: &CounterKey) -> Vec<u8> {
+    let mut prefix = counter_key(counter);
+    prefix.push(0);
+    prefix
+}
+
 /// `business_id \0 customer_id \0 message_id`: a message id is unique per thread.
 pub(super) fn answer_key(thread: &ThreadKey, message_id: &MessageId) -> Vec<u8> {
     join(&[

@@ -48,12 +48,15 @@ use ::sled::transaction::TransactionError;
 use ::sled::{Db, Tree};
 use async_trait::async_trait;
 use hourglass_core::{
-    AccountId, Claim, CounterKey, Counters, Instant, MessageId, Month, Snapshot, ThreadKey, ThreadState,
+    AccountId, Claim, CounterKey, CounterRead, Counters, Instant, MessageId, Month, Reading, Snapshot,
+    ThreadKey, ThreadState,
 };
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 
-use self::keys::{Kind, answer_key, counter_key, index_key, legacy_answer_key, thread_key};
+use self::keys::{
+    Kind, answer_key, counter_key, index_key, legacy_answer_key, slot_key, slots_prefix, thread_key,
+};
 use self::writer::Writer;
 use crate::format::{AnswerRecord, CounterRecord, ThreadRecord, decode};
 use crate::reservations::Reservations;
@@ -211,10 +214,10 @@ impl Store for SledStore {
         self.inner.read(plan)
     }
 
-    async fn read_counters(&self, counters: &[CounterKey]) -> Result<Counters, Error> {
-        counters
+    async fn read_counters(&self, reads: &[CounterRead]) -> Result<Counters, Error> {
+        reads
             .iter()
-            .map(|counter| Ok((counter.clone(), self.inner.count(counter)?)))
+            .map(|read| Ok((read.counter.clone(), self.inner.reading(read)?)))
             .collect()
     }
 
@@ -226,7 +229,7 @@ impl Store for SledStore {
         keep_until: Instant,
     ) -> Result<Claimed, Error> {
         self.reservations
-            .claim(claim, thread, keep_until, || self.inner.count(&claim.counter))
+            .claim(claim, thread, keep_until, || self.inner.reading(&claim.read()))
     }
 
     async fn release(&self, hold: &Hold) -> Result<(), Error> {
@@ -340,7 +343,7 @@ impl Inner {
         let counters = plan
             .counters
             .iter()
-            .map(|counter| Ok((counter.clone(), self.count(counter)?)))
+            .map(|read| Ok((read.counter.clone(), self.reading(read)?)))
             .collect::<Result<_, Error>>()?;
         Ok(Read {
             version,
@@ -378,6 +381,29 @@ impl Inner {
             }
         }
         Ok(None)
+    }
+
+    /// Returns the committed reading of a counter. A windowed counter's slots are records of their own
+    /// (`keys::slot_key`), scanned to count those live at the read's instant: at most the portfolio's
+    /// limit of customers are live at once, and expired ones are swept.
+    fn reading(&self, read: &CounterRead) -> Result<Reading, Error> {
+        let Some((at, slot)) = &read.window else {
+            return Ok(Reading {
+                used: self.count(&read.counter)?,
+                has_slot: false,
+            });
+        };
+        let mut reading = Reading::default();
+        let asked = slot_key(&read.counter, slot);
+        for item in self.counters.scan_prefix(slots_prefix(&read.counter)) {
+            let (key, bytes) = item.map_err(from_sled)?;
+            let record = decode_at::<CounterRecord>("counter slot", &key, &bytes)?;
+            if record.until().is_some_and(|until| until > *at) {
+                reading.used = reading.used.saturating_add(1);
+                reading.has_slot |= *key == *asked;
+            }
+        }
+        Ok(reading)
     }
 
     /// Returns the committed slots of a counter.

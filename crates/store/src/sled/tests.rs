@@ -177,7 +177,7 @@ async fn a_format_1_database_is_migrated_and_its_answers_still_count() {
         account: thread().unregistered_account(),
         month: Month { year: 2024, month: 3 },
     };
-    let counters = store.read_counters(&[counter]).await.expect("reads");
+    let counters = store.read_counters(&[counter.into()]).await.expect("reads");
     assert_eq!(counters.iter().map(|(_, used)| used).collect::<Vec<_>>(), vec![7]);
     assert_eq!(
         store.inner.db.get(FORMAT_KEY).expect("reads").as_deref(),

@@ -12,7 +12,9 @@ use ::sled::transaction::{
 use hourglass_core::{Answer, Instant, MessageId, Snapshot, ThreadKey, ThreadState};
 use tokio::sync::oneshot;
 
-use super::keys::{Kind, answer_key, counter_key, index_bucket, index_key, legacy_answer_key, thread_key};
+use super::keys::{
+    Kind, answer_key, counter_key, index_bucket, index_key, legacy_answer_key, slot_key, thread_key,
+};
 use super::{Inner, decode_at, from_transaction};
 use crate::format::{AnswerRecord, CounterRecord, ThreadHeader, ThreadRecord, encode};
 use crate::{Commit, Committed, Error, Hold, Read, Version};
@@ -222,6 +224,25 @@ impl Inner {
         threads.insert(thread_key.as_slice(), encode(&next))?;
         reindex(expiry, Kind::Thread, &thread_key, kept, keep_until)?;
         for hold in &job.holds {
+            if let Some(window) = hold.claim.window {
+                let key = slot_key(&hold.claim.counter, &hold.claim.slot);
+                let (until, kept) = match counters.get(&key)? {
+                    Some(bytes) => {
+                        let stored =
+                            decode_at::<CounterRecord>("counter slot", &key, &bytes).map_err(abort)?;
+                        (stored.until(), stored.keep_until())
+                    }
+                    None => (None, None),
+                };
+                let until = until.map_or(window.end, |until| until.max(window.end));
+                let keep_until = later(kept, hold.keep_until);
+                counters.insert(
+                    key.as_slice(),
+                    encode(&CounterRecord::slot(until, Some(keep_until))),
+                )?;
+                reindex(expiry, Kind::Counter, &key, kept, keep_until)?;
+                continue;
+            }
             let key = counter_key(&hold.claim.counter);
             let (used, kept) = match counters.get(&key)? {
                 Some(bytes) => {

@@ -21,6 +21,11 @@ pub trait Backend: Send + Sync + 'static {
     /// records expire on their own (Redis TTLs) says no: the case then checks only that a sweep
     /// deletes nothing and keeps live state.
     fn sweeps(&self) -> bool;
+
+    /// Returns whether stores opened at once share their data, as replicas over one Redis do.
+    fn shared(&self) -> bool {
+        false
+    }
 }
 
 /// `MemoryStore`: every store it opens is a new, empty one.

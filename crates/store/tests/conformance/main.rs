@@ -38,6 +38,7 @@ macro_rules! store_conformance {
             consent_guards_apply_through_the_store,
             the_marketing_cap_is_exact_under_concurrency,
             the_registry_category_prices_the_message,
+            the_messaging_limit_is_exact_under_concurrency_across_replicas,
         ]);
     };
     ($backend:ident, $fixture:expr) => {

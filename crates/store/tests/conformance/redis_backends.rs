@@ -59,4 +59,8 @@ impl Backend for Redis {
     fn sweeps(&self) -> bool {
         false
     }
+
+    fn shared(&self) -> bool {
+        true
+    }
 }

@@ -9,8 +9,9 @@ use std::sync::Arc;
 
 use hourglass_core::{
     Account, AccountId, Answer, Business, BusinessId, Category, Charge, ConsentEvent, ConsentKind,
-    ConsentLog, DenyReason, Duration, History, Instant, MarketingCap, Message, Outbound, PortfolioId,
-    Template, TemplateCategory, TemplateName, TemplateState, TemplateStatus, ThreadKey, Verdict, Zone,
+    ConsentLog, DenyReason, Duration, History, Instant, MarketingCap, Message, MessagingLimit, Outbound,
+    Portfolio, PortfolioId, Template, TemplateCategory, TemplateName, TemplateState, TemplateStatus,
+    ThreadKey, Verdict, Zone,
 };
 use hourglass_store::registry::{self, Entry, Key, Stored};
 use hourglass_store::{Store, Version, ledger};
@@ -767,4 +768,131 @@ pub async fn the_registry_category_prices_the_message<B: Backend>(backend: B) {
     )
     .await;
     assert_eq!(charge(&answer).category, Category::Marketing);
+}
+
+pub async fn the_messaging_limit_is_exact_under_concurrency_across_replicas<B: Backend>(backend: B) {
+    const CUSTOMERS: u32 = 300;
+    const LIMIT: usize = 250;
+    const IN_FLIGHT: usize = 64;
+    let first = backend.open().await;
+    // Two replicas where the backend's stores share their data (Redis), else one store.
+    let replicas = if backend.shared() {
+        vec![Arc::clone(&first), backend.open().await]
+    } else {
+        vec![Arc::clone(&first)]
+    };
+    let (business, account) = register(first.as_ref(), mk_account).await;
+    let portfolio = PortfolioId::of_account(&account);
+    must(
+        registry::update(first.as_ref(), &Key::Portfolio(portfolio.clone()), |_| {
+            let mut history = History::default();
+            history.put(
+                REGISTERED_AT,
+                Portfolio {
+                    messaging_limit: MessagingLimit::Customers250,
+                },
+            );
+            (Entry::Portfolio(history), true)
+        })
+        .await,
+    );
+    let policy = Arc::new(mk_policy());
+    let semaphore = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let tasks: Vec<_> = (0..CUSTOMERS)
+        .map(|n| {
+            let store = Arc::clone(&replicas[n as usize % replicas.len()]);
+            let (policy, semaphore) = (Arc::clone(&policy), Arc::clone(&semaphore));
+            let message = crate::support::template(
+                &mk_thread(&business, n),
+                &format!("reach-{n}"),
+                T0,
+                TemplateCategory::Utility,
+            );
+            tokio::spawn(async move {
+                let _permit = semaphore.acquire().await.expect("the semaphore stays open");
+                store.record(&message, &policy).await
+            })
+        })
+        .collect();
+    let mut answers = Vec::with_capacity(CUSTOMERS as usize);
+    for task in tasks {
+        answers.push(must(task.await.expect("record tasks do not panic")));
+    }
+    let allowed: Vec<u32> = (0..CUSTOMERS)
+        .filter(|&n| {
+            answers[n as usize]
+                .decision
+                .as_ref()
+                .is_some_and(|d| d.is_allowed())
+        })
+        .collect();
+    assert_eq!(allowed.len(), LIMIT, "exactly the limit of customers is reached");
+    for (n, answer) in answers.iter().enumerate() {
+        if !allowed.contains(&(n as u32)) {
+            assert_eq!(denied(answer), DenyReason::MessagingLimit, "{answer:?}");
+        }
+    }
+    let refused = (0..CUSTOMERS)
+        .find(|n| !allowed.contains(n))
+        .expect("some customer was refused");
+
+    // A retry of an allowed message repeats its answer and counts nothing more.
+    let retried = allowed[0];
+    let again = send(
+        &first,
+        crate::support::template(
+            &mk_thread(&business, retried),
+            &format!("reach-{retried}"),
+            T0,
+            TemplateCategory::Utility,
+        ),
+    )
+    .await;
+    assert!(again.duplicate, "{again:?}");
+    let later = T0.plus(minutes(60));
+    let answer = send(
+        &first,
+        crate::support::template(
+            &mk_thread(&business, refused),
+            "reach-late",
+            later,
+            TemplateCategory::Utility,
+        ),
+    )
+    .await;
+    assert_eq!(
+        denied(&answer),
+        DenyReason::MessagingLimit,
+        "the limit still holds an hour later"
+    );
+
+    // A customer already reached may get more; a new one may come once the window has moved on.
+    let answer = send(
+        &first,
+        crate::support::template(
+            &mk_thread(&business, retried),
+            "reach-more",
+            later,
+            TemplateCategory::Utility,
+        ),
+    )
+    .await;
+    assert!(
+        answer.decision.as_ref().is_some_and(|d| d.is_allowed()),
+        "{answer:?}"
+    );
+    let answer = send(
+        &first,
+        crate::support::template(
+            &mk_thread(&business, refused),
+            "reach-next-day",
+            T0.plus(Duration::hours(24)),
+            TemplateCategory::Utility,
+        ),
+    )
+    .await;
+    assert!(
+        answer.decision.as_ref().is_some_and(|d| d.is_allowed()),
+        "24 h after the first messages their customers have left the window: {answer:?}"
+    );
 }

@@ -47,7 +47,7 @@ impl Calls for Arc<dyn Store> {
             month: state.decision_instant(at).utc_month(),
         };
         let free_tier_used = self
-            .read_counters(std::slice::from_ref(&counter))
+            .read_counters(&[counter.clone().into()])
             .await?
             .used(&counter);
         Ok(Snapshot {
