@@ -131,3 +131,60 @@ async fn each_request_logs_one_line_at_info() {
         "the log shows the customer's number:\n{log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_guard_in_shadow_lets_pass_and_its_denial_is_logged() {
+    let server = BinaryServer::start_with("memory:", &["--log-filter", "info", "--shadow", "opt-out"]).await;
+    let mut client = connect(server.addr).await;
+    let mut registry = hourglass_proto::v1::registry_service_client::RegistryServiceClient::connect(format!(
+        "http://{}",
+        server.addr
+    ))
+    .await
+    .expect("connect to the registry");
+    let business_id = fresh_business_id();
+    registry
+        .record_consent(pb::RecordConsentRequest {
+            business_id: business_id.clone(),
+            customer_id: CUSTOMER.to_owned(),
+            kind: pb::ConsentKind::OptOut.into(),
+            at: None,
+            source: "keyword STOP".to_owned(),
+        })
+        .await
+        .expect("record the opt-out");
+    let decision = client
+        .authorize(pb::AuthorizeRequest {
+            business_id,
+            customer_id: CUSTOMER.to_owned(),
+            message: Some(pb::OutboundMessage {
+                kind: Some(pb::outbound_message::Kind::Template(pb::Template {
+                    name: "order_update".to_owned(),
+                    language: "en".to_owned(),
+                    category: pb::Category::Utility.into(),
+                })),
+            }),
+            at: None,
+        })
+        .await
+        .expect("authorize")
+        .into_inner()
+        .decision
+        .expect("a decision");
+    assert!(decision.allowed, "a guard in shadow denies nothing: {decision:?}");
+    assert_eq!(
+        decision.shadow_deny_reason,
+        i32::from(pb::DenyReason::CustomerOptedOut)
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let log = server.log();
+    let line = log
+        .lines()
+        .find(|line| line.contains("method=\"Authorize\""))
+        .unwrap_or_else(|| panic!("no request line:\n{log}"));
+    assert!(
+        line.contains("shadow_deny_reason=\"DENY_REASON_CUSTOMER_OPTED_OUT\"")
+            && !line.contains(" deny_reason="),
+        "{line}"
+    );
+}

@@ -141,9 +141,7 @@ impl PolicyService for PolicyServer {
             .await
             .map(Response::new)
             .map_err(to_status);
-        log_request("Authorize", started, &result, |answer| {
-            answer.decision.as_ref().map(|decision| decision.deny_reason)
-        });
+        log_request("Authorize", started, &result, |answer| answer.decision.as_ref());
         result
     }
 
@@ -167,7 +165,7 @@ impl PolicyService for PolicyServer {
             .map(Response::new)
             .map_err(to_status);
         log_request("RecordMessage", started, &result, |answer| {
-            answer.decision.as_ref().map(|decision| decision.deny_reason)
+            answer.decision.as_ref()
         });
         result
     }
@@ -209,24 +207,32 @@ pub(crate) async fn bounded<T>(
 }
 
 /// Logs one line per request at `info`, inside the request's span (whose ids are hashed, see
-/// `telemetry::personal`): the method, the gRPC status code, the deny reason of a decision, and the
-/// latency. Nothing of the request's values is logged here.
+/// `telemetry::personal`): the method, the gRPC status code, the deny reason of a decision and what a
+/// guard in shadow would have denied (so an operator can count a guard's shadow denials before
+/// enforcing it), and the latency. Nothing of the request's values is logged here.
 pub(crate) fn log_request<T>(
     method: &'static str,
     started: std::time::Instant,
     result: &Result<Response<T>, Status>,
-    deny_reason: impl FnOnce(&T) -> Option<i32>,
+    decision: impl FnOnce(&T) -> Option<&pb::Decision>,
 ) {
     let latency_us = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX);
-    let (code, deny_reason) = match result {
-        Ok(response) => {
-            let reason = deny_reason(response.get_ref())
-                .and_then(|reason| pb::DenyReason::try_from(reason).ok())
-                .filter(|reason| *reason != pb::DenyReason::Unspecified)
-                .map(|reason| reason.as_str_name());
-            (tonic::Code::Ok, reason)
-        }
-        Err(status) => (status.code(), None),
+    let name = |reason: i32| {
+        pb::DenyReason::try_from(reason)
+            .ok()
+            .filter(|reason| *reason != pb::DenyReason::Unspecified)
+            .map(|reason| reason.as_str_name())
     };
-    tracing::info!(method, code = ?code, deny_reason, latency_us, "request");
+    let (code, deny_reason, shadow_deny_reason) = match result {
+        Ok(response) => match decision(response.get_ref()) {
+            Some(decision) => (
+                tonic::Code::Ok,
+                name(decision.deny_reason),
+                name(decision.shadow_deny_reason),
+            ),
+            None => (tonic::Code::Ok, None, None),
+        },
+        Err(status) => (status.code(), None, None),
+    };
+    tracing::info!(method, code = ?code, deny_reason, shadow_deny_reason, latency_us, "request");
 }
