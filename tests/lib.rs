@@ -24,6 +24,10 @@ pub type Client = PolicyServiceClient<Channel>;
 /// A gRPC client of `hourglass.v1.RegistryService`.
 pub type RegistryClient = RegistryServiceClient<Channel>;
 
+/// The store timeout of a server in this process, unless its test sets one: 30 s, far above any
+/// store call on a healthy machine and far below the test harness's own patience.
+const PATIENT_STORE_TIMEOUT_MS: &str = "30000";
+
 /// A server running in this process, stopped through its shutdown future.
 pub struct InProcessServer {
     pub addr: SocketAddr,
@@ -39,8 +43,17 @@ impl InProcessServer {
             .await
             .expect("bind a free loopback port");
         let addr = listener.local_addr().expect("a bound listener has an address");
+        // A test of the rules must not fail because a busy machine made one store call slow, so the
+        // store timeout is generous unless the test is about timeouts and sets its own.
+        let patient: &[&str] = if args.contains(&"--store-timeout-ms") {
+            &[]
+        } else {
+            &["--store-timeout-ms", PATIENT_STORE_TIMEOUT_MS]
+        };
         let config = hourglass_server::Config::try_parse_from(
-            std::iter::once("hourglass").chain(args.iter().copied()),
+            std::iter::once("hourglass")
+                .chain(patient.iter().copied())
+                .chain(args.iter().copied()),
         )
         .expect("valid test arguments");
         let (shutdown_tx, shutdown_rx) = oneshot::channel::<()>();
