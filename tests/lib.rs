@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use hourglass_proto::v1::policy_service_client::PolicyServiceClient;
 use hourglass_proto::v1::registry_service_client::RegistryServiceClient;
+use hourglass_proto::v1::webhook_service_client::WebhookServiceClient;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 use tonic::transport::Channel;
@@ -27,6 +28,9 @@ pub type RegistryClient = RegistryServiceClient<Channel>;
 /// The store timeout of a server in this process, unless its test sets one: 30 s, far above any
 /// store call on a healthy machine and far below the test harness's own patience.
 const PATIENT_STORE_TIMEOUT_MS: &str = "30000";
+
+/// A gRPC client of `hourglass.v1.WebhookService`.
+pub type WebhookClient = WebhookServiceClient<Channel>;
 
 /// A server running in this process, stopped through its shutdown future.
 pub struct InProcessServer {
@@ -83,6 +87,11 @@ impl InProcessServer {
             .unwrap_or_else(|error| panic!("cannot connect to {}: {error}", self.addr))
     }
 
+    /// Connects a client of the webhook service; call it after `client`, which waits for the server.
+    pub async fn webhook_client(&self) -> WebhookClient {
+        webhook_client(self.addr).await
+    }
+
     /// Stops the server through its shutdown future and waits for it to finish.
     pub async fn stop(mut self) {
         if let Some(shutdown) = self.shutdown.take() {
@@ -106,6 +115,20 @@ pub async fn connect(addr: SocketAddr) -> Client {
             Err(_) => tokio::time::sleep(Duration::from_millis(20)).await,
         }
     }
+}
+
+/// Connects a client of the webhook service of a server that is up.
+pub async fn webhook_client(addr: SocketAddr) -> WebhookClient {
+    WebhookServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap_or_else(|error| panic!("cannot connect to {addr}: {error}"))
+}
+
+/// Connects a client of the registry of a server that is up.
+pub async fn registry_client(addr: SocketAddr) -> RegistryClient {
+    RegistryServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap_or_else(|error| panic!("cannot connect to {addr}: {error}"))
 }
 
 /// Returns the path of the `hourglass` binary that Cargo built for this test run.

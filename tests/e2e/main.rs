@@ -10,6 +10,7 @@ mod privacy;
 mod readme;
 mod redis;
 mod scenarios;
+mod webhooks;
 
 use hourglass_e2e::hourglass_binary;
 use hourglass_e2e::scenario::{parse_relative, parse_t0};

@@ -117,7 +117,7 @@ pub(crate) fn check(
         guard(Some(Guard::MarketingStop), marketing_stopped(&consent, &message))?;
         guard(
             Some(Guard::MarketingCap),
-            marketing_cap(facts, snapshot, &message, at, window_end),
+            marketing_cap(facts, &consent, snapshot, &message, at, window_end),
         )?;
         match messaging_limit(facts, snapshot, thread, at, window_end) {
             Reach::Free => {}
@@ -347,13 +347,29 @@ fn marketing_stopped(consent: &ConsentState, message: &Outbound) -> Option<Denia
 
 /// Guard 6: at most the account's cap of marketing templates to one customer in any window, counting
 /// only those sent outside a customer service window.
+/// Meta's hold after error 131049 applies whatever the account's cap, inside a window too.
 fn marketing_cap(
     facts: &Facts,
+    consent: &ConsentState,
     snapshot: &Snapshot,
     message: &Outbound,
     at: Instant,
     window_end: Option<Instant>,
 ) -> Option<Denial> {
+    if let Some(hold) = &consent.marketing_held
+        && is_marketing(message)
+    {
+        return Some(Denial {
+            reason: DenyReason::MarketingLimit,
+            explanation: format!(
+                "Meta failed a marketing message to this customer with error 131049 (the per-user \
+                 marketing limit) at {}, and asks to wait at least 24 hours: send no marketing template \
+                 before {}",
+                hold.at,
+                hold.at.plus(crate::registry::MARKETING_HOLD),
+            ),
+        });
+    }
     let cap = facts.account.as_ref()?.account.marketing_cap?;
     if !is_marketing(message) || window_end.is_some() {
         return None;

@@ -36,33 +36,56 @@ impl fmt::Display for BusinessId {
     }
 }
 
-/// A WhatsApp user: an E.164 number as 7 to 15 digits, the first not 0, without the leading `+`.
+/// A WhatsApp user (docs/SPEC.md section 13.4): a phone number, or a business-scoped user id.
+///
+/// A phone number is E.164 digits, 7 to 15, the first not 0, kept without the leading `+`. A BSUID is
+/// an ISO 3166 alpha-2 country code, a period and 1 to 128 ASCII letters and digits
+/// (`US.13491208655302741918`); a parent BSUID has `ENT.` after the country code
+/// (`US.ENT.11815799212886844830`). Both are safe in storage keys.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct CustomerId(String);
 
+/// What a customer id is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CustomerKind<'a> {
+    /// A phone number, as digits.
+    Phone(&'a str),
+    /// A business-scoped user id (parent or not), with its country code.
+    Bsuid { country: &'a str, parent: bool },
+}
+
 impl CustomerId {
-    /// Validates a customer id; a leading `+` is accepted and dropped.
+    /// Validates a customer id given in `customer_id`; a leading `+` of a phone number is dropped.
     pub fn new(raw: &str) -> Result<CustomerId, Error> {
-        const FIELD: &str = "customer_id";
+        CustomerId::named("customer_id", raw)
+    }
+
+    /// Validates a customer id given in the field `field`.
+    pub fn named(field: &'static str, raw: &str) -> Result<CustomerId, Error> {
+        if raw.as_bytes().get(2) == Some(&b'.') {
+            return CustomerId::bsuid(field, raw);
+        }
         let digits = raw.strip_prefix('+').unwrap_or(raw);
         if digits.is_empty() {
             return Err(Error::invalid(
-                FIELD,
-                "must not be empty: give an E.164 number such as 919800000001",
+                field,
+                "must not be empty: give an E.164 number such as 919800000001, or a BSUID such as \
+                 US.13491208655302741918",
             ));
         }
         if !digits.bytes().all(|b| b.is_ascii_digit()) {
             return Err(Error::invalid(
-                FIELD,
+                field,
                 format!(
-                    "must be an E.164 number, digits only with an optional leading '+', got {}",
+                    "must be an E.164 number (digits only, with an optional leading '+') or a BSUID \
+                     (a country code, '.', letters and digits), got {}",
                     Echo(raw)
                 ),
             ));
         }
         if !(7..=15).contains(&digits.len()) || digits.starts_with('0') {
             return Err(Error::invalid(
-                FIELD,
+                field,
                 format!(
                     "must be an E.164 number of 7 to 15 digits starting with a country code, got {}",
                     Echo(raw)
@@ -72,9 +95,58 @@ impl CustomerId {
         Ok(CustomerId(digits.to_owned()))
     }
 
-    /// Returns the digits, without `+`.
+    fn bsuid(field: &'static str, raw: &str) -> Result<CustomerId, Error> {
+        let (country, rest) = raw.split_at(2);
+        let id = &rest[1..];
+        let id = id.strip_prefix("ENT.").unwrap_or(id);
+        if crate::country::calling_prefix(country).is_none() {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "{} is not a BSUID: it must begin with an ISO 3166 alpha-2 country code in capitals, \
+                     such as US.13491208655302741918",
+                    Echo(raw)
+                ),
+            ));
+        }
+        if id.is_empty() || id.len() > MAX_ID_LEN || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
+            return Err(Error::invalid(
+                field,
+                format!(
+                    "{} is not a BSUID: after the country code (and `ENT.` for a parent BSUID) come 1 \
+                     to {MAX_ID_LEN} ASCII letters and digits",
+                    Echo(raw)
+                ),
+            ));
+        }
+        Ok(CustomerId(raw.to_owned()))
+    }
+
+    /// Returns the id as given (a phone number without `+`).
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// Returns what the id is.
+    pub fn kind(&self) -> CustomerKind<'_> {
+        match self.0.as_bytes().get(2) {
+            Some(b'.') => CustomerKind::Bsuid {
+                country: &self.0[..2],
+                parent: self.0[3..].starts_with("ENT."),
+            },
+            _ => CustomerKind::Phone(&self.0),
+        }
+    }
+
+    /// Returns the calling-code digits the customer is priced by: the phone number itself, or for a
+    /// BSUID the calling code of its country.
+    pub fn calling_digits(&self) -> &str {
+        match self.kind() {
+            CustomerKind::Phone(digits) => digits,
+            CustomerKind::Bsuid { country, .. } => {
+                crate::country::calling_prefix(country).unwrap_or_default()
+            }
+        }
     }
 }
 
@@ -235,6 +307,48 @@ mod tests {
             "0919800000",
             "123456",
             "1234567890123456",
+        ] {
+            let error = CustomerId::new(bad).unwrap_err();
+            assert_eq!(error.field, "customer_id", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn customer_ids_may_be_bsuids() {
+        let bsuid = CustomerId::new("US.13491208655302741918").unwrap();
+        assert_eq!(
+            bsuid.kind(),
+            CustomerKind::Bsuid {
+                country: "US",
+                parent: false
+            }
+        );
+        assert_eq!(bsuid.calling_digits(), "1");
+        let parent = CustomerId::new("US.ENT.11815799212886844830").unwrap();
+        assert_eq!(
+            parent.kind(),
+            CustomerKind::Bsuid {
+                country: "US",
+                parent: true
+            }
+        );
+        assert_eq!(CustomerId::new("DO.42").unwrap().calling_digits(), "1809");
+        assert_eq!(CustomerId::new("IN.abcDEF123").unwrap().calling_digits(), "91");
+        assert_eq!(
+            CustomerId::new("919800000001").unwrap().kind(),
+            CustomerKind::Phone("919800000001")
+        );
+        let too_long = format!("US.{}", "7".repeat(129));
+        for bad in [
+            "us.123",
+            "ZZ.123",
+            "US.",
+            "US.ENT.",
+            "US.12-3",
+            "US.12.3",
+            "US.ENT.ENT.1",
+            "U1.123",
+            &too_long,
         ] {
             let error = CustomerId::new(bad).unwrap_err();
             assert_eq!(error.field, "customer_id", "{bad:?}");

@@ -10,6 +10,7 @@
 //! atomically; a dry run is the same step without the commit. [`view`] describes a thread.
 
 mod counter;
+mod country;
 mod decision;
 mod error;
 mod guards;
@@ -36,7 +37,7 @@ pub use decision::{
 };
 pub use error::Error;
 pub use guards::{Guard, Shadowed};
-pub use ids::{AccountId, BusinessId, CustomerId, MessageId, PortfolioId, ThreadKey};
+pub use ids::{AccountId, BusinessId, CustomerId, CustomerKind, MessageId, PortfolioId, ThreadKey};
 pub use message::{Category, ClientPlatform, EntryPoint, Inbound, Outbound, Template, TemplateCategory};
 pub use money::{Currency, Money};
 pub use policy::{FREE_TIER_CONVERSATIONS, PER_MESSAGE_FROM, Policy, PricingSchedule, SERVICE_FREE_FROM};

@@ -132,9 +132,10 @@ impl RateCard {
         })
     }
 
-    /// Returns the market of a customer: the longest matching calling-code prefix, else `Other`.
+    /// Returns the market of a customer: the longest calling-code prefix matching its number (or, for
+    /// a BSUID, its country's calling code), else `Other`.
     pub fn market_of(&self, customer_id: &CustomerId) -> &str {
-        let digits = customer_id.as_str();
+        let digits = customer_id.calling_digits();
         (1..=digits.len().min(8))
             .rev()
             .find_map(|len| self.prefixes.get(&digits[..len]))

@@ -18,6 +18,10 @@ pub const MAX_CHANGES: usize = 256;
 /// The longest window a marketing cap may count over.
 pub const MAX_MARKETING_CAP_WINDOW: Duration = Duration::hours(30 * 24);
 
+/// How long Meta asks a business to hold marketing to a customer after error 131049 ("wait at least
+/// 24 hours").
+pub const MARKETING_HOLD: Duration = Duration::hours(24);
+
 /// The longest consent source kept.
 const MAX_SOURCE_LEN: usize = 256;
 
@@ -374,6 +378,9 @@ pub enum ConsentKind {
     OptOut,
     MarketingStop,
     MarketingResume,
+    /// Meta failed a message with 131049 (the per-user marketing limit): no marketing template for
+    /// `MARKETING_HOLD` from the event.
+    MarketingHold,
 }
 
 impl ConsentKind {
@@ -383,6 +390,7 @@ impl ConsentKind {
             ConsentKind::OptOut => "opt-out",
             ConsentKind::MarketingStop => "marketing stop",
             ConsentKind::MarketingResume => "marketing resume",
+            ConsentKind::MarketingHold => "marketing hold after Meta error 131049",
         }
     }
 }
@@ -436,6 +444,8 @@ pub struct ConsentState {
     pub opted_in: Option<ConsentEvent>,
     pub opted_out: Option<ConsentEvent>,
     pub marketing_stopped: Option<ConsentEvent>,
+    /// The latest 131049 hold still in force: marketing waits until its `at` plus `MARKETING_HOLD`.
+    pub marketing_held: Option<ConsentEvent>,
 }
 
 impl ConsentLog {
@@ -465,8 +475,8 @@ impl ConsentLog {
         true
     }
 
-    /// Returns the consent at `at`: the latest opt-in or opt-out, and the latest marketing stop or
-    /// resume, at or before `at`.
+    /// Returns the consent at `at`: the latest opt-in or opt-out, the latest marketing stop or resume,
+    /// at or before `at`, and the latest marketing hold whose 24 h include `at`.
     pub fn state_at(&self, at: Instant) -> ConsentState {
         let known = self.events.iter().take_while(|event| event.at <= at);
         let mut state = ConsentState::default();
@@ -482,6 +492,11 @@ impl ConsentLog {
                 }
                 ConsentKind::MarketingStop => state.marketing_stopped = Some(event.clone()),
                 ConsentKind::MarketingResume => state.marketing_stopped = None,
+                ConsentKind::MarketingHold => {
+                    if at < event.at.plus(MARKETING_HOLD) {
+                        state.marketing_held = Some(event.clone());
+                    }
+                }
             }
         }
         state
@@ -598,6 +613,17 @@ mod tests {
         assert!(log.state_at(at(35)).marketing_stopped.is_some());
         assert!(log.state_at(at(40)).marketing_stopped.is_none());
         assert_eq!(log.state_at(at(5)), ConsentState::default());
+        let day = MARKETING_HOLD.as_millis();
+        log.record(event(ConsentKind::MarketingHold, 50));
+        assert!(log.state_at(at(49)).marketing_held.is_none());
+        assert_eq!(
+            log.state_at(at(50 + day - 1)).marketing_held,
+            Some(event(ConsentKind::MarketingHold, 50))
+        );
+        assert!(
+            log.state_at(at(50 + day)).marketing_held.is_none(),
+            "a hold lasts 24 h"
+        );
     }
 
     #[test]

@@ -99,6 +99,10 @@ pub struct Config {
     /// What logs and spans show of customers.
     #[command(flatten)]
     pub log_privacy: LogPrivacyConfig,
+
+    /// Meta's webhooks.
+    #[command(flatten)]
+    pub webhook: WebhookConfig,
 }
 
 /// The `--pricing-model` values.
@@ -186,8 +190,12 @@ impl Config {
             log_filter,
             connection: _,
             log_privacy: _,
+            webhook,
         } = self;
         let mut problems = Vec::new();
+        if let Err(problem) = webhook.app_secret() {
+            problems.push(problem);
+        }
         if let Err(problem) = check_store_url(store) {
             problems.push(format!("--store: {problem}"));
         }
@@ -473,3 +481,88 @@ fn parse_log_id_key(text: &str) -> Result<LogIdKey, String> {
 
 #[cfg(test)]
 mod tests;
+
+// ---------------------------------------------------------------------------------------------------
+// Meta's webhooks (docs/SPEC.md section 14).
+
+/// A secret given on the command line or in the environment: `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Secret(***)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Secret, String> {
+        if value.trim().is_empty() {
+            return Err("must not be empty".to_owned());
+        }
+        Ok(Secret(value.to_owned()))
+    }
+}
+
+/// Where webhooks come in and how they are authenticated.
+#[derive(Clone, Debug, Default, PartialEq, Eq, clap::Args)]
+#[command(next_help_heading = "Webhooks")]
+pub struct WebhookConfig {
+    /// Also serve Meta's webhook calls over plain HTTP on this address: GET answers Meta's
+    /// verification, POST ingests a body and answers 200 once it is durably applied. Without it,
+    /// webhooks come in over gRPC only (`WebhookService/IngestWebhook`).
+    #[arg(long, env = "HOURGLASS_WEBHOOK_LISTEN", value_name = "ADDR")]
+    pub webhook_listen: Option<SocketAddr>,
+
+    /// Meta's app secret: every webhook body must then carry its X-Hub-Signature-256 (the gRPC
+    /// `signature`), else it is refused with UNAUTHENTICATED (HTTP 401). Prefer the file flag: a
+    /// command line is visible to every user of the machine.
+    #[arg(
+        long,
+        env = "HOURGLASS_WEBHOOK_APP_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true,
+        conflicts_with = "webhook_app_secret_file"
+    )]
+    pub webhook_app_secret: Option<Secret>,
+
+    /// A file holding Meta's app secret (surrounding whitespace is dropped), such as a mounted
+    /// Kubernetes secret.
+    #[arg(long, env = "HOURGLASS_WEBHOOK_APP_SECRET_FILE", value_name = "PATH")]
+    pub webhook_app_secret_file: Option<PathBuf>,
+
+    /// The token Meta's subscription verification must carry (`hub.verify_token`); without it, the
+    /// HTTP endpoint verifies no subscription.
+    #[arg(
+        long,
+        env = "HOURGLASS_WEBHOOK_VERIFY_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub webhook_verify_token: Option<Secret>,
+}
+
+impl WebhookConfig {
+    /// Returns the app secret, read from its file when one is given; the error names the flag.
+    pub fn app_secret(&self) -> Result<Option<Vec<u8>>, String> {
+        if let Some(secret) = &self.webhook_app_secret {
+            return Ok(Some(secret.0.as_bytes().to_vec()));
+        }
+        let Some(path) = &self.webhook_app_secret_file else {
+            return Ok(None);
+        };
+        let text = std::fs::read_to_string(path).map_err(|error| {
+            format!(
+                "--webhook-app-secret-file: cannot read {}: {error}",
+                path.display()
+            )
+        })?;
+        let secret = text.trim();
+        if secret.is_empty() {
+            return Err(format!("--webhook-app-secret-file: {} is empty", path.display()));
+        }
+        Ok(Some(secret.as_bytes().to_vec()))
+    }
+}

@@ -21,6 +21,9 @@ pub(crate) enum Error {
     /// The store did not answer within the store timeout.
     #[error("the store did not answer within {timeout_ms} ms")]
     StoreTimeout { timeout_ms: u128 },
+    /// The request's credentials are missing or wrong, such as a webhook's signature.
+    #[error("{0}")]
+    Unauthenticated(String),
 }
 
 /// Maps an error to the status the client sees, and logs what an operator must know. Internal causes
@@ -33,6 +36,10 @@ pub(crate) fn to_status(error: Error) -> Status {
             Status::invalid_argument(truncate(error.to_string(), MAX_INVALID_MESSAGE_BYTES))
         }
         Error::NotFound(message) => Status::not_found(truncate(message, MAX_INVALID_MESSAGE_BYTES)),
+        Error::Unauthenticated(message) => {
+            tracing::info!("request refused: {message}");
+            Status::unauthenticated(message)
+        }
         Error::StoreTimeout { timeout_ms } => {
             tracing::warn!(timeout_ms, "store call timed out");
             Status::unavailable(format!(

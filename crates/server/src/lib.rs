@@ -10,6 +10,8 @@
 //! - `error`: the one mapping from errors to `tonic::Status`.
 //! - `health`: readiness that follows the store.
 //! - `telemetry`: the tracing subscriber.
+//! - `registry`: `RegistryService`, the facts the guards read.
+//! - `webhook`: `WebhookService` and the HTTP endpoint of `--webhook-listen`: Meta's webhook bodies.
 //! - `transport`: the HTTP/2 edge: accept backoff, idle connections, deadlines, content-type and
 //!   message-size answers.
 //!
@@ -25,6 +27,7 @@ mod registry;
 mod service;
 pub mod telemetry;
 mod transport;
+mod webhook;
 
 #[cfg(test)]
 mod tests;
@@ -37,6 +40,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use hourglass_proto::v1::policy_service_server::PolicyServiceServer;
 use hourglass_proto::v1::registry_service_server::RegistryServiceServer;
+use hourglass_proto::v1::webhook_service_server::WebhookServiceServer;
 use hourglass_store::Store;
 use tokio::net::TcpListener;
 
@@ -44,6 +48,7 @@ pub use crate::config::Config;
 use crate::config::ConnectionConfig;
 use crate::health::{StoreCheck, StoreWatch};
 use crate::service::{PolicyServer, SharedPolicy};
+pub use crate::webhook::signature::sign as webhook_signature;
 
 /// How long a rate card reload may read its file before it is given up.
 const RATE_CARD_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
@@ -75,7 +80,17 @@ pub async fn run(
         connection,
         // Installed process-wide by `telemetry::init`, from `main`.
         log_privacy: _,
+        webhook,
     } = config;
+    let app_secret = webhook.app_secret().map_err(anyhow::Error::msg)?;
+    let webhook_listener = match webhook.webhook_listen {
+        Some(addr) => Some(
+            TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("bind --webhook-listen {addr}"))?,
+        ),
+        None => None,
+    };
     let open_options = hourglass_store::OpenOptions {
         timeout: std::time::Duration::from_millis(store_timeout_ms),
     };
@@ -91,6 +106,11 @@ pub async fn run(
         store_timeout: std::time::Duration::from_millis(store_timeout_ms),
         health_check_interval: HEALTH_CHECK_INTERVAL,
         connection,
+        webhook: WebhookOptions {
+            app_secret,
+            verify_token: webhook.webhook_verify_token.map(|token| token.0),
+            listener: webhook_listener,
+        },
     };
     serve(store, &store_url, policy, options, listener, shutdown).await
 }
@@ -135,12 +155,32 @@ pub async fn shutdown_signal() {
 }
 
 /// What `serve` needs besides the store and the policy.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 struct ServeOptions {
     max_clock_skew: hourglass_core::Duration,
     store_timeout: std::time::Duration,
     health_check_interval: std::time::Duration,
     connection: ConnectionConfig,
+    webhook: WebhookOptions,
+}
+
+/// How webhooks are taken: the app secret bodies must be signed with, and the HTTP endpoint.
+#[derive(Default)]
+struct WebhookOptions {
+    app_secret: Option<Vec<u8>>,
+    verify_token: Option<String>,
+    /// Bound for `--webhook-listen`; none: webhooks come over gRPC only.
+    listener: Option<TcpListener>,
+}
+
+impl std::fmt::Debug for WebhookOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookOptions")
+            .field("app_secret", &self.app_secret.as_ref().map(|_| "***"))
+            .field("verify_token", &self.verify_token.as_ref().map(|_| "***"))
+            .field("listener", &self.listener)
+            .finish()
+    }
 }
 
 /// Serves the policy service, health and reflection over an open store.
@@ -157,6 +197,7 @@ async fn serve(
         store_timeout,
         health_check_interval,
         connection,
+        webhook,
     } = options;
     let ConnectionConfig {
         max_concurrent_streams,
@@ -195,6 +236,16 @@ async fn serve(
         store_timeout,
     ))
     .max_decoding_message_size(max_message_bytes);
+    let ingestor = Arc::new(webhook::Ingestor {
+        store: Arc::clone(&store),
+        policy: policy.clone(),
+        app_secret: webhook.app_secret,
+        max_clock_skew,
+        store_timeout,
+    });
+    // A webhook body may be larger than other requests: room for the largest body and its framing.
+    let webhook_service = WebhookServiceServer::new(webhook::WebhookServer::new(Arc::clone(&ingestor)))
+        .max_decoding_message_size(max_message_bytes.max(webhook::MAX_PAYLOAD_BYTES + 1024));
     let policy_service =
         PolicyServiceServer::new(PolicyServer::new(store, policy, max_clock_skew, store_timeout))
             .max_decoding_message_size(max_message_bytes);
@@ -209,6 +260,27 @@ async fn serve(
     );
 
     tracing::info!(%addr, store = %redact_store_url(store_url), "hourglass listening");
+    // One shutdown for both servers: the gRPC one below and the webhook endpoint.
+    let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
+    let webhook_http = match webhook.listener {
+        Some(listener) => {
+            let webhook_addr = listener.local_addr().context("read the webhook address")?;
+            let router = webhook::http::router(webhook::http::Endpoint {
+                ingestor,
+                verify_token: webhook.verify_token,
+            });
+            let mut stopping = stopping.clone();
+            tracing::info!(%webhook_addr, "webhook endpoint listening");
+            Some(tokio::spawn(async move {
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(async move {
+                        let _ = stopping.wait_for(|stopping| *stopping).await;
+                    })
+                    .await
+            }))
+        }
+        None => None,
+    };
     let mut store_failed = store_watch.failure();
     let failure = store_watch.failure();
     // The request timeout is `EdgeLayer`'s, not tonic's `timeout`, which answers CANCELLED.
@@ -228,6 +300,7 @@ async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(policy_service)
         .add_service(registry_service)
+        .add_service(webhook_service)
         .serve_with_incoming_shutdown(incoming, async move {
             tokio::select! {
                 () = shutdown => {}
@@ -235,11 +308,18 @@ async fn serve(
                     tracing::error!("the store failed for good: stopping, so that the server restarts");
                 }
             }
+            let _ = stopping_tx.send(true);
             store_watch.stop().await;
             tracing::info!("not serving, draining connections");
         })
         .await
         .context("serve gRPC")?;
+    if let Some(webhook_http) = webhook_http {
+        webhook_http
+            .await
+            .context("the webhook endpoint panicked")?
+            .context("serve the webhook endpoint")?;
+    }
     if let Some(problem) = failure.borrow().clone() {
         anyhow::bail!("stopped because the store failed: {problem}");
     }

@@ -56,6 +56,7 @@ impl TestServer {
             store_timeout: StdDuration::from_millis(100),
             health_check_interval: StdDuration::from_millis(20),
             connection: crate::config::ConnectionConfig::default(),
+            webhook: crate::WebhookOptions::default(),
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
         let addr = listener.local_addr().unwrap();
@@ -657,6 +658,7 @@ async fn reflection_lists_every_service_in_v1_and_v1alpha() {
         "grpc.reflection.v1alpha.ServerReflection",
         "hourglass.v1.PolicyService",
         "hourglass.v1.RegistryService",
+        "hourglass.v1.WebhookService",
     ];
     assert_eq!(list_services_v1(&server).await, expected);
     assert_eq!(list_services_v1alpha(&server).await, expected);

@@ -135,15 +135,39 @@ pub async fn update(
     key: &Key,
     mut change: impl FnMut(Option<Entry>) -> (Entry, bool),
 ) -> Result<Entry, Error> {
+    let updated = try_update(store, key, |current| {
+        Ok::<_, std::convert::Infallible>(change(current))
+    })
+    .await?;
+    match updated {
+        Ok(updated) => Ok(updated.entry),
+        Err(never) => match never {},
+    }
+}
+
+/// An entry as a write left it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Updated {
+    pub entry: Entry,
+    /// False when the entry already held the change: nothing was written.
+    pub changed: bool,
+}
+
+/// Changes one entry like `update`, where `change` may also refuse (with `Err`), which writes nothing.
+pub async fn try_update<E>(
+    store: &dyn Store,
+    key: &Key,
+    mut change: impl FnMut(Option<Entry>) -> Result<(Entry, bool), E>,
+) -> Result<Result<Updated, E>, Error> {
     for _ in 0..MAX_ATTEMPTS {
         let stored = read(store, std::slice::from_ref(key)).await?.pop().flatten();
         let version = stored.as_ref().map_or(Version(0), |stored| stored.version);
-        let (next, changed) = change(stored.map(|stored| stored.entry));
-        if !changed {
-            return Ok(next);
-        }
-        if store.write_entry(key, version, &encode_entry(&next)).await? {
-            return Ok(next);
+        let (next, changed) = match change(stored.map(|stored| stored.entry)) {
+            Ok(next) => next,
+            Err(refused) => return Ok(Err(refused)),
+        };
+        if !changed || store.write_entry(key, version, &encode_entry(&next)).await? {
+            return Ok(Ok(Updated { entry: next, changed }));
         }
     }
     Err(Error::Unavailable {

@@ -40,6 +40,7 @@ fn defaults() {
             log_filter: "info".to_owned(),
             connection: ConnectionConfig::default(),
             log_privacy: LogPrivacyConfig::default(),
+            webhook: WebhookConfig::default(),
         }
     );
     let policy = config.validate().expect("the defaults are valid");
@@ -84,6 +85,7 @@ fn every_flag() {
             log_filter: "warn,hourglass_server=debug".to_owned(),
             connection: ConnectionConfig::default(),
             log_privacy: LogPrivacyConfig::default(),
+            webhook: WebhookConfig::default(),
         }
     );
     assert_eq!(config.validate().unwrap().schedule, PricingSchedule::MetaCalendar);
@@ -188,7 +190,17 @@ fn every_flag_has_an_environment_variable_and_help() {
         );
         assert!(arg.get_help().is_some(), "--{long} has no help");
         assert!(
-            !arg.get_default_values().is_empty() || matches!(long, "rate-card" | "log-id-key" | "shadow"),
+            !arg.get_default_values().is_empty()
+                || matches!(
+                    long,
+                    "rate-card"
+                        | "log-id-key"
+                        | "shadow"
+                        | "webhook-listen"
+                        | "webhook-app-secret"
+                        | "webhook-app-secret-file"
+                        | "webhook-verify-token"
+                ),
             "--{long} has no default"
         );
     }

@@ -342,11 +342,12 @@ pub(super) fn consent_from_proto(
         Ok(pb::ConsentKind::OptOut) => ConsentKind::OptOut,
         Ok(pb::ConsentKind::MarketingStop) => ConsentKind::MarketingStop,
         Ok(pb::ConsentKind::MarketingResume) => ConsentKind::MarketingResume,
+        Ok(pb::ConsentKind::MarketingHold) => ConsentKind::MarketingHold,
         Ok(pb::ConsentKind::Unspecified) => {
             return Err(Error::invalid(
                 "kind",
-                "must be set: CONSENT_KIND_OPT_IN, CONSENT_KIND_OPT_OUT, CONSENT_KIND_MARKETING_STOP or \
-                 CONSENT_KIND_MARKETING_RESUME",
+                "must be set: CONSENT_KIND_OPT_IN, CONSENT_KIND_OPT_OUT, CONSENT_KIND_MARKETING_STOP, \
+                 CONSENT_KIND_MARKETING_RESUME or CONSENT_KIND_MARKETING_HOLD",
             ));
         }
         Err(_) => return Err(Error::invalid("kind", format!("unknown consent kind {kind}"))),
@@ -361,6 +362,7 @@ fn consent_event_to_proto(event: &ConsentEvent) -> pb::ConsentEvent {
         ConsentKind::OptOut => pb::ConsentKind::OptOut,
         ConsentKind::MarketingStop => pb::ConsentKind::MarketingStop,
         ConsentKind::MarketingResume => pb::ConsentKind::MarketingResume,
+        ConsentKind::MarketingHold => pb::ConsentKind::MarketingHold,
     };
     pb::ConsentEvent {
         kind: kind.into(),
@@ -377,5 +379,7 @@ pub(super) fn consent_to_proto(state: &ConsentState) -> pb::Consent {
         opted_in_by: state.opted_in.as_ref().map(consent_event_to_proto),
         opted_out_by: state.opted_out.as_ref().map(consent_event_to_proto),
         marketing_stopped_by: state.marketing_stopped.as_ref().map(consent_event_to_proto),
+        marketing_held: state.marketing_held.is_some(),
+        marketing_held_by: state.marketing_held.as_ref().map(consent_event_to_proto),
     }
 }

@@ -123,6 +123,8 @@ pub enum ConsentKindV1 {
     OptOut,
     MarketingStop,
     MarketingResume,
+    /// Added in 1.1 with the webhooks; older data holds none.
+    MarketingHold,
 }
 
 mirror_enum!(MessagingLimit <=> MessagingLimitV1 { Customers250, Customers2K, Customers10K, Customers100K, Unlimited });
@@ -130,7 +132,7 @@ mirror_enum!(TemplateStatus <=> TemplateStatusV1 {
     Approved, Pending, Rejected, Paused, Disabled, InAppeal, PendingDeletion, Deleted, Archived, LimitExceeded,
 });
 mirror_enum!(TemplateCategory <=> TemplateCategoryV1 { Marketing, Utility, Authentication });
-mirror_enum!(ConsentKind <=> ConsentKindV1 { OptIn, OptOut, MarketingStop, MarketingResume });
+mirror_enum!(ConsentKind <=> ConsentKindV1 { OptIn, OptOut, MarketingStop, MarketingResume, MarketingHold });
 
 fn changes_v1<T: Clone + PartialEq, V>(history: &History<T>, to: impl Fn(&T) -> V) -> Vec<ChangeV1<V>> {
     history

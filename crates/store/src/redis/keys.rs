@@ -1,6 +1,6 @@
 //! The Redis keys of a thread and of a counter, each group under one hash tag.
 //!
-//! Business ids hold only ASCII letters, digits, `-`, `_` and `.`, customer ids only digits, and the
+//! Business ids hold only ASCII letters, digits, `-`, `_` and `.`, customer ids only digits, letters and `.` (a BSUID), and the
 //! namespace no braces, so the first `{...}` of every key is the tag below, whatever a message id holds.
 
 use hourglass_core::{CounterKey, MessageId, ThreadKey};

@@ -1,0 +1,162 @@
+//! Writes an item's effect through the ledger and the registry, and says whether it changed anything.
+//!
+//! Every effect is idempotent by construction, so applying a body twice (Meta retries for 36 h, in
+//! batches that differ) has the effect of once: an inbound message is deduplicated by its id in its
+//! thread's atomic step, and a registry change is a value at an instant, written by compare-and-swap,
+//! that changes nothing when the entry already holds it. Items of a body may come in any order: the
+//! registry orders changes by their instants and the ledger takes late messages in their place.
+
+use hourglass_core::{
+    AccountId, ConsentLog, History, Instant, Policy, Portfolio, PortfolioId, TemplateState, TemplateStatus,
+};
+use hourglass_store::registry::{self, Entry, Key};
+use hourglass_store::{Error, Store, ledger};
+
+use super::items::Effect;
+
+/// What applying an effect did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Applied {
+    Changed,
+    /// Already applied before: nothing changed.
+    Duplicate,
+    /// Could not be applied, and why; nothing was written.
+    Refused(String),
+}
+
+impl Applied {
+    fn from_changed(changed: bool) -> Applied {
+        if changed {
+            Applied::Changed
+        } else {
+            Applied::Duplicate
+        }
+    }
+}
+
+/// Applies one effect; an `Err` is the store's, and the body may be retried whole.
+pub(crate) async fn apply(store: &dyn Store, policy: &Policy, effect: &Effect) -> Result<Applied, Error> {
+    match effect {
+        Effect::Inbound(entry) => {
+            let answer = ledger::record(store, policy, entry).await?;
+            Ok(Applied::from_changed(!answer.duplicate))
+        }
+        Effect::Consent { thread, event } => {
+            let updated = registry::try_update(store, &Key::Consent(thread.clone()), |current| {
+                let mut log = match current {
+                    Some(Entry::Consent(log)) => log,
+                    _ => ConsentLog::default(),
+                };
+                let changed = log.record(event.clone());
+                Ok::<_, String>((Entry::Consent(log), changed))
+            })
+            .await?;
+            Ok(outcome(updated))
+        }
+        Effect::TemplateStatus {
+            account,
+            template,
+            status,
+            category,
+            pause,
+            at,
+        } => {
+            let key = Key::Template(account.clone(), template.clone());
+            let updated = registry::try_update(store, &key, |current| {
+                let mut history = templates(current);
+                // The update's category, else the template's own at that instant (or its latest).
+                let known = history
+                    .at(*at)
+                    .or_else(|| history.latest().map(|change| &change.value))
+                    .map(|state| state.category);
+                let category = category.or(known).ok_or_else(|| {
+                    format!(
+                        "template {template} has no category: the update names none and the registry \
+                         does not know the template (PutTemplate it, or send Meta's update with \
+                         message_template_category)"
+                    )
+                })?;
+                let paused_until = match (status, pause) {
+                    (TemplateStatus::Paused, Some(pause)) => Some(at.plus(*pause)),
+                    _ => None,
+                };
+                let state = TemplateState::new(*status, category, paused_until, *at)
+                    .map_err(|error| error.to_string())?;
+                let changed = history.put(*at, state);
+                Ok((Entry::Template(history), changed))
+            })
+            .await?;
+            Ok(outcome(updated))
+        }
+        Effect::TemplateCategory {
+            account,
+            template,
+            category,
+            at,
+        } => {
+            let key = Key::Template(account.clone(), template.clone());
+            let updated = registry::try_update(store, &key, |current| {
+                let mut history = templates(current);
+                // A template first heard of through its category is taken as approved, as a template
+                // the registry does not know is.
+                let state = history.at(*at).cloned().unwrap_or(TemplateState {
+                    status: TemplateStatus::Approved,
+                    category: *category,
+                    paused_until: None,
+                });
+                let changed = history.put(
+                    *at,
+                    TemplateState {
+                        category: *category,
+                        ..state
+                    },
+                );
+                Ok::<_, String>((Entry::Template(history), changed))
+            })
+            .await?;
+            Ok(outcome(updated))
+        }
+        Effect::MessagingLimit { account, limit, at } => {
+            let portfolio = portfolio_of(store, account, *at).await?;
+            let value = Portfolio {
+                messaging_limit: *limit,
+            };
+            let updated = registry::try_update(store, &Key::Portfolio(portfolio), |current| {
+                let mut history = match current {
+                    Some(Entry::Portfolio(history)) => history,
+                    _ => History::default(),
+                };
+                let changed = history.put(*at, value);
+                Ok::<_, String>((Entry::Portfolio(history), changed))
+            })
+            .await?;
+            Ok(outcome(updated))
+        }
+    }
+}
+
+fn outcome(updated: Result<registry::Updated, String>) -> Applied {
+    match updated {
+        Ok(updated) => Applied::from_changed(updated.changed),
+        Err(reason) => Applied::Refused(reason),
+    }
+}
+
+fn templates(current: Option<Entry>) -> History<TemplateState> {
+    match current {
+        Some(Entry::Template(history)) => history,
+        _ => History::default(),
+    }
+}
+
+/// The portfolio of an account at `at`: the registered one, else the account's own.
+async fn portfolio_of(store: &dyn Store, account: &AccountId, at: Instant) -> Result<PortfolioId, Error> {
+    let registered = match registry::get(store, &Key::Account(account.clone())).await? {
+        Some(Entry::Account(history)) => history
+            .at(at)
+            .or_else(|| history.latest().map(|change| &change.value))
+            .map(|account| account.portfolio.clone()),
+        _ => None,
+    };
+    Ok(registered.unwrap_or_else(|| PortfolioId::of_account(account)))
+}
