@@ -139,16 +139,13 @@ fn read_change(path: &str, change: Change, context: &Context, items: &mut Vec<It
     match field.as_str() {
         "messages" => read_messages(&value_path, value, context, items),
         "user_preferences" => read_user_preferences(&value_path, value, context, items),
+        // Meta has sent quality updates under this field too: they carry a quality score, no event.
+        "message_template_status_update" if is_quality_update(&value) => items.push(quality(path)),
         "message_template_status_update" => {
             items.push(one(path, template_status(value, context)));
         }
         "template_category_update" => items.push(one(path, template_category(value, context))),
-        "message_template_quality_update" => items.push(Item {
-            path: path.to_owned(),
-            what: What::Ignored(
-                "a template's quality score decides nothing in Hourglass, and it is not kept".to_owned(),
-            ),
-        }),
+        "message_template_quality_update" => items.push(quality(path)),
         "phone_number_quality_update" | "business_capability_update" => {
             items.push(one(path, messaging_limit(value, context)));
         }
@@ -166,6 +163,20 @@ fn read_change(path: &str, change: Change, context: &Context, items: &mut Vec<It
             path: path.to_owned(),
             what: What::Ignored(format!("field {other:?} is not one Hourglass uses")),
         }),
+    }
+}
+
+fn is_quality_update(value: &Value) -> bool {
+    value.get("event").is_none()
+        && (value.get("new_quality_score").is_some() || value.get("previous_quality_score").is_some())
+}
+
+fn quality(path: &str) -> Item {
+    Item {
+        path: path.to_owned(),
+        what: What::Ignored(
+            "a template's quality score decides nothing in Hourglass, and it is not kept".to_owned(),
+        ),
     }
 }
 

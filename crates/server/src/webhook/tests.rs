@@ -254,3 +254,19 @@ fn an_inbound_message_from_the_future_is_refused() {
         "{items:?}"
     );
 }
+
+#[test]
+fn a_quality_update_under_the_status_field_is_read_as_a_quality_update() {
+    let body = String::from_utf8(fixture("message_template_quality_update.json"))
+        .unwrap()
+        .replace(
+            "\"message_template_quality_update\"",
+            "\"message_template_status_update\"",
+        );
+    assert!(body.contains("\"message_template_status_update\""));
+    let items = items(body.as_bytes(), clock()).unwrap();
+    assert!(
+        matches!(&items[..], [Item { what: What::Ignored(reason), .. }] if reason.contains("quality")),
+        "{items:?}"
+    );
+}
