@@ -30,9 +30,9 @@
 //! does not read again.
 //!
 //! Round trips: `Authorize` and `ListOpenConversations` take one (the thread and any counter are read
-//! concurrently); `RecordMessage` takes two (read, compare-and-set), three when it takes a free-tier
-//! slot (read, claim, compare-and-set; the confirmation is sent after the answer), plus one per lost
-//! race.
+//! concurrently); `RecordMessage` takes two (read, compare-and-set), four when it takes a slot of a
+//! counter (read, claim, compare-and-set, confirm: the answer waits for the confirmation, so that a
+//! read after it counts the slot), plus one per lost race.
 //!
 //! # Failures
 //!
@@ -289,7 +289,7 @@ impl Store for RedisStore {
         let reply = self.redis.invoke("thread compare-and-set", &invocation).await?;
         let [written, version, state, answer] = fields::<4>("thread compare-and-set", reply)?;
         if int(&written)? == 1 {
-            self.redis.confirm_in_background(commit.holds);
+            self.redis.confirm(commit.holds).await;
             return Ok(Committed::Done);
         }
         decode_read(&thread_key, &answer_key, version, state, answer)

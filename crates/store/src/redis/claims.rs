@@ -123,21 +123,22 @@ impl Redis {
         self.invoke("counter release", &invocation).await.map(drop)
     }
 
-    /// Confirms the holds of a committed step, in the background: the answer does not wait for it, and
-    /// a claim left pending (this fails, the process stops) is settled by the next reader.
-    pub(crate) fn confirm_in_background(&self, holds: &[Hold]) {
-        for hold in holds {
-            let redis = self.clone();
+    /// Confirms the holds of a committed step before its answer goes out, so that a read after the answer
+    /// counts its slots (read your writes). A confirmation that fails leaves its claim pending; the
+    /// next reader past the lease settles it, and the step stays committed.
+    pub(crate) async fn confirm(&self, holds: &[Hold]) {
+        let confirmations = holds.iter().map(|hold| {
             let keys = CounterKeys::new(&self.namespace, &hold.claim.counter);
             let member = member(&hold.token, &hold.claim.slot, &hold.thread);
-            tokio::spawn(async move {
+            async move {
                 let mut command = redis::cmd("ZREM");
                 command.arg(&keys.pending).arg(&member);
-                if let Err(error) = redis.query::<Value>("counter confirm", &command).await {
+                if let Err(error) = self.query::<Value>("counter confirm", &command).await {
                     tracing::debug!(%error, "a claim stays pending until the next reader settles it");
                 }
-            });
-        }
+            }
+        });
+        futures::future::join_all(confirmations).await;
     }
 
     /// Reads how many settled slots a counter has (of a windowed counter: live at the read's instant).
