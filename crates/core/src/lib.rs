@@ -12,6 +12,7 @@
 mod counter;
 mod country;
 mod decision;
+mod delivery;
 mod error;
 mod guards;
 mod ids;
@@ -34,6 +35,10 @@ pub use counter::{
 };
 pub use decision::{
     Charge, Conversation, Decision, DenyReason, PricingModel, PricingType, ThreadView, Verdict,
+};
+pub use delivery::{
+    DELIVERY_LOOKBACK_DAYS, DELIVERY_RETENTION, Day, DeliveryStats, DeliveryStatus, Differences, MessageRef,
+    MetaPricing, Outcome, Prediction, Report, StatusReport, reconcile,
 };
 pub use error::Error;
 pub use guards::{Guard, Shadowed};

@@ -194,7 +194,14 @@ pub(crate) fn decide(
         customer_service_window_expires_at: window_end,
         shadow_deny_reason,
     };
-    (decision, Some(Write { thread: next, claims }))
+    (
+        decision,
+        Some(Write {
+            thread: next,
+            claims,
+            prediction: None,
+        }),
+    )
 }
 
 /// Returns the marketing cap of the message's account, if it has one.

@@ -11,7 +11,7 @@ use crate::policy::Era;
 use crate::rules::{decide, record_inbound};
 use crate::{
     Claim, CounterKey, CounterRead, Counters, Decision, Error, Facts, Inbound, Instant, Outbound, Policy,
-    ThreadKey, ThreadState,
+    Prediction, ThreadKey, ThreadState,
 };
 
 /// A message from the customer or from the business.
@@ -66,6 +66,9 @@ pub struct Write {
     pub thread: ThreadState,
     /// The slots the step takes on shared counters. The step holds only if every claim does.
     pub claims: Vec<Claim>,
+    /// What an allowed outbound message is predicted to cost, kept for reconciliation with what Meta
+    /// reports (`delivery.rs`); none for an inbound message.
+    pub prediction: Option<Prediction>,
 }
 
 /// Checks that `event` can be priced: an outbound message at an instant before the rate card's first
@@ -143,10 +146,18 @@ pub fn step(policy: &Policy, snapshot: &Snapshot, event: &Event) -> Step {
             write: Some(Write {
                 thread: record_inbound(&snapshot.thread, inbound, event.at),
                 claims: Vec::new(),
+                prediction: None,
             }),
         },
         Message::Outbound(outbound) => {
-            let (decision, write) = decide(policy, snapshot, &event.thread, outbound, event.at);
+            let (decision, mut write) = decide(policy, snapshot, &event.thread, outbound, event.at);
+            if let (Some(write), Some(charge)) = (&mut write, decision.charge()) {
+                let account = match &snapshot.facts.account {
+                    Some(registered) => registered.id.clone(),
+                    None => event.thread.unregistered_account(),
+                };
+                write.prediction = Some(Prediction::new(account, event.at, outbound, charge));
+            }
             Step {
                 answer: Answer {
                     decision: Some(decision),

@@ -910,6 +910,39 @@ impl Store for FakeStore {
         self.inner.list_templates(account, after, limit).await
     }
 
+    async fn read_deliveries(
+        &self,
+        keys: &[hourglass_store::DeliveryKey],
+    ) -> Result<Vec<hourglass_store::DeliveryRaw>, hourglass_store::Error> {
+        self.act().await?;
+        self.inner.read_deliveries(keys).await
+    }
+
+    async fn write_report(
+        &self,
+        key: &hourglass_store::DeliveryKey,
+        expected: hourglass_store::Version,
+        bytes: &[u8],
+        now: Instant,
+        keep_until: Instant,
+    ) -> Result<bool, hourglass_store::Error> {
+        self.act().await?;
+        self.inner
+            .write_report(key, expected, bytes, now, keep_until)
+            .await
+    }
+
+    async fn list_deliveries(
+        &self,
+        account: &hourglass_core::AccountId,
+        day: hourglass_core::Day,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, hourglass_store::DeliveryRaw)>, hourglass_store::Error> {
+        self.act().await?;
+        self.inner.list_deliveries(account, day, after, limit).await
+    }
+
     async fn sweep(&self, now: Instant) -> Result<usize, hourglass_store::Error> {
         self.act().await?;
         self.inner.sweep(now).await

@@ -550,6 +550,7 @@ mirror_enum!(DenyReason <=> DenyReasonV1 {
     BudgetExceeded,
 });
 
+pub mod delivery;
 pub mod registry;
 #[cfg(test)]
 mod tests;

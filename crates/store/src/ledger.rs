@@ -26,8 +26,8 @@
 use std::time::Duration as StdDuration;
 
 use hourglass_core::{
-    Answer, Decision, Event, Facts, Message, MessageId, Policy, RETENTION_GRACE, Snapshot, ThreadKey,
-    ThreadState, counters_read, step,
+    Answer, DELIVERY_RETENTION, Decision, Event, Facts, Message, MessageId, Policy, RETENTION_GRACE,
+    Snapshot, ThreadKey, ThreadState, counters_read, step,
 };
 
 use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, registry};
@@ -84,6 +84,8 @@ pub async fn record(store: &dyn Store, policy: &Policy, entry: &Entry) -> Result
             // Counted from the latest event when the clock skew put it ahead of the server clock.
             thread_keep_until: latest.max(entry.now).plus(write.thread.retention()),
             answer_keep_until: entry.now.plus(RETENTION_GRACE),
+            prediction: write.prediction.as_ref(),
+            prediction_keep_until: entry.now.plus(DELIVERY_RETENTION),
         };
         match store.commit(&commit).await? {
             Committed::Done => return Ok(step.answer),

@@ -5,6 +5,7 @@
 //! versioned snapshot, takes and gives back claims on counters, and commits a step if the thread's
 //! version still holds. The ledger runs read → step → claim → commit → retry, once, for every backend.
 
+pub mod deliveries;
 mod error;
 mod format;
 pub mod ledger;
@@ -24,7 +25,8 @@ pub use open::{OpenOptions, open, open_with};
 
 use async_trait::async_trait;
 use hourglass_core::{
-    AccountId, Answer, Claim, CounterRead, Counters, Instant, MessageId, Snapshot, ThreadKey, ThreadState,
+    AccountId, Answer, Claim, CounterRead, Counters, Day, Instant, MessageId, MessageRef, Prediction,
+    Snapshot, ThreadKey, ThreadState,
 };
 
 /// A store of threads, answers and counters.
@@ -63,7 +65,37 @@ pub trait Store: Send + Sync + 'static {
     /// Writes a step if the thread is still at `commit.version`: the thread's next state, the answer
     /// under the message id, and the holds' slots, all or nothing. The write is durable when this returns
     /// `Committed::Done`. On `Committed::Conflict` nothing is written and the holds are still held.
+    ///
+    /// With the step goes its prediction (`commit.prediction`), under `DeliveryKey::of`: in the same
+    /// atomic write on a backend that can (memory, sled), right after the thread's on one that cannot
+    /// (Redis, whose account and thread live on different nodes), and in every case before `Done`.
     async fn commit(&self, commit: &Commit<'_>) -> Result<Committed, Error>;
+
+    /// Reads delivery records: for each key, its prediction and Meta's report, each none when never
+    /// written.
+    async fn read_deliveries(&self, keys: &[DeliveryKey]) -> Result<Vec<DeliveryRaw>, Error>;
+
+    /// Writes Meta's report of a message if it is still at `expected` (`Version(0)`: never written), and
+    /// returns whether it did. The write is durable when this returns true; the record is kept at least
+    /// until `keep_until` (server clock, counted from `now`).
+    async fn write_report(
+        &self,
+        key: &DeliveryKey,
+        expected: Version,
+        bytes: &[u8],
+        now: Instant,
+        keep_until: Instant,
+    ) -> Result<bool, Error>;
+
+    /// Lists an account's delivery records of one day in the order of their message (`MessageRef`
+    /// written out), from after `after`, at most `limit`.
+    async fn list_deliveries(
+        &self,
+        account: &AccountId,
+        day: Day,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, DeliveryRaw)>, Error>;
 
     /// Reads registry entries (`registry::Key`): each as stored, with its version; none when never
     /// written.
@@ -160,6 +192,47 @@ pub struct Commit<'a> {
     pub thread_keep_until: Instant,
     /// Keep the answer at least until this instant (server clock).
     pub answer_keep_until: Instant,
+    /// What an allowed outbound message is predicted to cost, for reconciliation.
+    pub prediction: Option<&'a Prediction>,
+    /// Keep the prediction at least until this instant (server clock).
+    pub prediction_keep_until: Instant,
+}
+
+/// Where a delivery record lives: its account, the UTC day of its message, and the message.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct DeliveryKey {
+    pub account: AccountId,
+    pub day: Day,
+    pub message: MessageRef,
+}
+
+impl DeliveryKey {
+    /// Returns the key of a prediction for a message of `thread`.
+    pub fn of(prediction: &Prediction, thread: &ThreadKey, message_id: &MessageId) -> DeliveryKey {
+        DeliveryKey {
+            account: prediction.account.clone(),
+            day: Day::of(prediction.at),
+            message: MessageRef {
+                thread: thread.clone(),
+                message_id: message_id.clone(),
+            },
+        }
+    }
+}
+
+/// A delivery record's bytes as a backend keeps them: the prediction, written once with its message's
+/// step, and Meta's report, with the version a write must find to replace it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DeliveryRaw {
+    pub prediction: Option<Vec<u8>>,
+    pub report: Option<(Version, Vec<u8>)>,
+}
+
+impl DeliveryRaw {
+    /// Returns whether neither part was ever written.
+    pub fn is_empty(&self) -> bool {
+        self.prediction.is_none() && self.report.is_none()
+    }
 }
 
 /// What `Store::commit` did.

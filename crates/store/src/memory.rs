@@ -7,13 +7,17 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
 use hourglass_core::{
-    AccountId, Answer, Claim, CounterKey, CounterRead, Counters, Instant, MessageId, RETENTION_GRACE,
+    AccountId, Answer, Claim, CounterKey, CounterRead, Counters, Day, Instant, MessageId, RETENTION_GRACE,
     Reading, Snapshot, ThreadKey, ThreadState,
 };
 
+use crate::format::delivery::PredictionRecord;
+use crate::format::encode;
 use crate::registry::{self, Raw};
 use crate::reservations::Reservations;
-use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, Version};
+use crate::{
+    Claimed, Commit, Committed, DeliveryKey, DeliveryRaw, Error, Hold, Read, ReadPlan, Store, Version,
+};
 
 /// A store in memory. One `std::sync::Mutex` guards the records: each call is short and never awaits
 /// while holding it.
@@ -32,6 +36,8 @@ struct Inner {
     answers: HashMap<(ThreadKey, MessageId), Kept<Answer>>,
     /// Registry entries by `registry::Key::name`, in name order for listing.
     entries: BTreeMap<String, Raw>,
+    /// Delivery records by account and day, each day's in the order of their message.
+    deliveries: BTreeMap<(AccountId, Day), BTreeMap<String, Kept<DeliveryRaw>>>,
 }
 
 /// A value and the server-clock instant until which it is kept; `Store::sweep` deletes it after.
@@ -55,6 +61,22 @@ impl MemoryStore {
 }
 
 impl Inner {
+    /// Returns the delivery record of `key`, made empty when there is none, kept at least until
+    /// `keep_until`.
+    fn delivery(&mut self, key: &DeliveryKey, keep_until: Instant) -> &mut Kept<DeliveryRaw> {
+        let record = self
+            .deliveries
+            .entry((key.account.clone(), key.day))
+            .or_default()
+            .entry(key.message.to_string())
+            .or_insert_with(|| Kept {
+                value: DeliveryRaw::default(),
+                keep_until,
+            });
+        record.keep_until = record.keep_until.max(keep_until);
+        record
+    }
+
     fn read(&self, plan: &ReadPlan) -> Read {
         let (version, thread) = self
             .threads
@@ -188,12 +210,74 @@ impl Store for MemoryStore {
             inner
                 .answers
                 .insert((commit.thread.clone(), commit.message_id.clone()), kept);
+            if let Some(prediction) = commit.prediction {
+                let key = DeliveryKey::of(prediction, commit.thread, commit.message_id);
+                let bytes = encode(&PredictionRecord::from(prediction));
+                let record = inner.delivery(&key, commit.prediction_keep_until);
+                record.value.prediction = Some(bytes);
+            }
         }
         // The slots are counted now: the holds can go.
         for hold in commit.holds {
             self.reservations.drop_hold(hold);
         }
         Ok(Committed::Done)
+    }
+
+    async fn read_deliveries(&self, keys: &[DeliveryKey]) -> Result<Vec<DeliveryRaw>, Error> {
+        let inner = self.lock();
+        Ok(keys
+            .iter()
+            .map(|key| {
+                inner
+                    .deliveries
+                    .get(&(key.account.clone(), key.day))
+                    .and_then(|day| day.get(&key.message.to_string()))
+                    .map(|kept| kept.value.clone())
+                    .unwrap_or_default()
+            })
+            .collect())
+    }
+
+    async fn write_report(
+        &self,
+        key: &DeliveryKey,
+        expected: Version,
+        bytes: &[u8],
+        _now: Instant,
+        keep_until: Instant,
+    ) -> Result<bool, Error> {
+        let mut inner = self.lock();
+        let record = inner.delivery(key, keep_until);
+        let version = record
+            .value
+            .report
+            .as_ref()
+            .map_or(Version(0), |(version, _)| *version);
+        if version != expected {
+            return Ok(false);
+        }
+        record.value.report = Some((Version(version.0 + 1), bytes.to_vec()));
+        Ok(true)
+    }
+
+    async fn list_deliveries(
+        &self,
+        account: &AccountId,
+        day: Day,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, DeliveryRaw)>, Error> {
+        let inner = self.lock();
+        let Some(records) = inner.deliveries.get(&(account.clone(), day)) else {
+            return Ok(Vec::new());
+        };
+        let start = after.map_or(Bound::Unbounded, |after| Bound::Excluded(after.to_owned()));
+        Ok(records
+            .range((start, Bound::Unbounded))
+            .take(limit)
+            .map(|(message, kept)| (message.clone(), kept.value.clone()))
+            .collect())
     }
 
     async fn read_entries(&self, keys: &[registry::Key]) -> Result<Vec<Option<Raw>>, Error> {
@@ -244,13 +328,21 @@ impl Store for MemoryStore {
     async fn sweep(&self, now: Instant) -> Result<usize, Error> {
         let mut inner = self.lock();
         let count = |inner: &Inner| {
-            inner.threads.len() + inner.counters.len() + inner.windows.len() + inner.answers.len()
+            inner.threads.len()
+                + inner.counters.len()
+                + inner.windows.len()
+                + inner.answers.len()
+                + inner.deliveries.values().map(BTreeMap::len).sum::<usize>()
         };
         let before = count(&inner);
         inner.threads.retain(|_, kept| kept.keep_until > now);
         inner.counters.retain(|_, kept| kept.keep_until > now);
         inner.windows.retain(|_, kept| kept.keep_until > now);
         inner.answers.retain(|_, kept| kept.keep_until > now);
+        for records in inner.deliveries.values_mut() {
+            records.retain(|_, kept| kept.keep_until > now);
+        }
+        inner.deliveries.retain(|_, records| !records.is_empty());
         Ok(before - count(&inner))
     }
 }

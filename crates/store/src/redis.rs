@@ -13,6 +13,8 @@
 //! | `hg:{b:B:c:C}:claim:<slot>` | string | receipt of a committed step's slot | the counter's retention |
 //! | `hg:{a:A}:free:<YYYY-MM>` | hash | slot (conversation id) → claims holding it | `FREE_TIER_RETENTION` |
 //! | `hg:{a:A}:free:<YYYY-MM>:pending` | sorted set | unconfirmed claims by lease deadline | `FREE_TIER_RETENTION` |
+//! | `hg:{a:A}:dlv:<YYYY-MM-DD>` | hash | predictions and Meta's reports of the day's messages (`deliveries`) | `DELIVERY_RETENTION` |
+//! | `hg:{a:A}:dlv:<YYYY-MM-DD>:refs` | sorted set | the day's messages, for listing | `DELIVERY_RETENTION` |
 //!
 //! TTLs are the ledger's keep-until instants less the server clock, and only ever grow: they reclaim
 //! memory and never decide anything, since every stored instant is compared with the event time.
@@ -50,6 +52,7 @@
 
 mod claims;
 mod connection;
+mod deliveries;
 mod entries;
 mod keys;
 mod scripts;
@@ -61,15 +64,21 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use futures::future::try_join_all;
-use hourglass_core::{AccountId, Claim, CounterRead, Counters, Instant, Snapshot, ThreadKey, ThreadState};
+use hourglass_core::{
+    AccountId, Claim, CounterRead, Counters, Day, Instant, Snapshot, ThreadKey, ThreadState,
+};
 use redis::{Cmd, FromRedisValue, ScriptInvocation, Value};
 
 use self::claims::fields;
 use self::connection::Connection;
 use self::keys::{CounterKeys, ThreadKeys};
 use self::scripts::{COMPARE_AND_SET, MARKER, READ_THREAD};
+use crate::format::delivery::PredictionRecord;
 use crate::format::{AnswerRecord, ThreadRecord, decode, encode};
-use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, Version, registry};
+use crate::{
+    Claimed, Commit, Committed, DeliveryKey, DeliveryRaw, Error, Hold, Read, ReadPlan, Store, Version,
+    registry,
+};
 
 /// The store timeout when none is given: well under a second, far above a healthy Redis's latency.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_millis(500);
@@ -289,11 +298,51 @@ impl Store for RedisStore {
         let reply = self.redis.invoke("thread compare-and-set", &invocation).await?;
         let [written, version, state, answer] = fields::<4>("thread compare-and-set", reply)?;
         if int(&written)? == 1 {
-            self.redis.confirm(commit.holds).await;
+            let prediction = async {
+                let Some(prediction) = commit.prediction else {
+                    return Ok(());
+                };
+                let key = DeliveryKey::of(prediction, commit.thread, commit.message_id);
+                let record = encode(&PredictionRecord::from(prediction));
+                let ttl = deliveries::ttl(commit.now, commit.prediction_keep_until);
+                self.redis.put_prediction(&key, &record, ttl).await
+            };
+            let ((), written) = tokio::join!(self.redis.confirm(commit.holds), prediction);
+            if let Err(error) = written {
+                // The step is committed: its answer stands. Without its prediction the message is
+                // missing from reconciliation, and Meta's statuses of it show as unmatched.
+                tracing::warn!(%error, "a recorded message's prediction was not written");
+            }
             return Ok(Committed::Done);
         }
         decode_read(&thread_key, &answer_key, version, state, answer)
             .map(|read| Committed::Conflict(Box::new(read)))
+    }
+
+    async fn read_deliveries(&self, keys: &[DeliveryKey]) -> Result<Vec<DeliveryRaw>, Error> {
+        self.redis.read_deliveries(keys).await
+    }
+
+    async fn write_report(
+        &self,
+        key: &DeliveryKey,
+        expected: Version,
+        bytes: &[u8],
+        now: Instant,
+        keep_until: Instant,
+    ) -> Result<bool, Error> {
+        let ttl = deliveries::ttl(now, keep_until);
+        self.redis.write_report(key, expected, bytes, ttl).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        account: &AccountId,
+        day: Day,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, DeliveryRaw)>, Error> {
+        self.redis.list_deliveries(account, day, after, limit).await
     }
 
     async fn read_entries(&self, keys: &[registry::Key]) -> Result<Vec<Option<registry::Raw>>, Error> {

@@ -230,3 +230,45 @@ fn a_thread_record_keeps_its_version_and_leaves_version_zero_out() {
     let text = std::str::from_utf8(&unversioned).expect("JSON is UTF-8");
     assert!(!text.contains("revision"), "{text}");
 }
+
+#[test]
+fn prediction_and_report_v1_golden_files() {
+    use hourglass_core::{
+        AccountId, Category, DeliveryStatus, MetaPricing, Prediction, PricingType, Report, TemplateName,
+    };
+
+    use crate::format::delivery::{PredictionRecord, ReportRecord};
+
+    let prediction = Prediction {
+        account: AccountId::new("account_id", "102290129340398").expect("an id"),
+        at: T0.plus(minutes(1)),
+        template: Some(TemplateName::new("order_update", "en_US").expect("a name")),
+        category: Category::Utility,
+        pricing_type: PricingType::FreeCustomerService,
+        billable: false,
+        price: inr("0"),
+    };
+    check_golden("prediction.v1.json", &PredictionRecord::from(&prediction));
+    let decoded: PredictionRecord =
+        decode("prediction", &encode(&PredictionRecord::from(&prediction))).expect("decodes");
+    assert_eq!(Prediction::try_from(decoded).expect("a prediction"), prediction);
+
+    let report = Report {
+        sent: Some(T0.plus(minutes(1)).plus(Duration::SECOND)),
+        delivered: None,
+        read: Some(Instant::from_millis(1_709_632_990_000)),
+        failed: Some(Instant::from_millis(1_709_633_000_000)),
+        errors: vec![131_049],
+        pricing: Some((
+            DeliveryStatus::Sent,
+            MetaPricing {
+                category: Some("utility".to_owned()),
+                pricing_type: Some("free_customer_service".to_owned()),
+                billable: Some(false),
+            },
+        )),
+    };
+    check_golden("report.v1.json", &ReportRecord::from(&report));
+    let decoded: ReportRecord = decode("report", &encode(&ReportRecord::from(&report))).expect("decodes");
+    assert_eq!(Report::try_from(decoded).expect("a report"), report);
+}

@@ -451,6 +451,8 @@ async fn commit(store: &RedisStore, thread: &ThreadKey, version: Version, holds:
         now: T0,
         thread_keep_until: T0.plus(RETENTION_GRACE),
         answer_keep_until: T0.plus(RETENTION_GRACE),
+        prediction: None,
+        prediction_keep_until: T0,
     };
     store.commit(&commit).await.unwrap()
 }

@@ -8,6 +8,8 @@ pub(super) enum Kind {
     Thread,
     Counter,
     Answer,
+    /// A part of a delivery record (`deliveries`).
+    Delivery,
 }
 
 /// `business_id \0 customer_id`.
@@ -78,6 +80,7 @@ pub(super) fn index_key(keep_until: Instant, kind: Kind, key: &[u8]) -> Vec<u8> 
         Kind::Thread => b't',
         Kind::Counter => b'c',
         Kind::Answer => b'a',
+        Kind::Delivery => b'd',
     };
     let mut index_key = Vec::with_capacity(9 + key.len());
     index_key.extend_from_slice(&instant_bytes(index_bucket(keep_until)));
@@ -93,6 +96,7 @@ pub(super) fn parse_index_key(index_key: &[u8]) -> Option<(Kind, &[u8])> {
         b't' => Kind::Thread,
         b'c' => Kind::Counter,
         b'a' => Kind::Answer,
+        b'd' => Kind::Delivery,
         _ => return None,
     };
     Some((kind, key))

@@ -9,6 +9,7 @@
 //! - `threads`: key `business_id \0 customer_id`, a `ThreadRecord` carrying the thread's version;
 //! - `counters`: key `scope \0 name` (`a:<account> \0 free:YYYY-MM`), a `CounterRecord`;
 //! - `answers`: key `business_id \0 customer_id \0 message_id`, an `AnswerRecord`;
+//! - `deliveries`: predictions and Meta's reports by account, day and message (`deliveries`);
 //! - `expiry`: the sweep index (`sweep`).
 //!
 //! The default tree holds a format marker, so that a database of another program is never mistaken
@@ -32,6 +33,7 @@
 //! every step waiting as one transaction and flushes once before answering any (group commit). Claims
 //! are held in memory (`crate::reservations`): one process owns a sled database.
 
+mod deliveries;
 mod entries;
 mod keys;
 mod sweep;
@@ -48,7 +50,7 @@ use ::sled::transaction::TransactionError;
 use ::sled::{Db, Tree};
 use async_trait::async_trait;
 use hourglass_core::{
-    AccountId, Claim, CounterKey, CounterRead, Counters, Instant, MessageId, Month, Reading, Snapshot,
+    AccountId, Claim, CounterKey, CounterRead, Counters, Day, Instant, MessageId, Month, Reading, Snapshot,
     ThreadKey, ThreadState,
 };
 use serde::de::DeserializeOwned;
@@ -60,7 +62,10 @@ use self::keys::{
 use self::writer::Writer;
 use crate::format::{AnswerRecord, CounterRecord, ThreadRecord, decode};
 use crate::reservations::Reservations;
-use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, Version, registry};
+use crate::{
+    Claimed, Commit, Committed, DeliveryKey, DeliveryRaw, Error, Hold, Read, ReadPlan, Store, Version,
+    registry,
+};
 
 /// The key of the record `check_connectivity` writes to prove the disk takes writes.
 const PROBE_KEY: &[u8] = b"hourglass.probe";
@@ -94,6 +99,7 @@ struct Inner {
     threads: Tree,
     counters: Tree,
     answers: Tree,
+    deliveries: Tree,
     expiry: Tree,
     /// Registry entries by `registry::Key::name`: the version (8 bytes, big-endian), then the record.
     registry: Tree,
@@ -154,6 +160,7 @@ impl SledStore {
             threads: tree("threads")?,
             counters: tree("counters")?,
             answers: tree("answers")?,
+            deliveries: tree("deliveries")?,
             expiry: tree("expiry")?,
             registry: tree("registry")?,
             db,
@@ -247,6 +254,33 @@ impl Store for SledStore {
             }
         }
         Ok(committed)
+    }
+
+    async fn read_deliveries(&self, keys: &[DeliveryKey]) -> Result<Vec<DeliveryRaw>, Error> {
+        self.inner.read_deliveries(keys)
+    }
+
+    async fn write_report(
+        &self,
+        key: &DeliveryKey,
+        expected: Version,
+        bytes: &[u8],
+        _now: Instant,
+        keep_until: Instant,
+    ) -> Result<bool, Error> {
+        let inner = Arc::clone(&self.inner);
+        let (key, bytes) = (key.clone(), bytes.to_vec());
+        blocking(move || inner.write_report(&key, expected, &bytes, keep_until)).await
+    }
+
+    async fn list_deliveries(
+        &self,
+        account: &AccountId,
+        day: Day,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<(String, DeliveryRaw)>, Error> {
+        self.inner.list_deliveries(account, day, after, limit)
     }
 
     async fn read_entries(&self, keys: &[registry::Key]) -> Result<Vec<Option<registry::Raw>>, Error> {

@@ -1,7 +1,7 @@
 //! The sweep of expired records, by the sweep index `expiry`: key `bucket (8 bytes) ++ kind (1 byte) ++
 //! key` with an empty value, where `bucket` is the record's keep-until rounded up to the minute, in
 //! milliseconds as a big-endian integer with the sign bit flipped (so that keys sort by time), and
-//! `kind` is `t`, `c` or `a`. A record rewritten within the same minute of keep-until keeps its entry.
+//! `kind` is `t`, `c`, `a` or `d`. A record rewritten within the same minute of keep-until keeps its entry.
 //! Every write keeps the index exact: when a record's bucket changes, it replaces the record's old entry
 //! in the same transaction.
 
@@ -52,8 +52,14 @@ impl Inner {
     /// it is still the record's own (same bucket); an entry whose record is gone, or now lives in
     /// another bucket, is dropped. A corrupt record stays, for an operator to inspect, and is logged.
     fn sweep_batch(&self, now: Instant, batch: &[IVec]) -> Result<usize, Error> {
-        let trees = (&self.threads, &self.counters, &self.answers, &self.expiry);
-        let result = trees.transaction(|(threads, counters, answers, expiry)| {
+        let trees = (
+            &self.threads,
+            &self.counters,
+            &self.answers,
+            &self.deliveries,
+            &self.expiry,
+        );
+        let result = trees.transaction(|(threads, counters, answers, deliveries, expiry)| {
             let mut removed = 0;
             for index_key in batch {
                 let Some((kind, key)) = parse_index_key(index_key) else {
@@ -65,6 +71,7 @@ impl Inner {
                     Kind::Thread => threads,
                     Kind::Counter => counters,
                     Kind::Answer => answers,
+                    Kind::Delivery => deliveries,
                 };
                 let Some(bytes) = tree.get(key)? else {
                     expiry.remove(index_key.clone())?;
@@ -80,6 +87,7 @@ impl Inner {
                     Kind::Answer => {
                         decode_at::<AnswerRecord>("answer", key, &bytes).map(|stored| stored.keep_until())
                     }
+                    Kind::Delivery => super::deliveries::keep_until(key, &bytes).map(Some),
                 };
                 match keep_until {
                     Ok(Some(keep_until)) if keep_until <= now => {

@@ -284,6 +284,8 @@ fn job(id: &str, version: Version, next: &ThreadState) -> (Job, oneshot::Receive
         now: T0,
         thread_keep_until: T0.plus(Duration::DAY),
         answer_keep_until: T0.plus(Duration::DAY),
+        prediction: None,
+        prediction_keep_until: T0,
     };
     Job::new(&commit)
 }

@@ -12,12 +12,14 @@ use ::sled::transaction::{
 use hourglass_core::{Answer, Instant, MessageId, Snapshot, ThreadKey, ThreadState};
 use tokio::sync::oneshot;
 
+use super::deliveries::put_prediction;
 use super::keys::{
     Kind, answer_key, counter_key, index_bucket, index_key, legacy_answer_key, slot_key, thread_key,
 };
 use super::{Inner, decode_at, from_transaction};
+use crate::format::delivery::PredictionRecord;
 use crate::format::{AnswerRecord, CounterRecord, ThreadHeader, ThreadRecord, encode};
-use crate::{Commit, Committed, Error, Hold, Read, Version};
+use crate::{Commit, Committed, DeliveryKey, Error, Hold, Read, Version};
 
 /// The most steps one transaction commits.
 const MAX_BATCH: usize = 256;
@@ -38,6 +40,8 @@ pub(super) struct Job {
     holds: Vec<Hold>,
     thread_keep_until: Instant,
     answer_keep_until: Instant,
+    /// The step's prediction: its key, the encoded record, and its keep-until.
+    prediction: Option<(DeliveryKey, Vec<u8>, Instant)>,
     reply: oneshot::Sender<Result<Committed, Error>>,
 }
 
@@ -54,6 +58,13 @@ impl Job {
             holds: commit.holds.to_vec(),
             thread_keep_until: commit.thread_keep_until,
             answer_keep_until: commit.answer_keep_until,
+            prediction: commit.prediction.map(|prediction| {
+                (
+                    DeliveryKey::of(prediction, commit.thread, commit.message_id),
+                    encode(&PredictionRecord::from(prediction)),
+                    commit.prediction_keep_until,
+                )
+            }),
             reply,
         };
         (job, answered)
@@ -148,8 +159,9 @@ impl Inner {
     }
 }
 
-/// The trees a commit writes: threads, counters, answers, and the sweep index.
+/// The trees a commit writes: threads, counters, answers, deliveries, and the sweep index.
 type Trees = (
+    TransactionalTree,
     TransactionalTree,
     TransactionalTree,
     TransactionalTree,
@@ -161,7 +173,13 @@ impl Inner {
     /// When the transaction fails (a corrupt record, say), each job is tried in a transaction of its
     /// own, so that one bad job fails alone.
     pub(super) fn commit_batch(&self, jobs: &[Job]) -> Vec<Result<Committed, Error>> {
-        let trees = (&self.threads, &self.counters, &self.answers, &self.expiry);
+        let trees = (
+            &self.threads,
+            &self.counters,
+            &self.answers,
+            &self.deliveries,
+            &self.expiry,
+        );
         let together = trees.transaction(|trees| {
             jobs.iter()
                 .map(|job| self.commit_in(trees, job))
@@ -186,7 +204,7 @@ impl Inner {
     /// run a transaction's closure again on a conflict, so this only reads and writes through it.
     fn commit_in(
         &self,
-        (threads, counters, answers, expiry): &Trees,
+        (threads, counters, answers, deliveries, expiry): &Trees,
         job: &Job,
     ) -> ConflictableTransactionResult<Committed, Error> {
         let thread_key = thread_key(&job.thread);
@@ -259,6 +277,9 @@ impl Inner {
         let answer_key = answer_key(&job.thread, &job.message_id);
         answers.insert(answer_key.as_slice(), job.answer.as_slice())?;
         reindex(expiry, Kind::Answer, &answer_key, None, job.answer_keep_until)?;
+        if let Some((key, record, keep_until)) = &job.prediction {
+            put_prediction(deliveries, expiry, key, record, *keep_until)?;
+        }
         Ok(Committed::Done)
     }
 

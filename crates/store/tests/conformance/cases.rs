@@ -5,8 +5,8 @@
 use std::sync::Arc;
 
 use hourglass_core::{
-    Answer, Category, Charge, DenyReason, Duration, FREE_TIER_RETENTION, PricingType, RETENTION_GRACE,
-    TemplateCategory, Verdict,
+    Answer, Category, Charge, DELIVERY_RETENTION, DenyReason, Duration, FREE_TIER_RETENTION, PricingType,
+    RETENTION_GRACE, TemplateCategory, Verdict,
 };
 use hourglass_store::Store;
 use rust_decimal::Decimal;
@@ -415,13 +415,19 @@ pub async fn sweeping_removes_expired_records_and_keeps_live_ones<B: Backend>(ba
         "the free-tier counter outlives the thread"
     );
 
-    // The counter is kept for `FREE_TIER_RETENTION` after its last write.
+    // The counter is kept for `FREE_TIER_RETENTION` after its last write, and the reply's prediction
+    // for `DELIVERY_RETENTION`, as long.
+    assert_eq!(FREE_TIER_RETENTION, DELIVERY_RETENTION);
     let counter_expires = replied_at.plus(FREE_TIER_RETENTION);
     assert_eq!(
         must(store.sweep(counter_expires.minus(Duration::MILLISECOND)).await),
         0
     );
-    assert_eq!(must(store.sweep(counter_expires).await), 1, "the counter");
+    assert_eq!(
+        must(store.sweep(counter_expires).await),
+        2,
+        "the counter and the reply's prediction"
+    );
     assert_eq!(must(store.load(&thread, replied_at).await), Snapshot::default());
     assert_eq!(
         must(

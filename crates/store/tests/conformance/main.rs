@@ -1,4 +1,4 @@
-//! The store conformance suite: every case of `cases` and `registry` runs against every backend, as its
+//! The store conformance suite: every case of `cases`, `registry` and `deliveries` runs against every backend, as its
 //! own test.
 //!
 //! To add a backend, implement `backends::Backend` for its fixture and invoke `store_conformance!`
@@ -6,6 +6,7 @@
 
 mod backends;
 mod cases;
+mod deliveries;
 mod redis_backends;
 mod registry;
 mod support;
@@ -39,6 +40,10 @@ macro_rules! store_conformance {
             the_marketing_cap_is_exact_under_concurrency,
             the_registry_category_prices_the_message,
             the_messaging_limit_is_exact_under_concurrency_across_replicas,
+        ], deliveries [
+            predictions_are_written_with_their_step_and_statuses_reconcile,
+            statuses_apply_once_in_any_order_and_under_concurrency,
+            deliveries_are_kept_for_their_retention,
         ]);
     };
     ($backend:ident, $fixture:expr) => {
