@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let proto_root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../proto");
-    let files = ["policy.proto", "registry.proto", "webhook.proto"]
+    let files = ["policy.proto", "registry.proto", "usage.proto", "webhook.proto"]
         .map(|file| proto_root.join("hourglass/v1").join(file));
     println!("cargo:rerun-if-changed={}", proto_root.display());
 

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use hourglass_proto::v1::policy_service_server::SERVICE_NAME as POLICY;
 use hourglass_proto::v1::registry_service_server::SERVICE_NAME as REGISTRY;
+use hourglass_proto::v1::usage_service_server::SERVICE_NAME as USAGE;
 use hourglass_proto::v1::webhook_service_server::SERVICE_NAME as WEBHOOK;
 use hourglass_store::Store;
 use tokio::sync::watch;
@@ -22,7 +23,7 @@ use tonic_health::ServingStatus;
 use tonic_health::server::HealthReporter;
 
 /// The services whose status follows the store: the whole server, and each service of `hourglass.v1`.
-const SERVICES: [&str; 4] = ["", POLICY, REGISTRY, WEBHOOK];
+const SERVICES: [&str; 5] = ["", POLICY, REGISTRY, USAGE, WEBHOOK];
 
 /// How the store is watched.
 #[derive(Clone, Copy, Debug)]

@@ -27,6 +27,7 @@ mod registry;
 mod service;
 pub mod telemetry;
 mod transport;
+mod usage;
 mod webhook;
 
 #[cfg(test)]
@@ -40,6 +41,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use hourglass_proto::v1::policy_service_server::PolicyServiceServer;
 use hourglass_proto::v1::registry_service_server::RegistryServiceServer;
+use hourglass_proto::v1::usage_service_server::UsageServiceServer;
 use hourglass_proto::v1::webhook_service_server::WebhookServiceServer;
 use hourglass_store::Store;
 use tokio::net::TcpListener;
@@ -246,6 +248,8 @@ async fn serve(
     // A webhook body may be larger than other requests: room for the largest body and its framing.
     let webhook_service = WebhookServiceServer::new(webhook::WebhookServer::new(Arc::clone(&ingestor)))
         .max_decoding_message_size(max_message_bytes.max(webhook::MAX_PAYLOAD_BYTES + 1024));
+    let usage_service = UsageServiceServer::new(usage::UsageServer::new(Arc::clone(&store), store_timeout))
+        .max_decoding_message_size(max_message_bytes);
     let policy_service =
         PolicyServiceServer::new(PolicyServer::new(store, policy, max_clock_skew, store_timeout))
             .max_decoding_message_size(max_message_bytes);
@@ -300,6 +304,7 @@ async fn serve(
         .add_service(reflection_v1alpha)
         .add_service(policy_service)
         .add_service(registry_service)
+        .add_service(usage_service)
         .add_service(webhook_service)
         .serve_with_incoming_shutdown(incoming, async move {
             tokio::select! {

@@ -658,6 +658,7 @@ async fn reflection_lists_every_service_in_v1_and_v1alpha() {
         "grpc.reflection.v1alpha.ServerReflection",
         "hourglass.v1.PolicyService",
         "hourglass.v1.RegistryService",
+        "hourglass.v1.UsageService",
         "hourglass.v1.WebhookService",
     ];
     assert_eq!(list_services_v1(&server).await, expected);

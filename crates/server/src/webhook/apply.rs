@@ -7,12 +7,13 @@
 //! registry orders changes by their instants and the ledger takes late messages in their place.
 
 use hourglass_core::{
-    AccountId, ConsentLog, History, Instant, Policy, Portfolio, PortfolioId, TemplateState, TemplateStatus,
+    AccountId, ConsentEvent, ConsentLog, Duration, History, Instant, Policy, Portfolio, PortfolioId,
+    TemplateCategory, TemplateName, TemplateState, TemplateStatus, ThreadKey,
 };
 use hourglass_store::registry::{self, Entry, Key};
-use hourglass_store::{Error, Store, ledger};
+use hourglass_store::{Error, Store, deliveries, ledger};
 
-use super::items::Effect;
+use super::items::{Effect, FIRST_PAUSE};
 
 /// What applying an effect did.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,17 +42,50 @@ pub(crate) async fn apply(store: &dyn Store, policy: &Policy, effect: &Effect) -
             let answer = ledger::record(store, policy, entry).await?;
             Ok(Applied::from_changed(!answer.duplicate))
         }
-        Effect::Consent { thread, event } => {
-            let updated = registry::try_update(store, &Key::Consent(thread.clone()), |current| {
-                let mut log = match current {
-                    Some(Entry::Consent(log)) => log,
-                    _ => ConsentLog::default(),
+        Effect::Consent { thread, event } => Ok(outcome(record_consent(store, thread, event).await?)),
+        Effect::Status {
+            thread,
+            message_id,
+            report,
+            consent,
+            now,
+        } => {
+            // The item counts as applied by whoever kept the status first. What follows from it is
+            // written by every ingestion of the item, idempotently, so that one cut short by a crash
+            // is completed by Meta's retry.
+            let noted = deliveries::note_status(store, thread, message_id, report, *now).await?;
+            if let Some(event) = consent
+                && let Err(reason) = record_consent(store, thread, event).await?
+            {
+                return Ok(Applied::Refused(reason));
+            }
+            // Meta refused the message because its template is paused (132015) or disabled (132016):
+            // the registry learns it at the status's instant. A pause lasts Meta's first pause unless
+            // the registry already knows it paused (Meta's own status update says for how long).
+            let template_status = match report.errors.as_slice() {
+                errors if errors.contains(&132_016) => Some(TemplateStatus::Disabled),
+                errors if errors.contains(&132_015) => Some(TemplateStatus::Paused),
+                _ => None,
+            };
+            let template = noted
+                .prediction
+                .as_ref()
+                .and_then(|prediction| Some((prediction.account.clone(), prediction.template.clone()?)));
+            if let (Some(status), Some((account, template))) = (template_status, template) {
+                let change = TemplateChange {
+                    account: &account,
+                    template: &template,
+                    status,
+                    category: None,
+                    pause: (status == TemplateStatus::Paused).then_some(FIRST_PAUSE),
+                    at: report.at,
+                    keep_a_known_pause: true,
                 };
-                let changed = log.record(event.clone());
-                Ok::<_, String>((Entry::Consent(log), changed))
-            })
-            .await?;
-            Ok(outcome(updated))
+                if let Err(reason) = put_template_status(store, &change).await? {
+                    return Ok(Applied::Refused(reason));
+                }
+            }
+            Ok(Applied::from_changed(noted.changed))
         }
         Effect::TemplateStatus {
             account,
@@ -61,32 +95,16 @@ pub(crate) async fn apply(store: &dyn Store, policy: &Policy, effect: &Effect) -
             pause,
             at,
         } => {
-            let key = Key::Template(account.clone(), template.clone());
-            let updated = registry::try_update(store, &key, |current| {
-                let mut history = templates(current);
-                // The update's category, else the template's own at that instant (or its latest).
-                let known = history
-                    .at(*at)
-                    .or_else(|| history.latest().map(|change| &change.value))
-                    .map(|state| state.category);
-                let category = category.or(known).ok_or_else(|| {
-                    format!(
-                        "template {template} has no category: the update names none and the registry \
-                         does not know the template (PutTemplate it, or send Meta's update with \
-                         message_template_category)"
-                    )
-                })?;
-                let paused_until = match (status, pause) {
-                    (TemplateStatus::Paused, Some(pause)) => Some(at.plus(*pause)),
-                    _ => None,
-                };
-                let state = TemplateState::new(*status, category, paused_until, *at)
-                    .map_err(|error| error.to_string())?;
-                let changed = history.put(*at, state);
-                Ok((Entry::Template(history), changed))
-            })
-            .await?;
-            Ok(outcome(updated))
+            let change = TemplateChange {
+                account,
+                template,
+                status: *status,
+                category: *category,
+                pause: *pause,
+                at: *at,
+                keep_a_known_pause: false,
+            };
+            Ok(outcome(put_template_status(store, &change).await?))
         }
         Effect::TemplateCategory {
             account,
@@ -133,6 +151,84 @@ pub(crate) async fn apply(store: &dyn Store, policy: &Policy, effect: &Effect) -
             Ok(outcome(updated))
         }
     }
+}
+
+/// Records a consent event in its thread's log.
+async fn record_consent(
+    store: &dyn Store,
+    thread: &ThreadKey,
+    event: &ConsentEvent,
+) -> Result<Result<registry::Updated, String>, Error> {
+    registry::try_update(store, &Key::Consent(thread.clone()), |current| {
+        let mut log = match current {
+            Some(Entry::Consent(log)) => log,
+            _ => ConsentLog::default(),
+        };
+        let changed = log.record(event.clone());
+        Ok::<_, String>((Entry::Consent(log), changed))
+    })
+    .await
+}
+
+/// A template's status from an instant on.
+struct TemplateChange<'a> {
+    account: &'a AccountId,
+    template: &'a TemplateName,
+    status: TemplateStatus,
+    /// The category the change names, else the template's own.
+    category: Option<TemplateCategory>,
+    /// For a pause of known length: how long it lasts.
+    pause: Option<Duration>,
+    at: Instant,
+    /// Leaves a template already paused at `at` as it is, for a pause inferred from a failed message.
+    keep_a_known_pause: bool,
+}
+
+async fn put_template_status(
+    store: &dyn Store,
+    change: &TemplateChange<'_>,
+) -> Result<Result<registry::Updated, String>, Error> {
+    let TemplateChange {
+        account,
+        template,
+        status,
+        category,
+        pause,
+        at,
+        keep_a_known_pause,
+    } = *change;
+    let key = Key::Template(account.clone(), template.clone());
+    registry::try_update(store, &key, |current| {
+        let mut history = templates(current);
+        let now = history.at(at).cloned();
+        if keep_a_known_pause
+            && now.as_ref().is_some_and(|state| {
+                state.status == status && state.paused_until.is_none_or(|until| until > at)
+            })
+        {
+            return Ok((Entry::Template(history), false));
+        }
+        // The change's category, else the template's own at that instant (or its latest).
+        let known = now
+            .as_ref()
+            .or_else(|| history.latest().map(|change| &change.value))
+            .map(|state| state.category);
+        let category = category.or(known).ok_or_else(|| {
+            format!(
+                "template {template} has no category: the update names none and the registry does not \
+                 know the template (PutTemplate it, or send Meta's update with message_template_category)"
+            )
+        })?;
+        let paused_until = match (status, pause) {
+            (TemplateStatus::Paused, Some(pause)) => Some(at.plus(pause)),
+            _ => None,
+        };
+        let state =
+            TemplateState::new(status, category, paused_until, at).map_err(|error| error.to_string())?;
+        let changed = history.put(at, state);
+        Ok((Entry::Template(history), changed))
+    })
+    .await
 }
 
 fn outcome(updated: Result<registry::Updated, String>) -> Applied {

@@ -3,9 +3,9 @@
 //! Pure: nothing here reads a store or the clock; `apply` does the writing.
 
 use hourglass_core::{
-    AccountId, BusinessId, ConsentEvent, ConsentKind, CustomerId, Duration, EntryPoint, Event, Inbound,
-    Instant, Message, MessageId, MessagingLimit, TemplateCategory, TemplateName, TemplateStatus, ThreadKey,
-    validate_at,
+    AccountId, BusinessId, ConsentEvent, ConsentKind, CustomerId, DeliveryStatus, Duration, EntryPoint,
+    Event, Inbound, Instant, Message, MessageId, MessagingLimit, MetaPricing, StatusReport, TemplateCategory,
+    TemplateName, TemplateStatus, ThreadKey, validate_at,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
@@ -17,7 +17,7 @@ use super::payload::{
 use crate::convert::Clock;
 
 /// How long Meta pauses a template the first time its quality drops, and the second time.
-const FIRST_PAUSE: Duration = Duration::hours(3);
+pub(crate) const FIRST_PAUSE: Duration = Duration::hours(3);
 const SECOND_PAUSE: Duration = Duration::hours(6);
 
 /// One item of a body: where it is, and what it does.
@@ -42,8 +42,19 @@ pub(crate) enum What {
 pub(crate) enum Effect {
     /// An inbound message, recorded like `RecordMessage`.
     Inbound(hourglass_store::Entry),
-    /// A consent event of a thread: a marketing stop or resume, or Meta's 131049 hold.
+    /// A consent event of a thread: a marketing stop or resume.
     Consent { thread: ThreadKey, event: ConsentEvent },
+    /// A delivery status of an outbound message, kept with its prediction; a failed one may also hold
+    /// or stop marketing to the customer (131049, 131050: `consent`) or pause or disable the message's
+    /// template (132015, 132016).
+    Status {
+        thread: ThreadKey,
+        message_id: MessageId,
+        report: StatusReport,
+        consent: Option<ConsentEvent>,
+        /// The server clock: the report is kept `DELIVERY_RETENTION` from it.
+        now: Instant,
+    },
     /// A template takes a status (and a category, when the update names one) at `at`.
     TemplateStatus {
         account: AccountId,
@@ -256,7 +267,7 @@ fn read_messages(path: &str, value: Value, context: &Context, items: &mut Vec<It
         let path = format!("{path}.statuses[{index}]");
         let what = business
             .clone()
-            .and_then(|business| status_effect(status, business));
+            .and_then(|business| status_effect(status, business, context.clock));
         items.push(one(&path, what));
     }
     if !any {
@@ -314,7 +325,7 @@ fn inbound(message: Value, business: BusinessId, clock: Clock) -> Result<What, S
     })))
 }
 
-fn status_effect(status: Value, business: BusinessId) -> Result<What, String> {
+fn status_effect(status: Value, business: BusinessId, clock: Clock) -> Result<What, String> {
     let status = parse::<Status>(status)?;
     let customer_id = customer(
         status.recipient_id.as_deref(),
@@ -322,31 +333,46 @@ fn status_effect(status: Value, business: BusinessId) -> Result<What, String> {
         status.recipient_user_id.as_deref(),
         "recipient_user_id",
     )?;
+    let message_id = MessageId::new(&status.id).map_err(|error| format!("id: {}", error.reason))?;
+    let Some(kind) = DeliveryStatus::parse(&status.status) else {
+        return Ok(What::Ignored(format!(
+            "status {:?} is not sent, delivered, read or failed",
+            status.status
+        )));
+    };
     let thread = ThreadKey {
         business_id: business,
         customer_id,
     };
     let at = Instant::from_millis(status.timestamp.millis);
-    if status.status == "failed" {
-        let codes: Vec<i64> = status.errors.iter().map(|error| error.code).collect();
-        let kind = if codes.contains(&131_049) {
-            Some((ConsentKind::MarketingHold, 131_049))
-        } else if codes.contains(&131_050) {
-            Some((ConsentKind::MarketingStop, 131_050))
-        } else {
-            None
-        };
-        if let Some((kind, code)) = kind {
-            let source = format!("meta status failed {code} of {}", status.id);
-            let event = ConsentEvent::new(kind, at, &source).map_err(|error| error.to_string())?;
-            return Ok(What::Apply(Effect::Consent { thread, event }));
-        }
+    let errors: Vec<i64> = status.errors.iter().map(|error| error.code).collect();
+    let consent = match kind {
+        DeliveryStatus::Failed if errors.contains(&131_049) => Some((ConsentKind::MarketingHold, 131_049)),
+        DeliveryStatus::Failed if errors.contains(&131_050) => Some((ConsentKind::MarketingStop, 131_050)),
+        _ => None,
     }
-    Ok(What::Ignored(format!(
-        "delivery status {:?}: statuses are not kept yet (delivery rates and reconciliation are not \
-         built yet)",
-        status.status
-    )))
+    .map(|(kind, code)| {
+        let source = format!("meta status failed {code} of {}", status.id);
+        ConsentEvent::new(kind, at, &source).map_err(|error| error.to_string())
+    })
+    .transpose()?;
+    let pricing = status.pricing.map(|pricing| MetaPricing {
+        category: pricing.category,
+        pricing_type: pricing.kind,
+        billable: pricing.billable,
+    });
+    Ok(What::Apply(Effect::Status {
+        thread,
+        message_id,
+        report: StatusReport {
+            status: kind,
+            at,
+            pricing,
+            errors,
+        },
+        consent,
+        now: clock.now,
+    }))
 }
 
 fn read_user_preferences(path: &str, value: Value, context: &Context, items: &mut Vec<Item>) {

@@ -160,6 +160,18 @@ pub(super) struct Status {
     pub recipient_user_id: Option<String>,
     #[serde(default)]
     pub errors: Vec<StatusError>,
+    /// Meta's pricing of the message; older bodies have `conversation` and `pricing` with
+    /// `pricing_model` `CBP`, newer ones `PMP` and a `type`.
+    pub pricing: Option<Pricing>,
+}
+
+/// `statuses[].pricing`: `category`, `type` and `billable`, each optional.
+#[derive(Debug, Default, Deserialize)]
+pub(super) struct Pricing {
+    pub category: Option<String>,
+    #[serde(rename = "type")]
+    pub kind: Option<String>,
+    pub billable: Option<bool>,
 }
 
 /// `statuses[].errors[]`.

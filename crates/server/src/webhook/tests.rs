@@ -3,8 +3,8 @@
 //! `tests/e2e/webhooks.rs`.
 
 use hourglass_core::{
-    ConsentKind, CustomerId, Duration, EntryPoint, Instant, Message, MessagingLimit, TemplateCategory,
-    TemplateStatus,
+    ConsentKind, CustomerId, DeliveryStatus, Duration, EntryPoint, Instant, Message, MessagingLimit,
+    MetaPricing, TemplateCategory, TemplateStatus,
 };
 
 use super::items::{BodyError, Effect, Item, What, items};
@@ -70,19 +70,47 @@ fn a_customer_without_a_phone_number_is_its_bsuid() {
 }
 
 #[test]
-fn a_131049_failure_holds_marketing_and_other_statuses_are_not_kept_yet() {
+fn a_131049_failure_holds_marketing_and_every_status_is_kept() {
     let (path, effect) = only_effect("messages.status_failed.131049.json");
     assert_eq!(path, "entry[0].changes[0].value.statuses[0]");
-    let Effect::Consent { thread, event } = effect else {
+    let Effect::Status {
+        thread,
+        report,
+        consent: Some(event),
+        ..
+    } = effect
+    else {
         panic!("{effect:?}")
     };
     assert_eq!(thread.customer_id.as_str(), "16505551234");
+    assert_eq!(report.status, DeliveryStatus::Failed);
+    assert_eq!(report.errors, [131_049]);
     assert_eq!(event.kind, ConsentKind::MarketingHold);
     assert_eq!(event.at, Instant::from_millis(1_750_030_073_000));
-    let items = read("messages.status_sent.with_conversation_and_pricing.json");
-    assert!(
-        matches!(&items[..], [Item { what: What::Ignored(reason), .. }] if reason.contains("not kept yet")),
-        "{items:?}"
+
+    let (_, effect) = only_effect("messages.status_sent.with_conversation_and_pricing.json");
+    let Effect::Status {
+        message_id,
+        report,
+        consent: None,
+        ..
+    } = effect
+    else {
+        panic!("{effect:?}")
+    };
+    assert_eq!(
+        message_id.as_str(),
+        "wamid.HBgLMTY1MDM4Nzk0MzkVAgASGBQzQUFERjg0NDEzNDdFODU3MUMxMAA="
+    );
+    assert_eq!(report.status, DeliveryStatus::Sent);
+    assert_eq!(report.at, Instant::from_millis(1_750_030_073_000));
+    assert_eq!(
+        report.pricing,
+        Some(MetaPricing {
+            category: Some("marketing".to_owned()),
+            pricing_type: Some("regular".to_owned()),
+            billable: Some(true),
+        })
     );
 }
 

@@ -1,0 +1,119 @@
+//! The protobuf of `UsageService`'s answers.
+
+use hourglass_core::{Instant, MetaPricing, Prediction, Report};
+use hourglass_proto::v1 as pb;
+use hourglass_store::deliveries::{Delivery, Discrepancy, Reconciliation, StatsRow};
+
+use crate::convert::ToProto;
+
+impl ToProto for Reconciliation {
+    type Proto = pb::GetReconciliationResponse;
+
+    fn to_proto(&self) -> pb::GetReconciliationResponse {
+        pb::GetReconciliationResponse {
+            matched: self.matched,
+            mismatched: self.mismatched,
+            category_differs: self.category_differs,
+            pricing_type_differs: self.pricing_type_differs,
+            billable_differs: self.billable_differs,
+            pending: self.pending,
+            failed: self.failed,
+            unmatched: self.unmatched,
+            discrepancies: self.discrepancies.iter().map(ToProto::to_proto).collect(),
+        }
+    }
+}
+
+impl ToProto for Discrepancy {
+    type Proto = pb::Discrepancy;
+
+    fn to_proto(&self) -> pb::Discrepancy {
+        let Delivery {
+            message,
+            prediction,
+            report,
+        } = &self.delivery;
+        let differences = self.differences.unwrap_or_default();
+        pb::Discrepancy {
+            business_id: message.thread.business_id.as_str().to_owned(),
+            customer_id: message.thread.customer_id.as_str().to_owned(),
+            message_id: message.message_id.as_str().to_owned(),
+            predicted: prediction.as_ref().map(ToProto::to_proto),
+            reported: report.as_ref().map(ToProto::to_proto),
+            category_differs: differences.category,
+            pricing_type_differs: differences.pricing_type,
+            billable_differs: differences.billable,
+        }
+    }
+}
+
+impl ToProto for Prediction {
+    type Proto = pb::Prediction;
+
+    fn to_proto(&self) -> pb::Prediction {
+        let (template_name, template_language) = match &self.template {
+            Some(template) => (template.name().to_owned(), template.language().to_owned()),
+            None => (String::new(), String::new()),
+        };
+        pb::Prediction {
+            at: Some(self.at.to_proto()),
+            category: self.category.to_proto().into(),
+            pricing_type: self.pricing_type.to_proto().into(),
+            billable: self.billable,
+            price: Some(self.price.to_proto()),
+            template_name,
+            template_language,
+        }
+    }
+}
+
+impl ToProto for Report {
+    type Proto = pb::MetaReport;
+
+    fn to_proto(&self) -> pb::MetaReport {
+        let at = |at: Option<Instant>| at.map(|at| at.to_proto());
+        let pricing = self
+            .pricing
+            .as_ref()
+            .map(|(_, pricing)| pricing.clone())
+            .unwrap_or_default();
+        let MetaPricing {
+            category,
+            pricing_type,
+            billable,
+        } = pricing;
+        pb::MetaReport {
+            sent_at: at(self.sent),
+            delivered_at: at(self.delivered),
+            read_at: at(self.read),
+            failed_at: at(self.failed),
+            error_codes: self.errors.clone(),
+            category: category.unwrap_or_default(),
+            pricing_type: pricing_type.unwrap_or_default(),
+            billable,
+        }
+    }
+}
+
+impl ToProto for StatsRow {
+    type Proto = pb::DeliveryStatsRow;
+
+    fn to_proto(&self) -> pb::DeliveryStatsRow {
+        let (template_name, template_language) = match &self.template {
+            Some(template) => (template.name().to_owned(), template.language().to_owned()),
+            None => (String::new(), String::new()),
+        };
+        pb::DeliveryStatsRow {
+            business_id: self.business.as_str().to_owned(),
+            template_name,
+            template_language,
+            recorded: self.stats.recorded,
+            sent: self.stats.sent,
+            delivered: self.stats.delivered,
+            read: self.stats.read,
+            failed: self.stats.failed,
+            delivery_rate: self.stats.delivery_rate(),
+            read_rate: self.stats.read_rate(),
+        }
+    }
+}
