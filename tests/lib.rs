@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use hourglass_proto::v1::policy_service_client::PolicyServiceClient;
 use hourglass_proto::v1::registry_service_client::RegistryServiceClient;
+use hourglass_proto::v1::usage_service_client::UsageServiceClient;
 use hourglass_proto::v1::webhook_service_client::WebhookServiceClient;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -31,6 +32,9 @@ const PATIENT_STORE_TIMEOUT_MS: &str = "30000";
 
 /// A gRPC client of `hourglass.v1.WebhookService`.
 pub type WebhookClient = WebhookServiceClient<Channel>;
+
+/// A gRPC client of `hourglass.v1.UsageService`.
+pub type UsageClient = UsageServiceClient<Channel>;
 
 /// A server running in this process, stopped through its shutdown future.
 pub struct InProcessServer {
@@ -120,6 +124,13 @@ pub async fn connect(addr: SocketAddr) -> Client {
 /// Connects a client of the webhook service of a server that is up.
 pub async fn webhook_client(addr: SocketAddr) -> WebhookClient {
     WebhookServiceClient::connect(format!("http://{addr}"))
+        .await
+        .unwrap_or_else(|error| panic!("cannot connect to {addr}: {error}"))
+}
+
+/// Connects a client of the usage service of a server that is up.
+pub async fn usage_client(addr: SocketAddr) -> UsageClient {
+    UsageServiceClient::connect(format!("http://{addr}"))
         .await
         .unwrap_or_else(|error| panic!("cannot connect to {addr}: {error}"))
 }

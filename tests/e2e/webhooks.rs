@@ -7,7 +7,8 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use hourglass_e2e::{
-    BinaryServer, InProcessServer, WebhookClient, connect, free_port, registry_client, webhook_client,
+    BinaryServer, InProcessServer, WebhookClient, connect, free_port, registry_client, usage_client,
+    webhook_client,
 };
 use hourglass_proto::v1 as pb;
 use hourglass_server::webhook_signature;
@@ -742,5 +743,278 @@ async fn the_http_endpoint_verifies_and_ingests_as_meta_calls_it() {
             .await
             .allowed
     );
+    server.stop().await;
+}
+
+/// Records an outbound template for Meta's example customer, with the message id `id`.
+async fn record_template(
+    addr: SocketAddr,
+    id: &str,
+    name: &str,
+    category: pb::Category,
+    at: i64,
+) -> pb::Decision {
+    connect(addr)
+        .await
+        .record_message(pb::RecordMessageRequest {
+            business_id: BUSINESS.to_owned(),
+            customer_id: CUSTOMER.to_owned(),
+            message_id: id.to_owned(),
+            at: timestamp(at),
+            direction: Some(pb::record_message_request::Direction::Outbound(template(
+                name, "en", category,
+            ))),
+        })
+        .await
+        .expect("RecordMessage")
+        .into_inner()
+        .decision
+        .expect("a decision")
+}
+
+/// A status fixture about the message `id` instead of Meta's example id, at `at` (seconds).
+fn status_of(name: &str, id: &str, at: i64) -> Vec<u8> {
+    let mut body = fixture_json(name);
+    let status = &mut body["entry"][0]["changes"][0]["value"]["statuses"][0];
+    status["id"] = json!(id);
+    status["timestamp"] = json!(at.to_string());
+    body.to_string().into_bytes()
+}
+
+async fn put_template(addr: SocketAddr, name: &str, category: pb::Category) {
+    registry_client(addr)
+        .await
+        .put_template(pb::PutTemplateRequest {
+            account_id: ACCOUNT.to_owned(),
+            name: name.to_owned(),
+            language: "en".to_owned(),
+            status: pb::TemplateStatus::Approved as i32,
+            category: category as i32,
+            effective_at: timestamp(0),
+            paused_until: None,
+        })
+        .await
+        .expect("PutTemplate");
+}
+
+/// Records templates, ingests Meta's statuses of them (in any order, twice), and reads back the
+/// reconciliation, the delivery rates and the templates that failed statuses paused and disabled.
+async fn statuses_reconcile_with_predictions(store: &str) {
+    let server = InProcessServer::start(&["--store", store]).await;
+    server.client().await;
+    register_business(server.addr).await;
+    for name in ["order_update", "promo", "renewal"] {
+        let category = match name {
+            "promo" => pb::Category::Marketing,
+            _ => pb::Category::Utility,
+        };
+        put_template(server.addr, name, category).await;
+    }
+    let sent_at = 1_750_030_000;
+    for (id, name, category) in [
+        ("wamid.update", "order_update", pb::Category::Utility),
+        ("wamid.promo", "promo", pb::Category::Marketing),
+        ("wamid.renewal", "renewal", pb::Category::Utility),
+        ("wamid.pending", "order_update", pb::Category::Utility),
+    ] {
+        let decision = record_template(server.addr, id, name, category, sent_at).await;
+        assert!(decision.allowed, "{id}: {decision:?}");
+    }
+    let mut client = server.webhook_client().await;
+    // Meta prices the utility template as marketing; the read comes before the delivery, and both
+    // before the sent status; every body goes twice.
+    let bodies = [
+        status_of("messages.status_read.json", "wamid.update", sent_at + 30),
+        status_of("messages.status_delivered.json", "wamid.update", sent_at + 20),
+        status_of(
+            "messages.status_sent.with_conversation_and_pricing.json",
+            "wamid.update",
+            sent_at + 10,
+        ),
+        // The marketing template agrees with Meta.
+        status_of(
+            "messages.status_sent.with_conversation_and_pricing.json",
+            "wamid.promo",
+            sent_at + 10,
+        ),
+        // Meta refused the renewal: its template is paused.
+        status_of(
+            "messages.status_failed.132015.json",
+            "wamid.renewal",
+            sent_at + 10,
+        ),
+        // A status of a message never recorded here.
+        status_of("messages.status_delivered.json", "wamid.elsewhere", sent_at + 40),
+    ];
+    for body in &bodies {
+        let first = ingest(&mut client, body).await;
+        assert!(first.errors.is_empty(), "{first:?}");
+        let again = ingest(&mut client, body).await;
+        assert_eq!(again.applied, 0, "{again:?}");
+    }
+
+    let mut usage = usage_client(server.addr).await;
+    let period = |account: &str| pb::GetReconciliationRequest {
+        account_id: account.to_owned(),
+        start: timestamp(sent_at - 86_400),
+        end: timestamp(sent_at + 86_400),
+    };
+    let report = usage
+        .get_reconciliation(period(ACCOUNT))
+        .await
+        .expect("GetReconciliation")
+        .into_inner();
+    assert_eq!(
+        (
+            report.matched,
+            report.mismatched,
+            report.pending,
+            report.failed,
+            report.unmatched
+        ),
+        (1, 1, 1, 1, 1),
+        "{report:?}"
+    );
+    assert_eq!(
+        (
+            report.category_differs,
+            report.pricing_type_differs,
+            report.billable_differs
+        ),
+        (1, 0, 0)
+    );
+    let mismatched = report
+        .discrepancies
+        .iter()
+        .find(|discrepancy| discrepancy.message_id == "wamid.update")
+        .expect("the mismatched message is listed");
+    let predicted = mismatched.predicted.as_ref().expect("a prediction");
+    assert_eq!(predicted.category, pb::Category::Utility as i32);
+    assert_eq!(predicted.template_name, "order_update");
+    let reported = mismatched.reported.as_ref().expect("Meta's report");
+    assert_eq!(reported.category, "marketing");
+    assert_eq!(reported.sent_at, timestamp(sent_at + 10));
+    assert_eq!(reported.read_at, timestamp(sent_at + 30));
+    let unmatched = report
+        .discrepancies
+        .iter()
+        .find(|discrepancy| discrepancy.message_id == "wamid.elsewhere")
+        .expect("the unmatched status is listed");
+    assert!(unmatched.predicted.is_none());
+
+    let stats = usage
+        .get_delivery_stats(pb::GetDeliveryStatsRequest {
+            account_id: ACCOUNT.to_owned(),
+            start: timestamp(sent_at - 86_400),
+            end: timestamp(sent_at + 86_400),
+        })
+        .await
+        .expect("GetDeliveryStats")
+        .into_inner();
+    let row = |name: &str| {
+        stats
+            .rows
+            .iter()
+            .find(|row| row.template_name == name)
+            .unwrap_or_else(|| panic!("a row for {name:?}: {stats:?}"))
+    };
+    let update = row("order_update");
+    assert_eq!(
+        (update.recorded, update.sent, update.delivered, update.read),
+        (2, 1, 1, 1)
+    );
+    assert!((update.delivery_rate - 1.0).abs() < f64::EPSILON);
+    assert_eq!((row("renewal").failed, row("renewal").delivery_rate), (1, 0.0));
+    assert_eq!(row("").delivered, 1, "the message recorded elsewhere");
+
+    // The failed status paused the renewal template for Meta's first pause, from the status.
+    let decision = authorize(
+        server.addr,
+        CUSTOMER,
+        template("renewal", "en", pb::Category::Utility),
+        sent_at + 60,
+    )
+    .await;
+    assert_eq!(
+        deny_reason(&decision),
+        pb::DenyReason::TemplatePaused,
+        "{decision:?}"
+    );
+    assert!(
+        authorize(
+            server.addr,
+            CUSTOMER,
+            template("renewal", "en", pb::Category::Utility),
+            sent_at + 10 + 3 * 3_600,
+        )
+        .await
+        .allowed
+    );
+
+    // A period of another account, or without an end, is read as asked or refused by field.
+    let other = usage
+        .get_reconciliation(period("999"))
+        .await
+        .expect("GetReconciliation")
+        .into_inner();
+    assert_eq!(other, pb::GetReconciliationResponse::default());
+    let status = usage
+        .get_reconciliation(pb::GetReconciliationRequest {
+            end: None,
+            ..period(ACCOUNT)
+        })
+        .await
+        .expect_err("no end");
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(status.message().contains("end"), "{status:?}");
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statuses_reconcile_with_predictions_on_memory() {
+    statuses_reconcile_with_predictions("memory:").await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn statuses_reconcile_with_predictions_on_sled() {
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    statuses_reconcile_with_predictions(&format!("sled:{}", dir.path().join("data").display())).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_disabled_template_is_learnt_from_a_failed_status() {
+    let server = InProcessServer::start(&["--store", "memory:"]).await;
+    server.client().await;
+    register_business(server.addr).await;
+    put_template(server.addr, "renewal", pb::Category::Utility).await;
+    let sent_at = 1_750_030_000;
+    record_template(
+        server.addr,
+        "wamid.renewal",
+        "renewal",
+        pb::Category::Utility,
+        sent_at,
+    )
+    .await;
+    let mut client = server.webhook_client().await;
+    let body = status_of(
+        "messages.status_failed.132016.json",
+        "wamid.renewal",
+        sent_at + 10,
+    );
+    assert_eq!(ingest(&mut client, &body).await.applied, 1);
+    let decision = authorize(
+        server.addr,
+        CUSTOMER,
+        template("renewal", "en", pb::Category::Utility),
+        sent_at + 30 * 86_400,
+    )
+    .await;
+    assert_eq!(
+        deny_reason(&decision),
+        pb::DenyReason::TemplateDisabled,
+        "{decision:?}"
+    );
+    assert_eq!(decision.meta_error_code, 132_016);
     server.stop().await;
 }
