@@ -134,9 +134,9 @@ const EVERY_BODY: &[(&str, u32, u32, usize)] = &[
     ("message_template_status_update.paused_first_pause.json", 1, 0, 0),
     ("message_template_status_update.paused_second_pause.json", 1, 0, 0),
     ("message_template_status_update.rejected.json", 1, 0, 0),
-    // Four statuses kept (one of them a 131049 hold), and a contact with both ids not linked yet.
-    ("messages.batch_statuses.json", 4, 1, 0),
-    ("messages.inbound_text.bsuid_and_phone.json", 1, 1, 0),
+    // Four statuses kept (one of them a 131049 hold), and a contact whose two ids are linked.
+    ("messages.batch_statuses.json", 5, 0, 0),
+    ("messages.inbound_text.bsuid_and_phone.json", 2, 0, 0),
     ("messages.inbound_text.ctwa_referral.json", 1, 0, 0),
     ("messages.inbound_text.json", 1, 0, 0),
     (
@@ -146,7 +146,7 @@ const EVERY_BODY: &[(&str, u32, u32, usize)] = &[
         0,
     ),
     ("messages.status_delivered.bsuid_only.json", 1, 0, 0),
-    ("messages.status_delivered.json", 1, 1, 0),
+    ("messages.status_delivered.json", 2, 0, 0),
     ("messages.status_failed.131049.json", 1, 0, 0),
     ("messages.status_failed.131050.json", 1, 0, 0),
     ("messages.status_failed.132015.json", 1, 0, 0),
@@ -161,8 +161,8 @@ const EVERY_BODY: &[(&str, u32, u32, usize)] = &[
         0,
     ),
     ("messages.status_sent.with_conversation_and_pricing.json", 1, 0, 0),
-    ("messages.system_user_changed_number.json", 0, 1, 0),
-    ("messages.system_user_changed_user_id.json", 0, 1, 0),
+    ("messages.system_user_changed_number.json", 1, 0, 0),
+    ("messages.system_user_changed_user_id.json", 1, 0, 0),
     ("phone_number_quality_update.flagged_tier_10k.json", 1, 0, 0),
     ("phone_number_quality_update.json", 1, 0, 0),
     ("template_category_update.completed.json", 1, 0, 0),
@@ -1016,5 +1016,100 @@ async fn a_disabled_template_is_learnt_from_a_failed_status() {
         "{decision:?}"
     );
     assert_eq!(decision.meta_error_code, 132_016);
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_phone_number_and_a_bsuid_linked_are_one_customer() {
+    const BSUID: &str = "US.13491208655302741918";
+    const NEW_NUMBER: &str = "12195555358";
+    let server = InProcessServer::start(&["--store", "memory:"]).await;
+    server.client().await;
+    let mut client = server.webhook_client().await;
+    // The customer writes with a username, so Meta names them by BSUID alone.
+    let written_at = inbound_timestamp("messages.inbound_text.username_no_phone_parent_bsuid.json");
+    ingest(
+        &mut client,
+        &fixture("messages.inbound_text.username_no_phone_parent_bsuid.json"),
+    )
+    .await;
+    let reply_at = written_at + 3_600;
+    assert!(authorize(server.addr, BSUID, free_form(), reply_at).await.allowed);
+    let decision = authorize(server.addr, CUSTOMER, free_form(), reply_at).await;
+    assert_eq!(
+        deny_reason(&decision),
+        pb::DenyReason::OutsideCustomerServiceWindow,
+        "the phone number is another thread until the two are linked"
+    );
+
+    let mut registry = registry_client(server.addr).await;
+    let link = |phone: &str, bsuid: &str| pb::LinkCustomerRequest {
+        business_id: BUSINESS.to_owned(),
+        phone: phone.to_owned(),
+        bsuid: bsuid.to_owned(),
+        at: None,
+    };
+    let linked = registry
+        .link_customer(link(CUSTOMER, BSUID))
+        .await
+        .expect("LinkCustomer")
+        .into_inner();
+    assert_eq!(
+        linked,
+        pb::LinkCustomerResponse {
+            linked: true,
+            customer_id: CUSTOMER.to_owned()
+        }
+    );
+    assert!(
+        authorize(server.addr, CUSTOMER, free_form(), reply_at)
+            .await
+            .allowed
+    );
+    assert!(authorize(server.addr, BSUID, free_form(), reply_at).await.allowed);
+    let again = registry
+        .link_customer(link(CUSTOMER, BSUID))
+        .await
+        .expect("LinkCustomer")
+        .into_inner();
+    assert!(!again.linked, "linking again changes nothing");
+    let status = registry
+        .link_customer(link(BSUID, CUSTOMER))
+        .await
+        .expect_err("the ids swapped");
+    assert_eq!(status.code(), tonic::Code::InvalidArgument);
+    assert!(status.message().contains("`phone`"), "{status:?}");
+
+    // The same customer's consent, recorded under either id, is one.
+    ingest(&mut client, &fixture("user_preferences.stop.json")).await;
+    let stop = fixture_json("user_preferences.stop.json");
+    let stopped_at = stop["entry"][0]["changes"][0]["value"]["user_preferences"][0]["timestamp"]
+        .as_i64()
+        .expect("a numeric timestamp");
+    let marketing = template("summer_sale", "en", pb::Category::Marketing);
+    let decision = authorize(server.addr, BSUID, marketing, stopped_at + 60).await;
+    assert_eq!(
+        deny_reason(&decision),
+        pb::DenyReason::MarketingStopped,
+        "{decision:?}"
+    );
+
+    // Meta says the customer changed number: the window and the BSUID follow them to the new one, and
+    // the old number, which may go to somebody else, keeps nothing.
+    let moved = ingest(&mut client, &fixture("messages.system_user_changed_number.json")).await;
+    assert_eq!(moved.applied, 1, "{moved:?}");
+    assert!(
+        authorize(server.addr, NEW_NUMBER, free_form(), reply_at)
+            .await
+            .allowed
+    );
+    assert!(authorize(server.addr, BSUID, free_form(), reply_at).await.allowed);
+    let decision = authorize(server.addr, CUSTOMER, free_form(), reply_at).await;
+    assert_eq!(
+        deny_reason(&decision),
+        pb::DenyReason::OutsideCustomerServiceWindow
+    );
+    let again = ingest(&mut client, &fixture("messages.system_user_changed_number.json")).await;
+    assert_eq!((again.applied, again.duplicates), (0, 1));
     server.stop().await;
 }

@@ -48,9 +48,9 @@ pub use money::{Currency, Money};
 pub use policy::{FREE_TIER_CONVERSATIONS, PER_MESSAGE_FROM, Policy, PricingSchedule, SERVICE_FREE_FROM};
 pub use rate_card::{OTHER_MARKET, RateCard, RateRow};
 pub use registry::{
-    Account, Business, Change, ConsentEvent, ConsentKind, ConsentLog, ConsentState, Facts, History,
-    MAX_CHANGES, MAX_MARKETING_CAP_WINDOW, MarketingCap, MessagingLimit, Portfolio, Registered, TemplateName,
-    TemplateState, TemplateStatus, Zone,
+    Account, Business, Change, ConsentEvent, ConsentKind, ConsentLog, ConsentState, CustomerLink, Facts,
+    History, MAX_CHANGES, MAX_MARKETING_CAP_WINDOW, MarketingCap, MessagingLimit, Portfolio, Registered,
+    TemplateName, TemplateState, TemplateStatus, Zone,
 };
 pub use rules::{
     CONVERSATION, CUSTOMER_SERVICE_WINDOW, FREE_ENTRY_POINT_CONVERSATION, RESPONSE_WINDOW, validate_at, view,

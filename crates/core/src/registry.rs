@@ -10,7 +10,9 @@ use std::fmt;
 use chrono_tz::Tz;
 
 use crate::error::Echo;
-use crate::{AccountId, Currency, Duration, Error, Instant, Money, PortfolioId, TemplateCategory};
+use crate::{
+    AccountId, Currency, CustomerId, Duration, Error, Instant, Money, PortfolioId, TemplateCategory,
+};
 
 /// The most changes a history keeps; older ones are forgotten first.
 pub const MAX_CHANGES: usize = 256;
@@ -461,6 +463,16 @@ impl ConsentLog {
         &self.events
     }
 
+    /// Records every event of `other` (another id's log of the same customer), and returns whether any
+    /// was new.
+    pub fn merge(&mut self, other: &ConsentLog) -> bool {
+        let mut changed = false;
+        for event in &other.events {
+            changed |= self.record(event.clone());
+        }
+        changed
+    }
+
     /// Records an event. Returns false when the same event is already recorded: recording it again
     /// changes nothing.
     pub fn record(&mut self, event: ConsentEvent) -> bool {
@@ -512,6 +524,27 @@ pub struct Facts {
     /// the message is not a template, or the business is not registered).
     pub template: Option<History<TemplateState>>,
     pub consent: ConsentLog,
+}
+
+/// How one of a business's customer ids relates to the other ids of the same person
+/// (docs/SPEC.md section 13.4): a phone number and a BSUID that Meta, or the gateway, said are one
+/// customer name one thread, kept under the phone number.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CustomerLink {
+    /// The id whose thread holds this customer's state, when this id leads to another one.
+    pub canonical: Option<CustomerId>,
+    /// The ids that lead to this one.
+    pub aliases: Vec<CustomerId>,
+    /// The id this one's customer moved to (a new phone number): what was recorded here is there now.
+    /// It does not lead there: the old number may belong to somebody else.
+    pub moved_to: Option<CustomerId>,
+}
+
+impl CustomerLink {
+    /// Returns the id a request for `id` is kept under.
+    pub fn resolve<'a>(&'a self, id: &'a CustomerId) -> &'a CustomerId {
+        self.canonical.as_ref().unwrap_or(id)
+    }
 }
 
 /// A registered business's account, with its portfolio's messaging limit.

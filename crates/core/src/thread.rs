@@ -139,6 +139,45 @@ impl ThreadState {
         )
     }
 
+    /// Returns the state of one customer known under two ids, from the states of both threads: every
+    /// window, conversation and counted marketing template of either, each once. Merging the same
+    /// state again changes nothing, so a merge may be retried.
+    pub fn merge(&self, other: &ThreadState) -> ThreadState {
+        let mut merged = self.clone();
+        let (parts, theirs) = (&mut merged.parts, &other.parts);
+        for window in &theirs.response_windows {
+            match parts
+                .response_windows
+                .iter_mut()
+                .find(|mine| mine.span == window.span)
+            {
+                Some(mine) => mine.used |= window.used,
+                None => parts.response_windows.push(*window),
+            }
+        }
+        parts.response_windows.sort_by_key(|window| window.span);
+        for conversation in &theirs.conversations {
+            if !parts.conversations.iter().any(|mine| mine.id == conversation.id) {
+                parts.conversations.push(conversation.clone());
+            }
+        }
+        parts
+            .conversations
+            .sort_by_key(|conversation| (conversation.opened_at, conversation.category));
+        for span in &theirs.marketing_sent {
+            if !parts.marketing_sent.contains(span) {
+                parts.marketing_sent.push(*span);
+            }
+        }
+        parts.marketing_sent.sort();
+        parts.last_outbound_at = parts.last_outbound_at.max(theirs.last_outbound_at);
+        parts.latest_event_at = parts.latest_event_at.max(theirs.latest_event_at);
+        for span in &theirs.customer_service {
+            merged.add_customer_service_span(*span);
+        }
+        merged
+    }
+
     pub(crate) fn parts_mut(&mut self) -> &mut ThreadParts {
         &mut self.parts
     }
@@ -173,5 +212,79 @@ impl ThreadState {
             .conversations
             .retain(|conversation| conversation.ends_at() > horizon);
         parts.marketing_sent.retain(|span| span.end > horizon);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PricingType;
+
+    const T0: Instant = Instant::from_millis(1_780_000_000_000);
+
+    fn hours(n: i64) -> Duration {
+        Duration::hours(n)
+    }
+
+    fn conversation(id: &str, opened_at: Instant) -> Conversation {
+        Conversation {
+            id: id.to_owned(),
+            category: Category::Marketing,
+            opened_at,
+            expires_at: opened_at.plus(hours(24)),
+            closed_at: None,
+            pricing_type: PricingType::Regular,
+            billable: true,
+        }
+    }
+
+    fn state(window: Span, conversations: Vec<Conversation>, latest: Instant) -> ThreadState {
+        ThreadState::from_parts(ThreadParts {
+            customer_service: vec![window],
+            response_windows: Vec::new(),
+            conversations,
+            last_outbound_at: Some(latest),
+            latest_event_at: Some(latest),
+            marketing_sent: vec![Span::starting_at(latest, hours(24))],
+        })
+    }
+
+    #[test]
+    fn merging_two_ids_threads_keeps_everything_of_both_once() {
+        let phone = state(
+            Span::starting_at(T0, hours(24)),
+            vec![conversation("a", T0)],
+            T0.plus(hours(1)),
+        );
+        let bsuid = state(
+            Span::starting_at(T0.plus(hours(12)), hours(24)),
+            vec![conversation("b", T0.plus(hours(2)))],
+            T0.plus(hours(3)),
+        );
+        let merged = phone.merge(&bsuid);
+        let parts = merged.parts();
+        assert_eq!(
+            parts.customer_service,
+            [Span {
+                start: T0,
+                end: T0.plus(hours(36))
+            }],
+            "overlapping windows join"
+        );
+        assert_eq!(
+            parts
+                .conversations
+                .iter()
+                .map(|c| c.id.as_str())
+                .collect::<Vec<_>>(),
+            ["a", "b"]
+        );
+        assert_eq!(parts.latest_event_at, Some(T0.plus(hours(3))));
+        assert_eq!(parts.last_outbound_at, Some(T0.plus(hours(3))));
+        assert_eq!(parts.marketing_sent.len(), 2);
+        assert_eq!(merged.merge(&bsuid), merged, "merging again changes nothing");
+        assert_eq!(merged.merge(&phone), merged);
+        assert_eq!(bsuid.merge(&phone).parts().conversations, parts.conversations);
+        assert_eq!(ThreadState::default().merge(&phone), phone);
     }
 }

@@ -8,11 +8,13 @@ mod tests;
 
 use std::sync::Arc;
 
-use hourglass_core::{AccountId, ConsentLog, Duration, History, Instant, PortfolioId, TemplateName};
+use hourglass_core::{
+    AccountId, ConsentLog, Duration, History, Instant, PortfolioId, TemplateName, ThreadKey,
+};
 use hourglass_proto::v1 as pb;
 use hourglass_proto::v1::registry_service_server::RegistryService;
-use hourglass_store::Store;
 use hourglass_store::registry::{self, Entry, Key};
+use hourglass_store::{Store, links};
 use tonic::{Request, Response, Status};
 
 use crate::convert::Clock;
@@ -71,6 +73,11 @@ impl RegistryServer {
 
     fn clock(&self) -> Clock {
         Clock::system(self.max_clock_skew)
+    }
+
+    /// Returns the thread a customer id is kept under (docs/SPEC.md section 13.4).
+    async fn resolve(&self, thread: &ThreadKey) -> Result<ThreadKey, Error> {
+        bounded(self.store_timeout, links::resolve(self.store.as_ref(), thread)).await
     }
 
     async fn get(&self, key: &Key) -> Result<Option<Entry>, Error> {
@@ -308,6 +315,7 @@ impl RegistryServer {
     ) -> Result<pb::RecordConsentResponse, Error> {
         let (thread, event) = convert::consent_from_proto(request, self.clock())?;
         let at = event.at;
+        let thread = self.resolve(&thread).await?;
         let entry = self
             .update(&Key::Consent(thread), |current| {
                 let mut log = match current {
@@ -327,10 +335,35 @@ impl RegistryServer {
         })
     }
 
+    async fn link_customer(
+        &self,
+        request: pb::LinkCustomerRequest,
+    ) -> Result<pb::LinkCustomerResponse, Error> {
+        let clock = self.clock();
+        let (business, phone, bsuid) = convert::link_from_proto(&request)?;
+        crate::convert::instant_from_proto(request.at, clock)?;
+        let linked = bounded(
+            self.store_timeout,
+            links::link(self.store.as_ref(), &business, &phone, &bsuid, clock.now),
+        )
+        .await?;
+        let thread = self
+            .resolve(&ThreadKey {
+                business_id: business,
+                customer_id: phone,
+            })
+            .await?;
+        Ok(pb::LinkCustomerResponse {
+            linked,
+            customer_id: thread.customer_id.as_str().to_owned(),
+        })
+    }
+
     async fn get_consent(&self, request: pb::GetConsentRequest) -> Result<pb::GetConsentResponse, Error> {
         let clock = self.clock();
         let thread = crate::convert::thread_from_proto(&request.business_id, &request.customer_id)?;
         let at = convert::at_or_now(request.at, clock)?;
+        let thread = self.resolve(&thread).await?;
         let log = match self.get(&Key::Consent(thread)).await? {
             Some(Entry::Consent(log)) => log,
             _ => {
@@ -409,4 +442,5 @@ handlers! {
     list_templates(ListTemplatesRequest) -> ListTemplatesResponse as "ListTemplates";
     record_consent(RecordConsentRequest) -> RecordConsentResponse as "RecordConsent";
     get_consent(GetConsentRequest) -> GetConsentResponse as "GetConsent";
+    link_customer(LinkCustomerRequest) -> LinkCustomerResponse as "LinkCustomer";
 }

@@ -19,7 +19,7 @@ use hourglass_core::{
 
 use crate::format::delivery::{PredictionRecord, ReportRecord};
 use crate::format::{decode, encode};
-use crate::{DeliveryKey, DeliveryRaw, Error, Store, Version, registry};
+use crate::{DeliveryKey, DeliveryRaw, Error, Store, Version, links, registry};
 
 /// How many times a report write retries after losing a race.
 const MAX_ATTEMPTS: usize = 64;
@@ -47,22 +47,33 @@ pub async fn note_status(
     status: &StatusReport,
     now: Instant,
 ) -> Result<Noted, Error> {
-    let account = match registry::registration(store, &thread.business_id, status.at).await? {
+    // A status names the customer by phone number, BSUID or both: its message is kept under the
+    // thread the customer's ids lead to now, or, when it was recorded before they were linked, under
+    // the id the status names.
+    let canonical = links::resolve(store, thread).await?;
+    let account = match registry::registration(store, &canonical.business_id, status.at).await? {
         Some(registered) => registered.id,
-        None => thread.unregistered_account(),
+        None => canonical.unregistered_account(),
     };
-    let message = MessageRef {
-        thread: thread.clone(),
-        message_id: message_id.clone(),
-    };
+    let mut threads = vec![canonical];
+    if threads[0] != *thread {
+        threads.push(thread.clone());
+    }
     // The message's own day is at most a day after the status's (clocks differ), or some days before.
     let today = Day::of(status.at);
-    let keys: Vec<DeliveryKey> = (-DELIVERY_LOOKBACK_DAYS..=1)
-        .rev()
-        .map(|n| DeliveryKey {
-            account: account.clone(),
-            day: today.plus_days(n),
-            message: message.clone(),
+    let keys: Vec<DeliveryKey> = threads
+        .iter()
+        .flat_map(|thread| {
+            let message = MessageRef {
+                thread: thread.clone(),
+                message_id: message_id.clone(),
+            };
+            let account = account.clone();
+            (-DELIVERY_LOOKBACK_DAYS..=1).rev().map(move |n| DeliveryKey {
+                account: account.clone(),
+                day: today.plus_days(n),
+                message: message.clone(),
+            })
         })
         .collect();
     let found = store.read_deliveries(&keys).await?;

@@ -30,7 +30,7 @@ use hourglass_core::{
     Snapshot, ThreadKey, ThreadState, counters_read, step,
 };
 
-use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, registry};
+use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, links, registry};
 
 /// How many times a step is tried before the ledger gives up with `Error::Unavailable`. Each lost race
 /// means another writer of the thread succeeded, so `n` concurrent writers need at most `n` attempts;
@@ -51,11 +51,10 @@ pub struct Entry {
 /// duplicate, when the message id is already recorded for the thread. A denied outbound message
 /// records nothing. The write is durable when this returns.
 pub async fn record(store: &dyn Store, policy: &Policy, entry: &Entry) -> Result<Answer, Error> {
-    let event = &entry.event;
-    let mut read = read(store, policy, event, Some(&entry.message_id)).await?;
+    let (mut event, mut read) = read_resolved(store, policy, &entry.event, Some(&entry.message_id)).await?;
     let mut waits: u32 = 0;
     for _ in 0..MAX_ATTEMPTS {
-        let step = step(policy, &read.snapshot, event);
+        let step = step(policy, &read.snapshot, &event);
         let Some(write) = step.write else {
             return Ok(step.answer);
         };
@@ -68,7 +67,7 @@ pub async fn record(store: &dyn Store, policy: &Policy, entry: &Entry) -> Result
                 }
                 // Read the counter again: it is fuller than the snapshot said.
                 read.snapshot.counters.forget(&counter);
-                complete(store, policy, event, &mut read.snapshot).await?;
+                complete(store, policy, &event, &mut read.snapshot).await?;
                 continue;
             }
         };
@@ -91,10 +90,18 @@ pub async fn record(store: &dyn Store, policy: &Policy, entry: &Entry) -> Result
             Committed::Done => return Ok(step.answer),
             Committed::Conflict(current) => {
                 release_all(store, &holds).await?;
+                // The customer may have been linked to another id meanwhile (`links`): then its step
+                // starts over on the thread it is kept under now.
+                let link = links::read_link(store, &entry.event.thread).await?;
+                if links::canonical(&entry.event.thread, &link) != event.thread {
+                    (event, read) =
+                        read_resolved(store, policy, &entry.event, Some(&entry.message_id)).await?;
+                    continue;
+                }
                 let facts = std::mem::take(&mut read.snapshot.facts);
                 read = *current;
                 read.snapshot.facts = facts;
-                complete(store, policy, event, &mut read.snapshot).await?;
+                complete(store, policy, &event, &mut read.snapshot).await?;
             }
         }
     }
@@ -110,8 +117,8 @@ pub async fn record(store: &dyn Store, policy: &Policy, entry: &Entry) -> Result
 /// Decides an outbound message without recording it: the same read and step as `record`, so for the
 /// same state it answers exactly what `record` would (a conversation it would open has no id yet).
 pub async fn authorize(store: &dyn Store, policy: &Policy, event: &Event) -> Result<Decision, Error> {
-    let read = read(store, policy, event, None).await?;
-    let step = step(policy, &read.snapshot, event);
+    let (event, read) = read_resolved(store, policy, event, None).await?;
+    let step = step(policy, &read.snapshot, &event);
     step.answer
         .decision
         .map(Decision::into_dry_run)
@@ -120,9 +127,42 @@ pub async fn authorize(store: &dyn Store, policy: &Policy, event: &Event) -> Res
         })
 }
 
-/// Reads a thread's state alone, for listings.
+/// Reads a thread's state alone, for listings: the state of the thread its customer is kept under.
 pub async fn thread(store: &dyn Store, thread: &ThreadKey) -> Result<ThreadState, Error> {
-    Ok(store.read(&ReadPlan::thread(thread)).await?.snapshot.thread)
+    let plan = ReadPlan::thread(thread);
+    let (read, link) = futures::join!(store.read(&plan), links::read_link(store, thread));
+    let canonical = links::canonical(thread, &link?);
+    if canonical == *thread {
+        return Ok(read?.snapshot.thread);
+    }
+    Ok(store.read(&ReadPlan::thread(&canonical)).await?.snapshot.thread)
+}
+
+/// Reads the snapshot of `event` on the thread its customer is kept under, and returns the event on
+/// that thread. The customer id's link is read with the thread, so a customer known by one id costs no
+/// extra round trip; an id linked to another costs one more read, of the other id's thread. A message
+/// id already answered under the id the request names is a duplicate there, whatever the link says.
+async fn read_resolved(
+    store: &dyn Store,
+    policy: &Policy,
+    event: &Event,
+    message_id: Option<&MessageId>,
+) -> Result<(Event, Read), Error> {
+    let (first, link) = futures::join!(
+        read(store, policy, event, message_id),
+        links::read_link(store, &event.thread)
+    );
+    let first = first?;
+    let canonical = links::canonical(&event.thread, &link?);
+    if first.snapshot.prior.is_some() || canonical == event.thread {
+        return Ok((event.clone(), first));
+    }
+    let event = Event {
+        thread: canonical,
+        ..event.clone()
+    };
+    let read = read(store, policy, &event, message_id).await?;
+    Ok((event, read))
 }
 
 /// Reads the snapshot a step of `event` needs: the facts of the registry for an outbound message, and

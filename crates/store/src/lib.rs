@@ -9,6 +9,7 @@ pub mod deliveries;
 mod error;
 mod format;
 pub mod ledger;
+pub mod links;
 mod memory;
 mod open;
 mod redis;

@@ -8,8 +8,8 @@
 //! Every read goes to the store, so every replica sees a write as soon as it returned.
 
 use hourglass_core::{
-    Account, AccountId, Business, BusinessId, ConsentLog, Facts, History, Instant, Outbound, Portfolio,
-    PortfolioId, Registered, TemplateName, TemplateState, ThreadKey,
+    Account, AccountId, Business, BusinessId, ConsentLog, CustomerLink, Facts, History, Instant, Outbound,
+    Portfolio, PortfolioId, Registered, TemplateName, TemplateState, ThreadKey,
 };
 
 use crate::format::registry::EntryRecord;
@@ -27,6 +27,8 @@ pub enum Key {
     Business(BusinessId),
     Template(AccountId, TemplateName),
     Consent(ThreadKey),
+    /// A customer id's link to the other ids of the same person (`links`).
+    Link(ThreadKey),
 }
 
 impl Key {
@@ -41,6 +43,7 @@ impl Key {
                 format!("{}{}", templates_prefix(account), template_member(template))
             }
             Key::Consent(thread) => format!("consent/{}/{}", thread.business_id, thread.customer_id),
+            Key::Link(thread) => format!("link/{}/{}", thread.business_id, thread.customer_id),
         }
     }
 
@@ -51,7 +54,9 @@ impl Key {
             Key::Account(account) | Key::Template(account, _) => format!("a:{account}"),
             Key::Portfolio(portfolio) => format!("p:{portfolio}"),
             Key::Business(business) => format!("r:{business}"),
-            Key::Consent(thread) => format!("b:{}:c:{}", thread.business_id, thread.customer_id),
+            Key::Consent(thread) | Key::Link(thread) => {
+                format!("b:{}:c:{}", thread.business_id, thread.customer_id)
+            }
         }
     }
 }
@@ -74,6 +79,7 @@ pub enum Entry {
     Business(History<Business>),
     Template(History<TemplateState>),
     Consent(ConsentLog),
+    Link(CustomerLink),
 }
 
 /// An entry as read, with the version a write must find to replace it.

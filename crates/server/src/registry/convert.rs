@@ -2,9 +2,9 @@
 //! request's fields happens here, and names the field at fault.
 
 use hourglass_core::{
-    Account, AccountId, Business, BusinessId, ConsentEvent, ConsentKind, ConsentState, Currency, Duration,
-    Error, History, Instant, MarketingCap, MessagingLimit, Money, Portfolio, PortfolioId, TemplateCategory,
-    TemplateName, TemplateState, TemplateStatus, ThreadKey, Zone,
+    Account, AccountId, Business, BusinessId, ConsentEvent, ConsentKind, ConsentState, Currency, CustomerId,
+    CustomerKind, Duration, Error, History, Instant, MarketingCap, MessagingLimit, Money, Portfolio,
+    PortfolioId, TemplateCategory, TemplateName, TemplateState, TemplateStatus, ThreadKey, Zone,
 };
 use hourglass_proto::v1 as pb;
 
@@ -382,4 +382,26 @@ pub(super) fn consent_to_proto(state: &ConsentState) -> pb::Consent {
         marketing_held: state.marketing_held.is_some(),
         marketing_held_by: state.marketing_held.as_ref().map(consent_event_to_proto),
     }
+}
+
+/// Validates a `LinkCustomer` request: a business, a phone number and a BSUID.
+pub(super) fn link_from_proto(
+    request: &pb::LinkCustomerRequest,
+) -> Result<(BusinessId, CustomerId, CustomerId), Error> {
+    let business = BusinessId::named("business_id", &request.business_id)?;
+    let phone = CustomerId::named("phone", &request.phone)?;
+    if !matches!(phone.kind(), CustomerKind::Phone(_)) {
+        return Err(Error::invalid(
+            "phone",
+            "must be a phone number (E.164 digits), not a BSUID: the BSUID goes in `bsuid`",
+        ));
+    }
+    let bsuid = CustomerId::named("bsuid", &request.bsuid)?;
+    if !matches!(bsuid.kind(), CustomerKind::Bsuid { .. }) {
+        return Err(Error::invalid(
+            "bsuid",
+            "must be a BSUID (a country code, '.', letters and digits, such as US.13491208655302741918)",
+        ));
+    }
+    Ok((business, phone, bsuid))
 }

@@ -11,7 +11,7 @@ use hourglass_core::{
     TemplateCategory, TemplateName, TemplateState, TemplateStatus, ThreadKey,
 };
 use hourglass_store::registry::{self, Entry, Key};
-use hourglass_store::{Error, Store, deliveries, ledger};
+use hourglass_store::{Error, Store, deliveries, ledger, links};
 
 use super::items::{Effect, FIRST_PAUSE};
 
@@ -43,6 +43,15 @@ pub(crate) async fn apply(store: &dyn Store, policy: &Policy, effect: &Effect) -
             Ok(Applied::from_changed(!answer.duplicate))
         }
         Effect::Consent { thread, event } => Ok(outcome(record_consent(store, thread, event).await?)),
+        Effect::Link { thread, alias, now } => {
+            let linked = links::link(store, &thread.business_id, &thread.customer_id, alias, *now).await?;
+            Ok(Applied::from_changed(linked))
+        }
+        Effect::Move { thread, to, now } => {
+            let moved =
+                links::move_customer(store, &thread.business_id, &thread.customer_id, to, *now).await?;
+            Ok(Applied::from_changed(moved))
+        }
         Effect::Status {
             thread,
             message_id,
@@ -153,13 +162,14 @@ pub(crate) async fn apply(store: &dyn Store, policy: &Policy, effect: &Effect) -
     }
 }
 
-/// Records a consent event in its thread's log.
+/// Records a consent event in the log of the thread its customer is kept under.
 async fn record_consent(
     store: &dyn Store,
     thread: &ThreadKey,
     event: &ConsentEvent,
 ) -> Result<Result<registry::Updated, String>, Error> {
-    registry::try_update(store, &Key::Consent(thread.clone()), |current| {
+    let thread = links::resolve(store, thread).await?;
+    registry::try_update(store, &Key::Consent(thread), |current| {
         let mut log = match current {
             Some(Entry::Consent(log)) => log,
             _ => ConsentLog::default(),

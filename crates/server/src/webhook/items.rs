@@ -44,6 +44,19 @@ pub(crate) enum Effect {
     Inbound(hourglass_store::Entry),
     /// A consent event of a thread: a marketing stop or resume.
     Consent { thread: ThreadKey, event: ConsentEvent },
+    /// Two ids of one customer of `thread`'s business: `alias` names `thread` from now on
+    /// (docs/SPEC.md section 13.4).
+    Link {
+        thread: ThreadKey,
+        alias: CustomerId,
+        now: Instant,
+    },
+    /// The customer of `thread` now uses the id `to`; `thread`'s id is left with nothing.
+    Move {
+        thread: ThreadKey,
+        to: CustomerId,
+        now: Instant,
+    },
     /// A delivery status of an outbound message, kept with its prediction; a failed one may also hold
     /// or stop marketing to the customer (131049, 131050: `consent`) or pause or disable the message's
     /// template (132015, 132016).
@@ -241,17 +254,24 @@ fn read_messages(path: &str, value: Value, context: &Context, items: &mut Vec<It
     let mut any = false;
     for (index, contact) in value.contacts.into_iter().enumerate() {
         if let Ok(Contact {
-            wa_id: Some(_),
-            user_id: Some(_),
+            wa_id: Some(phone),
+            user_id: Some(bsuid),
         }) = parse::<Contact>(contact)
         {
             any = true;
-            items.push(Item {
-                path: format!("{path}.contacts[{index}]"),
-                what: What::Ignored(
-                    "linking a phone number and a BSUID as one customer is not built yet".to_owned(),
-                ),
+            let what = business.clone().and_then(|business| {
+                let phone = CustomerId::named("wa_id", &phone).map_err(|error| error.to_string())?;
+                let bsuid = CustomerId::named("user_id", &bsuid).map_err(|error| error.to_string())?;
+                Ok(What::Apply(Effect::Link {
+                    thread: ThreadKey {
+                        business_id: business,
+                        customer_id: phone,
+                    },
+                    alias: bsuid,
+                    now: context.clock.now,
+                }))
             });
+            items.push(one(&format!("{path}.contacts[{index}]"), what));
         }
     }
     for (index, message) in value.messages.into_iter().enumerate() {
@@ -281,10 +301,7 @@ fn read_messages(path: &str, value: Value, context: &Context, items: &mut Vec<It
 fn inbound(message: Value, business: BusinessId, clock: Clock) -> Result<What, String> {
     let message = parse::<InboundMessage>(message)?;
     if message.kind.as_deref() == Some("system") || message.system.is_some() {
-        return Ok(What::Ignored(format!(
-            "system message {:?}: moving a customer's link between ids is not built yet",
-            message.system.and_then(|system| system.kind).unwrap_or_default()
-        )));
+        return system(message, business, clock);
     }
     let message_id = MessageId::new(&message.id).map_err(|error| format!("id: {}", error.reason))?;
     let customer_id = customer(
@@ -323,6 +340,58 @@ fn inbound(message: Value, business: BusinessId, clock: Clock) -> Result<What, S
         },
         now: clock.now,
     })))
+}
+
+/// A system message: the customer changed number (`user_changed_number`: `from` the old one,
+/// `system.wa_id` the new one) or BSUID (`user_changed_user_id`: `system.user_id` the new one, `from` the
+/// phone number or `from_user_id` the old BSUID).
+fn system(message: InboundMessage, business: BusinessId, clock: Clock) -> Result<What, String> {
+    let system = message.system.ok_or("a system message without `system`")?;
+    let kind = system.kind.unwrap_or_default();
+    let thread = |customer_id| ThreadKey {
+        business_id: business.clone(),
+        customer_id,
+    };
+    match kind.as_str() {
+        "user_changed_number" => {
+            let to = system
+                .wa_id
+                .ok_or("system.wa_id: a user_changed_number message names no new number")?;
+            let to = CustomerId::named("system.wa_id", &to).map_err(|error| error.to_string())?;
+            let from = customer(message.from.as_deref(), "from", None, "from_user_id")?;
+            Ok(What::Apply(Effect::Move {
+                thread: thread(from),
+                to,
+                now: clock.now,
+            }))
+        }
+        "user_changed_user_id" => {
+            let to = system
+                .user_id
+                .ok_or("system.user_id: a user_changed_user_id message names no new BSUID")?;
+            let to = CustomerId::named("system.user_id", &to).map_err(|error| error.to_string())?;
+            match (message.from.as_deref(), message.from_user_id.as_deref()) {
+                // The phone number stays the customer's id; the new BSUID leads to it.
+                (Some(phone), _) => Ok(What::Apply(Effect::Link {
+                    thread: thread(CustomerId::named("from", phone).map_err(|error| error.to_string())?),
+                    alias: to,
+                    now: clock.now,
+                })),
+                // A customer known by BSUIDs only: the new one takes over, the old one leads to it.
+                (None, Some(old)) => Ok(What::Apply(Effect::Link {
+                    thread: thread(to),
+                    alias: CustomerId::named("from_user_id", old).map_err(|error| error.to_string())?,
+                    now: clock.now,
+                })),
+                (None, None) => {
+                    Err("has neither from nor from_user_id: whose BSUID changed is unknown".to_owned())
+                }
+            }
+        }
+        other => Ok(What::Ignored(format!(
+            "system message {other:?} is not one Hourglass uses"
+        ))),
+    }
 }
 
 fn status_effect(status: Value, business: BusinessId, clock: Clock) -> Result<What, String> {

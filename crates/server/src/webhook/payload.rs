@@ -148,6 +148,10 @@ pub(super) struct Referral {
 pub(super) struct System {
     #[serde(rename = "type")]
     pub kind: Option<String>,
+    /// For `user_changed_number`: the new number.
+    pub wa_id: Option<String>,
+    /// For `user_changed_user_id`: the new BSUID.
+    pub user_id: Option<String>,
 }
 
 /// `value.statuses[]`: the delivery status of an outbound message.

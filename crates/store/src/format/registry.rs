@@ -2,9 +2,9 @@
 //! mirrors of the core's values, versioned like every record.
 
 use hourglass_core::{
-    Account, AccountId, Business, Change, ConsentEvent, ConsentKind, ConsentLog, Currency, Duration, History,
-    Instant, MarketingCap, MessagingLimit, Portfolio, PortfolioId, TemplateCategory, TemplateState,
-    TemplateStatus, Zone,
+    Account, AccountId, Business, Change, ConsentEvent, ConsentKind, ConsentLog, Currency, CustomerId,
+    CustomerLink, Duration, History, Instant, MarketingCap, MessagingLimit, Portfolio, PortfolioId,
+    TemplateCategory, TemplateState, TemplateStatus, Zone,
 };
 use serde::{Deserialize, Serialize};
 
@@ -23,11 +23,30 @@ pub enum EntryRecord {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum EntryV1 {
-    Account { changes: Vec<ChangeV1<AccountV1>> },
-    Portfolio { changes: Vec<ChangeV1<PortfolioV1>> },
-    Business { changes: Vec<ChangeV1<BusinessV1>> },
-    Template { changes: Vec<ChangeV1<TemplateV1>> },
-    Consent { events: Vec<ConsentEventV1> },
+    Account {
+        changes: Vec<ChangeV1<AccountV1>>,
+    },
+    Portfolio {
+        changes: Vec<ChangeV1<PortfolioV1>>,
+    },
+    Business {
+        changes: Vec<ChangeV1<BusinessV1>>,
+    },
+    Template {
+        changes: Vec<ChangeV1<TemplateV1>>,
+    },
+    Consent {
+        events: Vec<ConsentEventV1>,
+    },
+    /// A customer id's link to the other ids of the same person.
+    Link {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        canonical: Option<String>,
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        aliases: Vec<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        moved_to: Option<String>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -210,6 +229,11 @@ impl From<&Entry> for EntryRecord {
                     })
                     .collect(),
             },
+            Entry::Link(link) => EntryV1::Link {
+                canonical: link.canonical.as_ref().map(|id| id.as_str().to_owned()),
+                aliases: link.aliases.iter().map(|id| id.as_str().to_owned()).collect(),
+                moved_to: link.moved_to.as_ref().map(|id| id.as_str().to_owned()),
+            },
         };
         EntryRecord::V1(v1)
     }
@@ -272,6 +296,18 @@ impl TryFrom<EntryRecord> for Entry {
                     })
                     .collect(),
             )),
+            EntryV1::Link {
+                canonical,
+                aliases,
+                moved_to,
+            } => {
+                let id = |raw: &str| CustomerId::new(raw).map_err(|error| corrupt("customer id", error));
+                Entry::Link(CustomerLink {
+                    canonical: canonical.as_deref().map(id).transpose()?,
+                    aliases: aliases.iter().map(|raw| id(raw)).collect::<Result<_, _>>()?,
+                    moved_to: moved_to.as_deref().map(id).transpose()?,
+                })
+            }
         })
     }
 }

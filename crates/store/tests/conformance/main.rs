@@ -1,4 +1,4 @@
-//! The store conformance suite: every case of `cases`, `registry` and `deliveries` runs against every backend, as its
+//! The store conformance suite: every case of `cases`, `registry`, `deliveries` and `links` runs against every backend, as its
 //! own test.
 //!
 //! To add a backend, implement `backends::Backend` for its fixture and invoke `store_conformance!`
@@ -7,6 +7,7 @@
 mod backends;
 mod cases;
 mod deliveries;
+mod links;
 mod redis_backends;
 mod registry;
 mod support;
@@ -44,6 +45,10 @@ macro_rules! store_conformance {
             predictions_are_written_with_their_step_and_statuses_reconcile,
             statuses_apply_once_in_any_order_and_under_concurrency,
             deliveries_are_kept_for_their_retention,
+        ], links [
+            linked_ids_name_one_thread,
+            a_link_made_while_recording_loses_nothing,
+            a_number_change_moves_the_customer,
         ]);
     };
     ($backend:ident, $fixture:expr) => {
