@@ -126,7 +126,7 @@ async fn register_business(addr: SocketAddr) {
 
 /// What a fresh store makes of each documented body: applied, ignored, errors.
 const EVERY_BODY: &[(&str, u32, u32, usize)] = &[
-    ("account_update.volume_based_pricing_tier_update.json", 0, 1, 0),
+    ("account_update.volume_based_pricing_tier_update.json", 1, 0, 0),
     ("business_capability_update.json", 1, 0, 0),
     ("message_template_quality_update.json", 0, 1, 0),
     ("message_template_status_update.approved.json", 1, 0, 0),
@@ -1111,5 +1111,57 @@ async fn a_phone_number_and_a_bsuid_linked_are_one_customer() {
     );
     let again = ingest(&mut client, &fixture("messages.system_user_changed_number.json")).await;
     assert_eq!((again.applied, again.duplicates), (0, 1));
+    server.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn meta_tier_updates_are_kept_for_reconciliation() {
+    let server = InProcessServer::start(&["--store", "memory:"]).await;
+    server.client().await;
+    let mut client = server.webhook_client().await;
+    let name = "account_update.volume_based_pricing_tier_update.json";
+    assert_eq!(ingest(&mut client, &fixture(name)).await.applied, 1);
+    // A later duplicate, with the region in capitals, does not count; an earlier one does.
+    let mut body = fixture_json(name);
+    let info = &mut body["entry"][0]["changes"][0]["value"]["volume_tier_info"];
+    info["region"] = json!("INDIA");
+    info["tier"] = json!("50000001:");
+    info["tier_update_time"] = json!(1_743_451_999);
+    let later = ingest(&mut client, body.to_string().as_bytes()).await;
+    assert_eq!((later.applied, later.duplicates), (0, 1), "{later:?}");
+    let info = &mut body["entry"][0]["changes"][0]["value"]["volume_tier_info"];
+    info["tier"] = json!("1:25000000");
+    info["tier_update_time"] = json!(1_743_451_000);
+    assert_eq!(ingest(&mut client, body.to_string().as_bytes()).await.applied, 1);
+
+    let mut usage = usage_client(server.addr).await;
+    let month = |start: &str, end: &str| pb::GetReconciliationRequest {
+        account_id: ACCOUNT.to_owned(),
+        start: Some(start.parse().expect("a timestamp")),
+        end: Some(end.parse().expect("a timestamp")),
+    };
+    let november = usage
+        .get_reconciliation(month("2025-11-01T00:00:00Z", "2025-12-01T00:00:00Z"))
+        .await
+        .expect("GetReconciliation")
+        .into_inner();
+    assert_eq!(november.meta_tiers.len(), 1, "{november:?}");
+    let tier = &november.meta_tiers[0];
+    assert_eq!(
+        (
+            tier.market.as_str(),
+            tier.category.as_str(),
+            tier.effective_month.as_str(),
+            tier.tier.as_str()
+        ),
+        ("INDIA", "UTILITY", "2025-11", "1:25000000")
+    );
+    assert_eq!(tier.updated_at, timestamp(1_743_451_000));
+    let december = usage
+        .get_reconciliation(month("2025-12-01T00:00:00Z", "2025-12-31T00:00:00Z"))
+        .await
+        .expect("GetReconciliation")
+        .into_inner();
+    assert!(december.meta_tiers.is_empty(), "{december:?}");
     server.stop().await;
 }

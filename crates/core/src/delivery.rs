@@ -8,8 +8,8 @@
 use std::fmt;
 
 use crate::{
-    AccountId, BusinessId, Category, Charge, CustomerId, Duration, Instant, MessageId, Money, Outbound,
-    PricingType, TemplateName, ThreadKey,
+    AccountId, BusinessId, Category, Charge, CustomerId, Duration, Instant, MessageId, Money, Month,
+    Outbound, PricingType, TemplateName, ThreadKey,
 };
 
 /// How long a delivery record is kept after its message: Meta reports a message's statuses within
@@ -324,6 +324,70 @@ pub fn reconcile(prediction: Option<&Prediction>, report: Option<&Report>) -> Op
     })
 }
 
+/// Meta's volume tier of a portfolio for one market, category and month, as an `account_update`
+/// webhook announced it (docs/SPEC.md section 14), kept for reconciliation with Hourglass's own.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MetaTier {
+    /// Meta's `region`, as written (compared without regard to case).
+    pub market: String,
+    /// Meta's `pricing_category`, upper case (`UTILITY`, `AUTHENTICATION`).
+    pub category: String,
+    pub month: Month,
+    /// Meta's tier as written, such as `25000001:50000000`.
+    pub tier: String,
+    /// Meta's `tier_update_time`.
+    pub updated_at: Instant,
+}
+
+impl MetaTier {
+    /// Returns whether `other` names the same market, category and month.
+    pub fn same_slot(&self, other: &MetaTier) -> bool {
+        self.market.eq_ignore_ascii_case(&other.market)
+            && self.category == other.category
+            && self.month == other.month
+    }
+}
+
+/// Meta's tiers of an account, one per market, category and month.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MetaTiers {
+    tiers: Vec<MetaTier>,
+}
+
+impl MetaTiers {
+    pub fn from_tiers(tiers: Vec<MetaTier>) -> MetaTiers {
+        let mut all = MetaTiers::default();
+        for tier in tiers {
+            all.record(tier);
+        }
+        all
+    }
+
+    pub fn tiers(&self) -> &[MetaTier] {
+        &self.tiers
+    }
+
+    /// Keeps an update, and returns whether it changed anything: of two updates of one market,
+    /// category and month, the one with the earlier `tier_update_time` counts, as Meta says of its
+    /// duplicates.
+    pub fn record(&mut self, tier: MetaTier) -> bool {
+        match self.tiers.iter_mut().find(|kept| kept.same_slot(&tier)) {
+            Some(kept) if tier.updated_at < kept.updated_at => {
+                *kept = tier;
+                true
+            }
+            Some(_) => false,
+            None => {
+                self.tiers.push(tier);
+                self.tiers.sort_by(|a, b| {
+                    (a.month, &a.market, &a.category).cmp(&(b.month, &b.market, &b.category))
+                });
+                true
+            }
+        }
+    }
+}
+
 /// Delivery counts of a set of messages, for delivery and read rates.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct DeliveryStats {
@@ -539,6 +603,38 @@ mod tests {
             reconcile(Some(&entry_point), Some(&report)),
             Some(Outcome::Matched)
         );
+    }
+
+    #[test]
+    fn of_two_tier_updates_the_earlier_counts() {
+        let tier = |market: &str, tier: &str, seconds: i64| MetaTier {
+            market: market.to_owned(),
+            category: "UTILITY".to_owned(),
+            month: Month {
+                year: 2025,
+                month: 11,
+            },
+            tier: tier.to_owned(),
+            updated_at: Instant::from_millis(seconds * 1_000),
+        };
+        let mut tiers = MetaTiers::default();
+        assert!(tiers.record(tier("India", "25000001:50000000", 20)));
+        assert!(
+            !tiers.record(tier("INDIA", "1:25000000", 30)),
+            "a later duplicate does not count"
+        );
+        assert!(
+            !tiers.record(tier("India", "25000001:50000000", 20)),
+            "the same again changes nothing"
+        );
+        assert!(
+            tiers.record(tier("india", "1:25000000", 10)),
+            "an earlier duplicate does"
+        );
+        assert_eq!(tiers.tiers().len(), 1);
+        assert_eq!(tiers.tiers()[0].tier, "1:25000000");
+        assert!(tiers.record(tier("Brazil", "1:25000000", 10)));
+        assert_eq!(tiers.tiers().len(), 2);
     }
 
     #[test]

@@ -38,7 +38,7 @@ pub use decision::{
 };
 pub use delivery::{
     DELIVERY_LOOKBACK_DAYS, DELIVERY_RETENTION, Day, DeliveryStats, DeliveryStatus, Differences, MessageRef,
-    MetaPricing, Outcome, Prediction, Report, StatusReport, reconcile,
+    MetaPricing, MetaTier, MetaTiers, Outcome, Prediction, Report, StatusReport, reconcile,
 };
 pub use error::Error;
 pub use guards::{Guard, Shadowed};

@@ -11,6 +11,7 @@ use hourglass_proto::v1 as pb;
 use hourglass_proto::v1::usage_service_server::UsageService;
 use hourglass_store::Store;
 use hourglass_store::deliveries;
+use hourglass_store::registry::{self, Entry, Key};
 use tonic::{Request, Response, Status};
 
 use crate::convert::{ToProto, timestamp_from_proto};
@@ -75,12 +76,24 @@ impl UsageService for UsageServer {
         let request = request.into_inner();
         let result = async {
             let (account, start, end) = period(&request.account_id, request.start, request.end)?;
-            let summary = bounded(
-                self.timeout,
-                deliveries::reconcile(self.store.as_ref(), &account, start, end),
-            )
+            let tiers_key = Key::MetaTiers(account.clone());
+            let (summary, tiers) = bounded(self.timeout, async {
+                tokio::try_join!(
+                    deliveries::reconcile(self.store.as_ref(), &account, start, end),
+                    registry::get(self.store.as_ref(), &tiers_key),
+                )
+            })
             .await?;
-            Ok::<_, Error>(Response::new(summary.to_proto()))
+            let mut response = summary.to_proto();
+            if let Some(Entry::MetaTiers(tiers)) = tiers {
+                response.meta_tiers = tiers
+                    .tiers()
+                    .iter()
+                    .filter(|tier| convert::month_overlaps(tier.month, start, end))
+                    .map(ToProto::to_proto)
+                    .collect();
+            }
+            Ok::<_, Error>(Response::new(response))
         }
         .await
         .map_err(to_status);

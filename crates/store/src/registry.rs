@@ -8,8 +8,8 @@
 //! Every read goes to the store, so every replica sees a write as soon as it returned.
 
 use hourglass_core::{
-    Account, AccountId, Business, BusinessId, ConsentLog, CustomerLink, Facts, History, Instant, Outbound,
-    Portfolio, PortfolioId, Registered, TemplateName, TemplateState, ThreadKey,
+    Account, AccountId, Business, BusinessId, ConsentLog, CustomerLink, Facts, History, Instant, MetaTiers,
+    Outbound, Portfolio, PortfolioId, Registered, TemplateName, TemplateState, ThreadKey,
 };
 
 use crate::format::registry::EntryRecord;
@@ -29,6 +29,8 @@ pub enum Key {
     Consent(ThreadKey),
     /// A customer id's link to the other ids of the same person (`links`).
     Link(ThreadKey),
+    /// Meta's volume tiers of an account, from its `account_update` webhooks.
+    MetaTiers(AccountId),
 }
 
 impl Key {
@@ -44,6 +46,7 @@ impl Key {
             }
             Key::Consent(thread) => format!("consent/{}/{}", thread.business_id, thread.customer_id),
             Key::Link(thread) => format!("link/{}/{}", thread.business_id, thread.customer_id),
+            Key::MetaTiers(account) => format!("meta-tiers/{account}"),
         }
     }
 
@@ -51,7 +54,9 @@ impl Key {
     /// lives with its account, and consent with its thread.
     pub fn scope(&self) -> String {
         match self {
-            Key::Account(account) | Key::Template(account, _) => format!("a:{account}"),
+            Key::Account(account) | Key::Template(account, _) | Key::MetaTiers(account) => {
+                format!("a:{account}")
+            }
             Key::Portfolio(portfolio) => format!("p:{portfolio}"),
             Key::Business(business) => format!("r:{business}"),
             Key::Consent(thread) | Key::Link(thread) => {
@@ -80,6 +85,7 @@ pub enum Entry {
     Template(History<TemplateState>),
     Consent(ConsentLog),
     Link(CustomerLink),
+    MetaTiers(MetaTiers),
 }
 
 /// An entry as read, with the version a write must find to replace it.

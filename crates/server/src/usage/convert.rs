@@ -1,6 +1,6 @@
 //! The protobuf of `UsageService`'s answers.
 
-use hourglass_core::{Instant, MetaPricing, Prediction, Report};
+use hourglass_core::{Instant, MetaPricing, MetaTier, Month, Prediction, Report};
 use hourglass_proto::v1 as pb;
 use hourglass_store::deliveries::{Delivery, Discrepancy, Reconciliation, StatsRow};
 
@@ -20,6 +20,7 @@ impl ToProto for Reconciliation {
             failed: self.failed,
             unmatched: self.unmatched,
             discrepancies: self.discrepancies.iter().map(ToProto::to_proto).collect(),
+            meta_tiers: Vec::new(),
         }
     }
 }
@@ -116,4 +117,27 @@ impl ToProto for StatsRow {
             read_rate: self.stats.read_rate(),
         }
     }
+}
+
+impl ToProto for MetaTier {
+    type Proto = pb::MetaVolumeTier;
+
+    fn to_proto(&self) -> pb::MetaVolumeTier {
+        pb::MetaVolumeTier {
+            market: self.market.clone(),
+            category: self.category.clone(),
+            effective_month: self.month.to_string(),
+            tier: self.tier.clone(),
+            updated_at: Some(self.updated_at.to_proto()),
+        }
+    }
+}
+
+/// Returns whether the UTC month `month` shares an instant with `[start, end)`.
+pub(super) fn month_overlaps(month: Month, start: Instant, end: Instant) -> bool {
+    let (first, last) = (
+        start.utc_month(),
+        end.minus(hourglass_core::Duration::MILLISECOND).utc_month(),
+    );
+    first <= month && month <= last
 }

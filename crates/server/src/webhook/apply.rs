@@ -7,8 +7,8 @@
 //! registry orders changes by their instants and the ledger takes late messages in their place.
 
 use hourglass_core::{
-    AccountId, ConsentEvent, ConsentLog, Duration, History, Instant, Policy, Portfolio, PortfolioId,
-    TemplateCategory, TemplateName, TemplateState, TemplateStatus, ThreadKey,
+    AccountId, ConsentEvent, ConsentLog, Duration, History, Instant, MetaTiers, Policy, Portfolio,
+    PortfolioId, TemplateCategory, TemplateName, TemplateState, TemplateStatus, ThreadKey,
 };
 use hourglass_store::registry::{self, Entry, Key};
 use hourglass_store::{Error, Store, deliveries, ledger, links};
@@ -51,6 +51,18 @@ pub(crate) async fn apply(store: &dyn Store, policy: &Policy, effect: &Effect) -
             let moved =
                 links::move_customer(store, &thread.business_id, &thread.customer_id, to, *now).await?;
             Ok(Applied::from_changed(moved))
+        }
+        Effect::MetaTier { account, tier } => {
+            let updated = registry::try_update(store, &Key::MetaTiers(account.clone()), |current| {
+                let mut tiers = match current {
+                    Some(Entry::MetaTiers(tiers)) => tiers,
+                    _ => MetaTiers::default(),
+                };
+                let changed = tiers.record(tier.clone());
+                Ok::<_, String>((Entry::MetaTiers(tiers), changed))
+            })
+            .await?;
+            Ok(outcome(updated))
         }
         Effect::Status {
             thread,

@@ -4,14 +4,14 @@
 
 use hourglass_core::{
     AccountId, BusinessId, ConsentEvent, ConsentKind, CustomerId, DeliveryStatus, Duration, EntryPoint,
-    Event, Inbound, Instant, Message, MessageId, MessagingLimit, MetaPricing, StatusReport, TemplateCategory,
-    TemplateName, TemplateStatus, ThreadKey, validate_at,
+    Event, Inbound, Instant, Message, MessageId, MessagingLimit, MetaPricing, MetaTier, Month, StatusReport,
+    TemplateCategory, TemplateName, TemplateStatus, ThreadKey, validate_at,
 };
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::payload::{
-    Change, Contact, Entry, InboundMessage, LimitUpdate, MessagesValue, Notification, Status,
+    AccountUpdate, Change, Contact, Entry, InboundMessage, LimitUpdate, MessagesValue, Notification, Status,
     TemplateCategoryUpdate, TemplateStatusUpdate, UserPreference, UserPreferencesValue,
 };
 use crate::convert::Clock;
@@ -85,6 +85,8 @@ pub(crate) enum Effect {
         category: TemplateCategory,
         at: Instant,
     },
+    /// Meta announces the account's volume tier of a market, category and month.
+    MetaTier { account: AccountId, tier: MetaTier },
     /// The messaging limit of the account's portfolio changes at `at`.
     MessagingLimit {
         account: AccountId,
@@ -173,16 +175,7 @@ fn read_change(path: &str, change: Change, context: &Context, items: &mut Vec<It
         "phone_number_quality_update" | "business_capability_update" => {
             items.push(one(path, messaging_limit(value, context)));
         }
-        "account_update" => items.push(Item {
-            path: path.to_owned(),
-            what: What::Ignored(match value.get("event").and_then(Value::as_str) {
-                Some("VOLUME_BASED_PRICING_TIER_UPDATE") => {
-                    "Meta's volume tiers are not kept yet: Hourglass does not compute tiers yet".to_owned()
-                }
-                Some(event) => format!("account_update event {event:?} is not one Hourglass uses"),
-                None => "an account_update without an event".to_owned(),
-            }),
-        }),
+        "account_update" => items.push(one(path, account_update(value, context))),
         other => items.push(Item {
             path: path.to_owned(),
             what: What::Ignored(format!("field {other:?} is not one Hourglass uses")),
@@ -582,6 +575,50 @@ fn template_category(value: Value, context: &Context) -> Result<What, String> {
         template,
         category,
         at,
+    }))
+}
+
+fn account_update(value: Value, context: &Context) -> Result<What, String> {
+    let update = parse::<AccountUpdate>(value)?;
+    match update.event.as_deref() {
+        Some("VOLUME_BASED_PRICING_TIER_UPDATE") => {}
+        Some(event) => {
+            return Ok(What::Ignored(format!(
+                "account_update event {event:?} is not one Hourglass uses"
+            )));
+        }
+        None => return Ok(What::Ignored("an account_update without an event".to_owned())),
+    }
+    let info = update
+        .volume_tier_info
+        .ok_or("volume_tier_info: a tier update names no tier")?;
+    let month = info
+        .effective_month
+        .split_once('-')
+        .and_then(|(year, month)| {
+            Some(Month {
+                year: year.parse().ok()?,
+                month: month.parse().ok().filter(|month| (1..=12).contains(month))?,
+            })
+        })
+        .ok_or_else(|| {
+            format!(
+                "volume_tier_info.effective_month: {:?} is not a month such as 2025-11",
+                info.effective_month
+            )
+        })?;
+    if info.region.trim().is_empty() {
+        return Err("volume_tier_info.region: must name a market".to_owned());
+    }
+    Ok(What::Apply(Effect::MetaTier {
+        account: context.account.clone(),
+        tier: MetaTier {
+            market: info.region,
+            category: info.pricing_category.to_ascii_uppercase(),
+            month,
+            tier: info.tier,
+            updated_at: Instant::from_millis(info.tier_update_time.millis),
+        },
     }))
 }
 

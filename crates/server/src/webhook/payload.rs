@@ -229,6 +229,24 @@ pub(super) struct TemplateCategoryUpdate {
     pub category_update_timestamp: Option<Timestamp>,
 }
 
+/// The `value` of `account_update`: an `event`, and for `VOLUME_BASED_PRICING_TIER_UPDATE` the tier.
+#[derive(Debug, Deserialize)]
+pub(super) struct AccountUpdate {
+    pub event: Option<String>,
+    pub volume_tier_info: Option<VolumeTierInfo>,
+}
+
+/// `account_update` `value.volume_tier_info`: Meta's tier of a market and category for a month.
+#[derive(Debug, Deserialize)]
+pub(super) struct VolumeTierInfo {
+    pub tier_update_time: Timestamp,
+    pub pricing_category: String,
+    pub tier: String,
+    /// `YYYY-MM`.
+    pub effective_month: String,
+    pub region: String,
+}
+
 /// The `value` of `phone_number_quality_update` and `business_capability_update`: the messaging limit
 /// as `max_daily_conversations_per_business` (or the older `current_limit`), a tier name such as
 /// `TIER_2K` or a number.

@@ -3,8 +3,8 @@
 
 use hourglass_core::{
     Account, AccountId, Business, Change, ConsentEvent, ConsentKind, ConsentLog, Currency, CustomerId,
-    CustomerLink, Duration, History, Instant, MarketingCap, MessagingLimit, Portfolio, PortfolioId,
-    TemplateCategory, TemplateState, TemplateStatus, Zone,
+    CustomerLink, Duration, History, Instant, MarketingCap, MessagingLimit, MetaTier, MetaTiers, Month,
+    Portfolio, PortfolioId, TemplateCategory, TemplateState, TemplateStatus, Zone,
 };
 use serde::{Deserialize, Serialize};
 
@@ -46,6 +46,10 @@ pub enum EntryV1 {
         aliases: Vec<String>,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         moved_to: Option<String>,
+    },
+    /// Meta's volume tiers of an account.
+    MetaTiers {
+        tiers: Vec<MetaTierV1>,
     },
 }
 
@@ -92,6 +96,16 @@ pub struct TemplateV1 {
     category: TemplateCategoryV1,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     paused_until: Option<i64>,
+}
+
+/// One of Meta's tiers; `month` is `YYYY-MM`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MetaTierV1 {
+    market: String,
+    category: String,
+    month: String,
+    tier: String,
+    updated_at: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,6 +248,19 @@ impl From<&Entry> for EntryRecord {
                 aliases: link.aliases.iter().map(|id| id.as_str().to_owned()).collect(),
                 moved_to: link.moved_to.as_ref().map(|id| id.as_str().to_owned()),
             },
+            Entry::MetaTiers(tiers) => EntryV1::MetaTiers {
+                tiers: tiers
+                    .tiers()
+                    .iter()
+                    .map(|tier| MetaTierV1 {
+                        market: tier.market.clone(),
+                        category: tier.category.clone(),
+                        month: tier.month.to_string(),
+                        tier: tier.tier.clone(),
+                        updated_at: tier.updated_at.as_millis(),
+                    })
+                    .collect(),
+            },
         };
         EntryRecord::V1(v1)
     }
@@ -308,6 +335,33 @@ impl TryFrom<EntryRecord> for Entry {
                     moved_to: moved_to.as_deref().map(id).transpose()?,
                 })
             }
+            EntryV1::MetaTiers { tiers } => Entry::MetaTiers(MetaTiers::from_tiers(
+                tiers
+                    .into_iter()
+                    .map(|tier| {
+                        let month = parse_month(&tier.month).ok_or_else(|| {
+                            Error::corrupt(format!("stored tier has a bad month {:?}", tier.month))
+                        })?;
+                        Ok(MetaTier {
+                            market: tier.market,
+                            category: tier.category,
+                            month,
+                            tier: tier.tier,
+                            updated_at: Instant::from_millis(tier.updated_at),
+                        })
+                    })
+                    .collect::<Result<_, Error>>()?,
+            )),
         })
     }
+}
+
+/// Reads `YYYY-MM`.
+fn parse_month(raw: &str) -> Option<Month> {
+    let (year, month) = raw.split_once('-')?;
+    let month = Month {
+        year: year.parse().ok()?,
+        month: month.parse().ok()?,
+    };
+    (1..=12).contains(&month.month).then_some(month)
 }
