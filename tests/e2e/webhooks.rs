@@ -128,7 +128,7 @@ async fn register_business(addr: SocketAddr) {
 const EVERY_BODY: &[(&str, u32, u32, usize)] = &[
     ("account_update.volume_based_pricing_tier_update.json", 1, 0, 0),
     ("business_capability_update.json", 1, 0, 0),
-    ("message_template_quality_update.json", 0, 1, 0),
+    ("message_template_quality_update.json", 1, 0, 0),
     ("message_template_status_update.approved.json", 1, 0, 0),
     ("message_template_status_update.disabled.json", 1, 0, 0),
     ("message_template_status_update.paused_first_pause.json", 1, 0, 0),
@@ -330,6 +330,21 @@ async fn ingested_webhooks_drive_the_guards() {
         .template
         .expect("a template");
     assert_eq!(welcome.category, pb::Category::Marketing as i32);
+
+    // Meta's quality score is kept with the template, and decides nothing.
+    ingest(&mut client, &fixture("message_template_quality_update.json")).await;
+    let quality = registry
+        .get_template(pb::GetTemplateRequest {
+            account_id: ACCOUNT.to_owned(),
+            name: "welcome_template".to_owned(),
+            language: "en-US".to_owned(),
+            at: timestamp(1_746_169_200),
+        })
+        .await
+        .expect("GetTemplate")
+        .into_inner()
+        .quality_score;
+    assert_eq!(quality, "YELLOW");
 
     // A capability update sets the messaging limit of the account's portfolio.
     ingest(&mut client, &fixture("business_capability_update.json")).await;

@@ -254,6 +254,11 @@ impl RegistryServer {
         let account = AccountId::new("account_id", &request.account_id)?;
         let name = TemplateName::new(&request.name, &request.language)?;
         let at = convert::at_or_now(request.at, self.clock())?;
+        let quality_key = Key::TemplateQuality(account.clone(), name.clone());
+        let quality = match self.get(&quality_key).await? {
+            Some(Entry::Quality(history)) => history.at(at).cloned().unwrap_or_default(),
+            _ => String::new(),
+        };
         let history = match self.get(&Key::Template(account.clone(), name.clone())).await? {
             Some(Entry::Template(history)) => history,
             _ => {
@@ -269,6 +274,7 @@ impl RegistryServer {
         })?;
         Ok(pb::GetTemplateResponse {
             template: Some(template),
+            quality_score: quality,
         })
     }
 

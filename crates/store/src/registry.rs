@@ -31,6 +31,8 @@ pub enum Key {
     Link(ThreadKey),
     /// Meta's volume tiers of an account, from its `account_update` webhooks.
     MetaTiers(AccountId),
+    /// The quality score Meta gives a template, from `message_template_quality_update` webhooks.
+    TemplateQuality(AccountId, TemplateName),
 }
 
 impl Key {
@@ -47,6 +49,9 @@ impl Key {
             Key::Consent(thread) => format!("consent/{}/{}", thread.business_id, thread.customer_id),
             Key::Link(thread) => format!("link/{}/{}", thread.business_id, thread.customer_id),
             Key::MetaTiers(account) => format!("meta-tiers/{account}"),
+            Key::TemplateQuality(account, template) => {
+                format!("template-quality/{account}/{}", template_member(template))
+            }
         }
     }
 
@@ -54,7 +59,10 @@ impl Key {
     /// lives with its account, and consent with its thread.
     pub fn scope(&self) -> String {
         match self {
-            Key::Account(account) | Key::Template(account, _) | Key::MetaTiers(account) => {
+            Key::Account(account)
+            | Key::Template(account, _)
+            | Key::MetaTiers(account)
+            | Key::TemplateQuality(account, _) => {
                 format!("a:{account}")
             }
             Key::Portfolio(portfolio) => format!("p:{portfolio}"),
@@ -86,6 +94,8 @@ pub enum Entry {
     Consent(ConsentLog),
     Link(CustomerLink),
     MetaTiers(MetaTiers),
+    /// A template's quality scores (`GREEN`, `YELLOW`, `RED`, …) by the instant Meta gave them.
+    Quality(History<String>),
 }
 
 /// An entry as read, with the version a write must find to replace it.

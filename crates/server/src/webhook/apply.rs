@@ -52,6 +52,24 @@ pub(crate) async fn apply(store: &dyn Store, policy: &Policy, effect: &Effect) -
                 links::move_customer(store, &thread.business_id, &thread.customer_id, to, *now).await?;
             Ok(Applied::from_changed(moved))
         }
+        Effect::TemplateQuality {
+            account,
+            template,
+            score,
+            at,
+        } => {
+            let key = Key::TemplateQuality(account.clone(), template.clone());
+            let updated = registry::try_update(store, &key, |current| {
+                let mut history = match current {
+                    Some(Entry::Quality(history)) => history,
+                    _ => History::default(),
+                };
+                let changed = history.put(*at, score.clone());
+                Ok::<_, String>((Entry::Quality(history), changed))
+            })
+            .await?;
+            Ok(outcome(updated))
+        }
         Effect::MetaTier { account, tier } => {
             let updated = registry::try_update(store, &Key::MetaTiers(account.clone()), |current| {
                 let mut tiers = match current {

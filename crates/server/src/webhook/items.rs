@@ -11,8 +11,9 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use super::payload::{
-    AccountUpdate, Change, Contact, Entry, InboundMessage, LimitUpdate, MessagesValue, Notification, Status,
-    TemplateCategoryUpdate, TemplateStatusUpdate, UserPreference, UserPreferencesValue,
+    AccountUpdate, Change, Contact, Entry, InboundMessage, LimitUpdate, MessagesValue, Notification,
+    QualityUpdate, Status, TemplateCategoryUpdate, TemplateStatusUpdate, UserPreference,
+    UserPreferencesValue,
 };
 use crate::convert::Clock;
 
@@ -83,6 +84,13 @@ pub(crate) enum Effect {
         account: AccountId,
         template: TemplateName,
         category: TemplateCategory,
+        at: Instant,
+    },
+    /// Meta gives a template a quality score at `at`; no decision depends on it.
+    TemplateQuality {
+        account: AccountId,
+        template: TemplateName,
+        score: String,
         at: Instant,
     },
     /// Meta announces the account's volume tier of a market, category and month.
@@ -166,12 +174,14 @@ fn read_change(path: &str, change: Change, context: &Context, items: &mut Vec<It
         "messages" => read_messages(&value_path, value, context, items),
         "user_preferences" => read_user_preferences(&value_path, value, context, items),
         // Meta has sent quality updates under this field too: they carry a quality score, no event.
-        "message_template_status_update" if is_quality_update(&value) => items.push(quality(path)),
+        "message_template_status_update" if is_quality_update(&value) => {
+            items.push(one(path, quality(value, context)));
+        }
         "message_template_status_update" => {
             items.push(one(path, template_status(value, context)));
         }
         "template_category_update" => items.push(one(path, template_category(value, context))),
-        "message_template_quality_update" => items.push(quality(path)),
+        "message_template_quality_update" => items.push(one(path, quality(value, context))),
         "phone_number_quality_update" | "business_capability_update" => {
             items.push(one(path, messaging_limit(value, context)));
         }
@@ -188,13 +198,20 @@ fn is_quality_update(value: &Value) -> bool {
         && (value.get("new_quality_score").is_some() || value.get("previous_quality_score").is_some())
 }
 
-fn quality(path: &str) -> Item {
-    Item {
-        path: path.to_owned(),
-        what: What::Ignored(
-            "a template's quality score decides nothing in Hourglass, and it is not kept".to_owned(),
-        ),
-    }
+/// A template's quality score: kept, with the template's name, at the entry's time.
+fn quality(value: Value, context: &Context) -> Result<What, String> {
+    let update = parse::<QualityUpdate>(value)?;
+    let template = template_name(&update.message_template_name, &update.message_template_language)?;
+    let score = update
+        .new_quality_score
+        .filter(|score| !score.trim().is_empty())
+        .ok_or("new_quality_score: a quality update names no score")?;
+    Ok(What::Apply(Effect::TemplateQuality {
+        account: context.account.clone(),
+        template,
+        score: score.to_ascii_uppercase(),
+        at: context.at,
+    }))
 }
 
 /// An item from a result: its effect, or why it is invalid.

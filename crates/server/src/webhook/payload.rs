@@ -229,6 +229,15 @@ pub(super) struct TemplateCategoryUpdate {
     pub category_update_timestamp: Option<Timestamp>,
 }
 
+/// The `value` of `message_template_quality_update` (sometimes sent under
+/// `message_template_status_update`).
+#[derive(Debug, Deserialize)]
+pub(super) struct QualityUpdate {
+    pub message_template_name: String,
+    pub message_template_language: String,
+    pub new_quality_score: Option<String>,
+}
+
 /// The `value` of `account_update`: an `event`, and for `VOLUME_BASED_PRICING_TIER_UPDATE` the tier.
 #[derive(Debug, Deserialize)]
 pub(super) struct AccountUpdate {

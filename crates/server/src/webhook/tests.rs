@@ -294,7 +294,11 @@ fn a_quality_update_under_the_status_field_is_read_as_a_quality_update() {
     assert!(body.contains("\"message_template_status_update\""));
     let items = items(body.as_bytes(), clock()).unwrap();
     assert!(
-        matches!(&items[..], [Item { what: What::Ignored(reason), .. }] if reason.contains("quality")),
+        matches!(
+            &items[..],
+            [Item { what: What::Apply(Effect::TemplateQuality { score, at, .. }), .. }]
+                if score == "YELLOW" && *at == Instant::from_millis(1_674_864_290_000)
+        ),
         "{items:?}"
     );
 }

@@ -51,6 +51,10 @@ pub enum EntryV1 {
     MetaTiers {
         tiers: Vec<MetaTierV1>,
     },
+    /// A template's quality scores.
+    Quality {
+        changes: Vec<ChangeV1<QualityV1>>,
+    },
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -96,6 +100,11 @@ pub struct TemplateV1 {
     category: TemplateCategoryV1,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     paused_until: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QualityV1 {
+    score: String,
 }
 
 /// One of Meta's tiers; `month` is `YYYY-MM`.
@@ -248,6 +257,9 @@ impl From<&Entry> for EntryRecord {
                 aliases: link.aliases.iter().map(|id| id.as_str().to_owned()).collect(),
                 moved_to: link.moved_to.as_ref().map(|id| id.as_str().to_owned()),
             },
+            Entry::Quality(history) => EntryV1::Quality {
+                changes: changes_v1(history, |score| QualityV1 { score: score.clone() }),
+            },
             Entry::MetaTiers(tiers) => EntryV1::MetaTiers {
                 tiers: tiers
                     .tiers()
@@ -335,6 +347,7 @@ impl TryFrom<EntryRecord> for Entry {
                     moved_to: moved_to.as_deref().map(id).transpose()?,
                 })
             }
+            EntryV1::Quality { changes } => Entry::Quality(history(changes, |quality| Ok(quality.score))?),
             EntryV1::MetaTiers { tiers } => Entry::MetaTiers(MetaTiers::from_tiers(
                 tiers
                     .into_iter()
