@@ -135,18 +135,7 @@ impl Inner {
             .insert(index_key(keep_until, Kind::Delivery, &key), Vec::new())
             .map_err(|error| self.fail(format!("a write failed: {error}")))?;
         let next = value(keep_until, Version(version.0 + 1), record);
-        let swapped = self
-            .deliveries
-            .compare_and_swap(&key, current, Some(next))
-            .map_err(|error| self.fail(format!("a write failed: {error}")))?;
-        if swapped.is_err() {
-            return Ok(false);
-        }
-        self.db
-            .flush()
-            .map_err(|error| self.fail(format!("a flush failed: {error}")))?;
-        self.check_directory()?;
-        Ok(true)
+        self.swap_durably(&self.deliveries, &key, current, next)
     }
 
     pub(super) fn list_deliveries(

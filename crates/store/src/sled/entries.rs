@@ -45,9 +45,21 @@ impl Inner {
         let mut next = Vec::with_capacity(8 + bytes.len());
         next.extend_from_slice(&(version.0 + 1).to_be_bytes());
         next.extend_from_slice(bytes);
-        let swapped = self
-            .registry
-            .compare_and_swap(name.as_bytes(), current, Some(next))
+        self.swap_durably(&self.registry, name.as_bytes(), current, next)
+    }
+
+    /// Replaces `current` with `next` at `key` of `tree` if `current` is still there, and flushes
+    /// before it returns true; returns false when another write got there first. A write or flush the
+    /// disk refuses fails the store. Blocks on the disk.
+    pub(super) fn swap_durably(
+        &self,
+        tree: &::sled::Tree,
+        key: &[u8],
+        current: Option<IVec>,
+        next: Vec<u8>,
+    ) -> Result<bool, Error> {
+        let swapped = tree
+            .compare_and_swap(key, current, Some(next))
             .map_err(|error| self.fail(format!("a write failed: {error}")))?;
         if swapped.is_err() {
             return Ok(false);
