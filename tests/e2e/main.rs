@@ -10,6 +10,7 @@ mod privacy;
 mod readme;
 mod redis;
 mod scenarios;
+mod sdk_payloads;
 mod webhooks;
 
 use hourglass_e2e::hourglass_binary;

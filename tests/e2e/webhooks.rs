@@ -1109,6 +1109,26 @@ async fn a_phone_number_and_a_bsuid_linked_are_one_customer() {
         "{decision:?}"
     );
 
+    // Meta says the customer's BSUID changed, naming no phone number: the new BSUID leads to the
+    // thread the old one did.
+    let new_bsuid = "US.98765432109876543210";
+    let changed = json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": ACCOUNT, "changes": [{"field": "messages", "value": {
+            "metadata": {"phone_number_id": BUSINESS},
+            "messages": [{"id": "wamid.bsuid-change", "timestamp": "1749416400", "type": "system",
+                "system": {"type": "user_changed_user_id", "user_id": new_bsuid,
+                    "previous_user_id": BSUID}}]
+        }}]}]
+    });
+    let applied = ingest(&mut client, changed.to_string().as_bytes()).await;
+    assert_eq!(applied.applied, 1, "{applied:?}");
+    assert!(
+        authorize(server.addr, new_bsuid, free_form(), reply_at)
+            .await
+            .allowed
+    );
+
     // Meta says the customer changed number: the window and the BSUID follow them to the new one, and
     // the old number, which may go to somebody else, keeps nothing.
     let moved = ingest(&mut client, &fixture("messages.system_user_changed_number.json")).await;

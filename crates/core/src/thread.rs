@@ -1,7 +1,7 @@
 //! The state of one thread: its customer service window, its free-entry-point response windows, and its
 //! conversations, each with explicit instants so that no decision depends on when state is read.
 
-use crate::{Category, Conversation, Duration, Instant, Span};
+use crate::{Category, Conversation, CustomerId, Duration, Instant, Span};
 
 /// How long after the latest event of a thread the state is kept beyond the windows it holds: late
 /// webhooks are retried for up to 36 hours, and message ids are kept for at least 72 hours.
@@ -33,6 +33,9 @@ pub struct ThreadParts {
     /// Marketing templates sent outside a customer service window while the account had a marketing
     /// cap: each from its sending to the end of the cap's window then.
     pub marketing_sent: Vec<Span>,
+    /// Set on the emptied thread of a customer id linked to another (docs/SPEC.md section 13.4): the
+    /// id whose thread holds the customer now. No step runs on such a thread: the ledger goes there.
+    pub moved_to: Option<CustomerId>,
 }
 
 /// A thread's state. The customer service window is kept as sorted, disjoint, non-touching spans.
@@ -59,6 +62,21 @@ impl ThreadState {
     /// Returns whether nothing was ever recorded.
     pub fn is_empty(&self) -> bool {
         self.parts.latest_event_at.is_none()
+    }
+
+    /// Returns the empty state of a thread whose customer is kept under `canonical` from now on.
+    pub fn moved(canonical: CustomerId) -> ThreadState {
+        ThreadState {
+            parts: ThreadParts {
+                moved_to: Some(canonical),
+                ..ThreadParts::default()
+            },
+        }
+    }
+
+    /// Returns the id this thread's customer is kept under now, when it moved (`moved`).
+    pub fn moved_to(&self) -> Option<&CustomerId> {
+        self.parts.moved_to.as_ref()
     }
 
     /// Returns the instant at which an outbound message with event time `at` is decided: outbound
@@ -246,6 +264,7 @@ mod tests {
             last_outbound_at: Some(latest),
             latest_event_at: Some(latest),
             marketing_sent: vec![Span::starting_at(latest, hours(24))],
+            moved_to: None,
         })
     }
 

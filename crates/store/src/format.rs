@@ -11,8 +11,8 @@
 use std::str::FromStr;
 
 use hourglass_core::{
-    Answer, Category, Charge, Conversation, Currency, Decision, DenyReason, Instant, Money, PricingModel,
-    PricingType, ResponseWindow, Span, ThreadParts, ThreadState, Verdict,
+    Answer, Category, Charge, Conversation, Currency, CustomerId, Decision, DenyReason, Instant, Money,
+    PricingModel, PricingType, ResponseWindow, Span, ThreadParts, ThreadState, Verdict,
 };
 use rust_decimal::Decimal;
 use serde::de::DeserializeOwned;
@@ -63,6 +63,9 @@ pub struct ThreadV1 {
     /// Marketing templates counted by a marketing cap, each `[sent, end of the cap's window)`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     marketing_sent: Vec<SpanV1>,
+    /// The customer id a linked id's emptied thread leads to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    moved_to: Option<String>,
 }
 
 /// Version 1 of a free-tier counter.
@@ -256,6 +259,7 @@ impl ThreadRecord {
                 .iter()
                 .map(|span| SpanV1::from(*span))
                 .collect(),
+            moved_to: parts.moved_to.as_ref().map(|id| id.as_str().to_owned()),
         })
     }
 
@@ -293,6 +297,8 @@ impl ThreadRecord {
                 last_outbound_at: v1.last_outbound_at.map(Instant::from_millis),
                 latest_event_at: v1.latest_event_at.map(Instant::from_millis),
                 marketing_sent: v1.marketing_sent.into_iter().map(Span::from).collect(),
+                // A stored id was valid when it was written; one that no longer is leads nowhere.
+                moved_to: v1.moved_to.and_then(|id| CustomerId::new(&id).ok()),
             }),
         }
     }

@@ -93,7 +93,9 @@ pub async fn record(store: &dyn Store, policy: &Policy, entry: &Entry) -> Result
                 // The customer may have been linked to another id meanwhile (`links`): then its step
                 // starts over on the thread it is kept under now.
                 let link = links::read_link(store, &entry.event.thread).await?;
-                if links::canonical(&entry.event.thread, &link) != event.thread {
+                if current.snapshot.thread.moved_to().is_some()
+                    || links::canonical(&entry.event.thread, &link) != event.thread
+                {
                     (event, read) =
                         read_resolved(store, policy, &entry.event, Some(&entry.message_id)).await?;
                     continue;
@@ -131,9 +133,16 @@ pub async fn authorize(store: &dyn Store, policy: &Policy, event: &Event) -> Res
 pub async fn thread(store: &dyn Store, thread: &ThreadKey) -> Result<ThreadState, Error> {
     let plan = ReadPlan::thread(thread);
     let (read, link) = futures::join!(store.read(&plan), links::read_link(store, thread));
-    let canonical = links::canonical(thread, &link?);
+    let state = read?.snapshot.thread;
+    let canonical = match state.moved_to() {
+        Some(moved_to) => ThreadKey {
+            business_id: thread.business_id.clone(),
+            customer_id: moved_to.clone(),
+        },
+        None => links::canonical(thread, &link?),
+    };
     if canonical == *thread {
-        return Ok(read?.snapshot.thread);
+        return Ok(state);
     }
     Ok(store.read(&ReadPlan::thread(&canonical)).await?.snapshot.thread)
 }
@@ -153,8 +162,19 @@ async fn read_resolved(
         links::read_link(store, &event.thread)
     );
     let first = first?;
-    let canonical = links::canonical(&event.thread, &link?);
-    if first.snapshot.prior.is_some() || canonical == event.thread {
+    if first.snapshot.prior.is_some() {
+        return Ok((event.clone(), first));
+    }
+    // A thread emptied by a link says where its customer went, in case the link was read before it
+    // was written.
+    let canonical = match first.snapshot.thread.moved_to() {
+        Some(moved_to) => ThreadKey {
+            business_id: event.thread.business_id.clone(),
+            customer_id: moved_to.clone(),
+        },
+        None => links::canonical(&event.thread, &link?),
+    };
+    if canonical == event.thread {
         return Ok((event.clone(), first));
     }
     let event = Event {

@@ -88,7 +88,7 @@ pub async fn link(
             remove_alias(store, &with_customer(business, &old), alias_id).await?;
         }
     }
-    absorb(store, &alias, &target, now).await?;
+    absorb(store, &alias, &target, Leaves::Redirect, now).await?;
     Ok(changed)
 }
 
@@ -124,7 +124,7 @@ pub async fn move_customer(
     })
     .await?;
     changed |= updated.is_ok_and(|updated| updated.changed);
-    changed |= absorb(store, &from, &to, now).await?;
+    changed |= absorb(store, &from, &to, Leaves::Nothing, now).await?;
     let emptied = registry::update(store, &Key::Consent(from.clone()), |current| {
         let had = matches!(&current, Some(Entry::Consent(log)) if !log.events().is_empty());
         (Entry::Consent(ConsentLog::default()), had)
@@ -181,9 +181,29 @@ async fn remove_alias(store: &dyn Store, canonical: &ThreadKey, alias: &Customer
     .map(drop)
 }
 
+/// What `absorb` leaves in the thread it empties.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Leaves {
+    /// `ThreadState::moved`: a step that read the link before it was written, and the thread after it
+    /// was emptied, is sent on to the canonical thread by the ledger.
+    Redirect,
+    /// An empty thread: the id may be somebody else's next (a number change).
+    Nothing,
+}
+
 /// Moves the state and consent of thread `from` into thread `to`, and empties `from`. Returns whether
 /// `from` held anything.
-async fn absorb(store: &dyn Store, from: &ThreadKey, to: &ThreadKey, now: Instant) -> Result<bool, Error> {
+async fn absorb(
+    store: &dyn Store,
+    from: &ThreadKey,
+    to: &ThreadKey,
+    leaves: Leaves,
+    now: Instant,
+) -> Result<bool, Error> {
+    let emptied = match leaves {
+        Leaves::Redirect => ThreadState::moved(to.customer_id.clone()),
+        Leaves::Nothing => ThreadState::default(),
+    };
     let consent = registry::get(store, &Key::Consent(from.clone())).await?;
     if let Some(Entry::Consent(theirs)) = consent
         && !theirs.events().is_empty()
@@ -201,6 +221,17 @@ async fn absorb(store: &dyn Store, from: &ThreadKey, to: &ThreadKey, now: Instan
     for _ in 0..MAX_ATTEMPTS {
         let Read { version, snapshot } = store.read(&ReadPlan::thread(from)).await?;
         if snapshot.thread.is_empty() {
+            if snapshot.thread != emptied {
+                write(
+                    store,
+                    from,
+                    version,
+                    &emptied,
+                    &marker("emptied", to, version),
+                    now,
+                )
+                .await?;
+            }
             return Ok(false);
         }
         merge_into(store, to, &snapshot.thread, from, now).await?;
@@ -209,7 +240,7 @@ async fn absorb(store: &dyn Store, from: &ThreadKey, to: &ThreadKey, now: Instan
             store,
             from,
             version,
-            &ThreadState::default(),
+            &emptied,
             &marker("emptied", to, version),
             now,
         )

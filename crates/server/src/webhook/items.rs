@@ -354,7 +354,7 @@ fn inbound(message: Value, business: BusinessId, clock: Clock) -> Result<What, S
 
 /// A system message: the customer changed number (`user_changed_number`: `from` the old one,
 /// `system.wa_id` the new one) or BSUID (`user_changed_user_id`: `system.user_id` the new one, `from` the
-/// phone number or `from_user_id` the old BSUID).
+/// phone number, or the old BSUID in `system.previous_user_id` or `from_user_id`).
 fn system(message: InboundMessage, business: BusinessId, clock: Clock) -> Result<What, String> {
     let system = message.system.ok_or("a system message without `system`")?;
     let kind = system.kind.unwrap_or_default();
@@ -380,22 +380,29 @@ fn system(message: InboundMessage, business: BusinessId, clock: Clock) -> Result
                 .user_id
                 .ok_or("system.user_id: a user_changed_user_id message names no new BSUID")?;
             let to = CustomerId::named("system.user_id", &to).map_err(|error| error.to_string())?;
-            match (message.from.as_deref(), message.from_user_id.as_deref()) {
+            // The old BSUID: `system.previous_user_id` (Meta's shape since August 2026), or the sender.
+            let old = match (&system.previous_user_id, &message.from_user_id) {
+                (Some(old), _) => Some(("system.previous_user_id", old.as_str())),
+                (None, Some(old)) => Some(("from_user_id", old.as_str())),
+                (None, None) => None,
+            };
+            match (message.from.as_deref(), old) {
                 // The phone number stays the customer's id; the new BSUID leads to it.
                 (Some(phone), _) => Ok(What::Apply(Effect::Link {
                     thread: thread(CustomerId::named("from", phone).map_err(|error| error.to_string())?),
                     alias: to,
                     now: clock.now,
                 })),
-                // A customer known by BSUIDs only: the new one takes over, the old one leads to it.
-                (None, Some(old)) => Ok(What::Apply(Effect::Link {
-                    thread: thread(to),
-                    alias: CustomerId::named("from_user_id", old).map_err(|error| error.to_string())?,
+                // No phone number: the new BSUID leads where the old one does (its phone number's
+                // thread, or the old BSUID's own for a customer known by BSUIDs only).
+                (None, Some((field, old))) => Ok(What::Apply(Effect::Link {
+                    thread: thread(CustomerId::named(field, old).map_err(|error| error.to_string())?),
+                    alias: to,
                     now: clock.now,
                 })),
-                (None, None) => {
-                    Err("has neither from nor from_user_id: whose BSUID changed is unknown".to_owned())
-                }
+                (None, None) => Err("has neither from, system.previous_user_id nor from_user_id: \
+                                     whose BSUID changed is unknown"
+                    .to_owned()),
             }
         }
         other => Ok(What::Ignored(format!(

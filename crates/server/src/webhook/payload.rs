@@ -152,6 +152,9 @@ pub(super) struct System {
     pub wa_id: Option<String>,
     /// For `user_changed_user_id`: the new BSUID.
     pub user_id: Option<String>,
+    /// For `user_changed_user_id` since August 2026: the old BSUID (such a message names no phone
+    /// number).
+    pub previous_user_id: Option<String>,
 }
 
 /// `value.statuses[]`: the delivery status of an outbound message.

@@ -122,7 +122,12 @@ async fn foreign_and_held_databases_are_refused() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let foreign = dir.path().join("foreign");
     {
-        let db = ::sled::open(&foreign).expect("sled opens");
+        // No background flusher, which could hold the lock for a moment after the drop.
+        let db = ::sled::Config::new()
+            .path(&foreign)
+            .flush_every_ms(None)
+            .open()
+            .expect("sled opens");
         db.insert(b"someone", &b"else"[..]).expect("sled writes");
         db.flush().expect("sled flushes");
     }
@@ -152,7 +157,13 @@ async fn a_format_1_database_is_migrated_and_its_answers_still_count() {
     {
         // A database as format 1 left it: a counter under `account \0 month`, an answer under
         // `business \0 message id`.
-        let db = ::sled::open(&path).expect("sled opens");
+        // No background flusher: it could hold the database's lock for a moment after the drop, and
+        // the store below opens it at once.
+        let db = ::sled::Config::new()
+            .path(&path)
+            .flush_every_ms(None)
+            .open()
+            .expect("sled opens");
         db.insert(FORMAT_KEY, FORMAT_1).expect("sled writes");
         let counters = db.open_tree("free_tier").expect("sled opens a tree");
         let counter = CounterRecord::new(7, Some(T0.plus(Duration::hours(24))));
