@@ -10,9 +10,11 @@
 //! Linking writes the links first, so that every request that starts after it goes to the canonical
 //! thread, and then moves what the alias's thread holds into the canonical one (`absorb`): it merges the
 //! alias's state into the canonical thread (`ThreadState::merge`, which a retry repeats harmlessly) and
-//! then empties the alias's thread at the version it read. A step that read the alias's thread before
-//! the link was written fails its commit against that version, reads the link again, and starts over on
-//! the canonical thread (`ledger::record`), so nothing recorded under the alias is lost. The alias's
+//! then empties the alias's thread at the version it read, leaving a mark of where its customer went
+//! (`ThreadState::moved`). A step that read the alias's thread before it was emptied fails its commit
+//! against that version; one that read the link before it was written, and the thread after, finds the
+//! mark; either starts over on the canonical thread (`ledger::record`), so nothing recorded under the
+//! alias is lost. The alias's
 //! consent is merged into the canonical thread's as well.
 
 use hourglass_core::{
