@@ -90,12 +90,9 @@ pub async fn record(store: &dyn Store, policy: &Policy, entry: &Entry) -> Result
             Committed::Done => return Ok(step.answer),
             Committed::Conflict(current) => {
                 release_all(store, &holds).await?;
-                // The customer may have been linked to another id meanwhile (`links`): then its step
-                // starts over on the thread it is kept under now.
-                let link = links::read_link(store, &entry.event.thread).await?;
-                if current.snapshot.thread.moved_to().is_some()
-                    || links::canonical(&entry.event.thread, &link) != event.thread
-                {
+                // A link emptied the thread meanwhile, and marked where its customer went (`links`):
+                // the step starts over on the thread the customer is kept under now.
+                if current.snapshot.thread.moved_to().is_some() {
                     (event, read) =
                         read_resolved(store, policy, &entry.event, Some(&entry.message_id)).await?;
                     continue;
