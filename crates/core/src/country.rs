@@ -136,7 +136,7 @@ const CALLING_PREFIXES: &[(&str, &str)] = &[
     ("KR", "82"),
     ("KW", "965"),
     ("KY", "1345"),
-    ("KZ", "7"),
+    ("KZ", "77"),
     ("LA", "856"),
     ("LB", "961"),
     ("LC", "1758"),
@@ -303,7 +303,7 @@ mod tests {
             ("SA", "966"),
             ("EG", "20"),
             ("RU", "7"),
-            ("KZ", "7"),
+            ("KZ", "77"),
             ("XK", "383"),
         ] {
             assert_eq!(calling_prefix(code), Some(prefix), "{code}");

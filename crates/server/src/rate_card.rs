@@ -11,12 +11,14 @@ use std::str::FromStr;
 use hourglass_core::{Currency, Instant, RateCard, RateRow};
 use rust_decimal::Decimal;
 use serde::Deserialize;
+use toml::Spanned;
 
-/// The rate card shipped with Hourglass: Meta's June 2023 rates as reported by resellers.
+/// The rate card shipped with Hourglass: Meta's rates from 2023-06-01 as reported by resellers, with
+/// every market of Meta's country table (see the file's comments for sources and gaps).
 pub const DEFAULT_RATE_CARD: &str = include_str!("../ratecards/default.toml");
 
-/// The largest rate card file, in bytes. The shipped card is 2.5 KB; one with every market and many
-/// effective dates stays far below a megabyte.
+/// The largest rate card file, in bytes. The shipped card, with every market and its dated rows, is
+/// about 40 KB; Meta's cards in several currencies stay far below a megabyte.
 pub const MAX_RATE_CARD_BYTES: u64 = 1024 * 1024;
 
 /// The most decimal places a rate may have: `google.type.Money` carries nanos.
@@ -42,6 +44,12 @@ pub enum Error {
         origin: String,
         row_number: usize,
         market: String,
+        reason: String,
+    },
+    #[error("rate card {origin}, prefix move {move_number}: {reason}")]
+    Move {
+        origin: String,
+        move_number: usize,
         reason: String,
     },
     #[error("rate card {origin}: {reason}")]
@@ -93,52 +101,95 @@ fn read_card(path: &Path) -> Result<String, Error> {
     Ok(text)
 }
 
-/// Parses a rate card from TOML; `origin` names it in errors.
+/// Parses a rate card from TOML; `origin` names it in errors, which give the line and field at fault.
 pub fn parse(text: &str, origin: &str) -> Result<RateCard, Error> {
     let file: RateCardFile = toml::from_str(text).map_err(|error| Error::Syntax {
         origin: origin.to_owned(),
         message: describe_toml_error(text, &error),
     })?;
-    let RateCardFile { rates } = file;
-    let rows = rates
-        .into_iter()
-        .enumerate()
-        .map(|(row_idx, row)| {
-            let market = row.market.clone();
-            to_rate_row(row).map_err(|reason| Error::Row {
-                origin: origin.to_owned(),
-                row_number: row_idx + 1,
-                market,
-                reason,
-            })
-        })
-        .collect::<Result<Vec<RateRow>, Error>>()?;
-    RateCard::new(rows).map_err(|error| Error::Card {
+    let RateCardFile { rates, prefix_moves } = file;
+    let mut builder = RateCard::builder();
+    for (row_idx, row) in rates.into_iter().enumerate() {
+        let market = row.market.clone();
+        let row_error = |reason| Error::Row {
+            origin: origin.to_owned(),
+            row_number: row_idx + 1,
+            market: market.clone(),
+            reason,
+        };
+        let default = row.default;
+        let utility_tiers = to_tiers(text, "utility_tiers", row.utility_tiers.as_ref()).map_err(row_error)?;
+        let authentication_tiers =
+            to_tiers(text, "authentication_tiers", row.authentication_tiers.as_ref()).map_err(row_error)?;
+        let rate_row = to_rate_row(text, row).map_err(row_error)?;
+        builder.card_row(rate_row, default, utility_tiers, authentication_tiers);
+    }
+    for (move_idx, prefix_move) in prefix_moves.into_iter().enumerate() {
+        let PrefixMoveFile {
+            prefixes,
+            market,
+            effective_from,
+        } = prefix_move;
+        let effective_from = to_instant(text, &effective_from).map_err(|reason| Error::Move {
+            origin: origin.to_owned(),
+            move_number: move_idx + 1,
+            reason,
+        })?;
+        builder.prefix_move(prefixes, market, effective_from);
+    }
+    builder.build().map_err(|error| Error::Card {
         origin: origin.to_owned(),
         reason: error.reason,
     })
 }
 
-/// A rate card file: one `[[rates]]` table per market and effective date.
+/// A rate card file: one `[[rates]]` table per market, currency and effective date, and one
+/// `[[prefix_moves]]` table per dated change of the market map.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RateCardFile {
     rates: Vec<RateRowFile>,
+    #[serde(default)]
+    prefix_moves: Vec<PrefixMoveFile>,
 }
 
-/// One `[[rates]]` table, as written.
+/// One `[[rates]]` table, as written; the fields that can be wrong after parsing keep their place in
+/// the file, so that an error names its line.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RateRowFile {
     market: String,
     #[serde(default)]
     prefixes: Vec<String>,
-    currency: String,
-    effective_from: toml::value::Datetime,
-    marketing: String,
-    utility: String,
-    authentication: String,
-    service: String,
+    currency: Spanned<String>,
+    #[serde(default)]
+    default: bool,
+    effective_from: Spanned<toml::value::Datetime>,
+    marketing: Spanned<String>,
+    utility: Spanned<String>,
+    authentication: Spanned<String>,
+    service: Spanned<String>,
+    #[serde(default)]
+    utility_tiers: Option<Spanned<Vec<TierFile>>>,
+    #[serde(default)]
+    authentication_tiers: Option<Spanned<Vec<TierFile>>>,
+}
+
+/// One tier of a ladder: `{ from = 750001, rate = "0.1081" }`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TierFile {
+    from: u64,
+    rate: String,
+}
+
+/// One `[[prefix_moves]]` table: from `effective_from` on, `prefixes` belong to `market`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PrefixMoveFile {
+    prefixes: Vec<String>,
+    market: String,
+    effective_from: Spanned<toml::value::Datetime>,
 }
 
 /// Returns the message of a TOML error with the line it points at, such as
@@ -147,14 +198,24 @@ fn describe_toml_error(text: &str, error: &toml::de::Error) -> String {
     let Some(span) = error.span() else {
         return error.message().to_owned();
     };
-    let line_number = text
-        .get(..span.start)
-        .map_or(1, |before| before.matches('\n').count() + 1);
-    let line = text.lines().nth(line_number - 1).unwrap_or_default().trim();
-    format!("line {line_number} (`{line}`): {}", error.message())
+    format!("{}: {}", at_line(text, span.start), error.message())
 }
 
-fn to_rate_row(row: RateRowFile) -> Result<RateRow, String> {
+/// Names the line of `text` holding byte `offset`, such as ``line 6 (`marketing = 0.0604`)``.
+fn at_line(text: &str, offset: usize) -> String {
+    let line_number = text
+        .get(..offset)
+        .map_or(1, |before| before.matches('\n').count() + 1);
+    let line = text.lines().nth(line_number - 1).unwrap_or_default().trim();
+    format!("line {line_number} (`{line}`)")
+}
+
+/// Prefixes `reason` with the line of a field.
+fn located<T>(text: &str, field: &Spanned<T>, reason: String) -> String {
+    format!("{}: {reason}", at_line(text, field.span().start))
+}
+
+fn to_rate_row(text: &str, row: RateRowFile) -> Result<RateRow, String> {
     let RateRowFile {
         market,
         prefixes,
@@ -164,33 +225,87 @@ fn to_rate_row(row: RateRowFile) -> Result<RateRow, String> {
         utility,
         authentication,
         service,
+        ..
     } = row;
-    let currency = Currency::new(&currency).map_err(|error| format!("`currency` {}", error.reason))?;
+    let currency = Currency::new(currency.get_ref())
+        .map_err(|error| located(text, &currency, format!("`currency` {}", error.reason)))?;
     Ok(RateRow {
         market,
         prefixes,
         currency,
-        effective_from: to_instant(&effective_from)?,
-        marketing: to_rate("marketing", &marketing)?,
-        utility: to_rate("utility", &utility)?,
-        authentication: to_rate("authentication", &authentication)?,
-        service: to_rate("service", &service)?,
+        effective_from: to_instant(text, &effective_from)?,
+        marketing: to_rate(text, "marketing", &marketing)?,
+        utility: to_rate(text, "utility", &utility)?,
+        authentication: to_rate(text, "authentication", &authentication)?,
+        service: to_rate(text, "service", &service)?,
     })
 }
 
-fn to_instant(effective_from: &toml::value::Datetime) -> Result<Instant, String> {
-    let text = effective_from.to_string();
-    if effective_from.date.is_none() || effective_from.time.is_none() || effective_from.offset.is_none() {
-        return Err(format!(
-            "`effective_from` must be a date, time and offset such as 2023-06-01T00:00:00Z, got {text}"
+/// Parses a ladder and checks it on its own (the card checks its first rate against the row's).
+fn to_tiers(
+    text: &str,
+    name: &str,
+    ladder: Option<&Spanned<Vec<TierFile>>>,
+) -> Result<Vec<(u64, Decimal)>, String> {
+    let Some(ladder) = ladder else {
+        return Ok(Vec::new());
+    };
+    let mut tiers = Vec::with_capacity(ladder.get_ref().len());
+    for tier in ladder.get_ref() {
+        let rate = parse_rate(&format!("{name}` tier `rate"), &tier.rate)
+            .map_err(|reason| located(text, ladder, reason))?;
+        tiers.push((tier.from, rate));
+    }
+    if tiers.is_empty() {
+        return Err(located(text, ladder, format!("`{name}` has no tiers")));
+    }
+    if tiers[0].0 > 1 {
+        return Err(located(
+            text,
+            ladder,
+            format!("`{name}` must start at 0 or 1, not {}", tiers[0].0),
         ));
     }
-    let date_time = chrono::DateTime::parse_from_rfc3339(&text)
-        .map_err(|error| format!("`effective_from` {text} is not a valid instant: {error}"))?;
+    if let Some(pair) = tiers.windows(2).find(|pair| pair[1].0 <= pair[0].0) {
+        return Err(located(
+            text,
+            ladder,
+            format!(
+                "`{name}` bounds must increase: {} comes after {}",
+                pair[1].0, pair[0].0
+            ),
+        ));
+    }
+    Ok(tiers)
+}
+
+fn to_instant(text: &str, effective_from: &Spanned<toml::value::Datetime>) -> Result<Instant, String> {
+    let value = effective_from.get_ref();
+    let text_value = value.to_string();
+    if value.date.is_none() || value.time.is_none() || value.offset.is_none() {
+        return Err(located(
+            text,
+            effective_from,
+            format!(
+                "`effective_from` must be a date, time and offset such as 2023-06-01T00:00:00Z, got {text_value}"
+            ),
+        ));
+    }
+    let date_time = chrono::DateTime::parse_from_rfc3339(&text_value).map_err(|error| {
+        located(
+            text,
+            effective_from,
+            format!("`effective_from` {text_value} is not a valid instant: {error}"),
+        )
+    })?;
     Ok(Instant::from_millis(date_time.timestamp_millis()))
 }
 
-fn to_rate(name: &str, text: &str) -> Result<Decimal, String> {
+fn to_rate(text: &str, name: &str, value: &Spanned<String>) -> Result<Decimal, String> {
+    parse_rate(name, value.get_ref()).map_err(|reason| located(text, value, reason))
+}
+
+fn parse_rate(name: &str, text: &str) -> Result<Decimal, String> {
     let rate = Decimal::from_str(text.trim()).map_err(|error| {
         format!("`{name}` must be a decimal string such as \"0.8147\", got {text:?}: {error}")
     })?;
