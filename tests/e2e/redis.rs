@@ -624,7 +624,18 @@ async fn redis_outage_fails_fast_and_recovers() {
     let Some(mut redis) = start_redis() else {
         return;
     };
-    let mut server = BinaryServer::start_with(&redis.url(), &["--store-timeout-ms", "300"]).await;
+    // The conversation model, whose reply opens a conversation today as in 2023, so that the last
+    // check can tell a recovered thread from a lost one.
+    let mut server = BinaryServer::start_with(
+        &redis.url(),
+        &[
+            "--store-timeout-ms",
+            "300",
+            "--pricing-model",
+            "conversation-2023",
+        ],
+    )
+    .await;
     let pid = server.pid();
     let mut client = connect(server.addr).await;
     let business = Business::new(2, "919700");

@@ -9,7 +9,7 @@
 
 use std::collections::BTreeMap;
 
-use crate::{AccountId, Duration, Instant, Month, PortfolioId, RETENTION_GRACE, Span};
+use crate::{AccountId, BusinessId, Duration, Instant, Month, PortfolioId, RETENTION_GRACE, Span};
 
 /// How long a free-tier counter is kept after its last write: past the end of any month that a late or
 /// backfilled event could still reach.
@@ -30,6 +30,8 @@ pub enum CounterKey {
     /// The distinct customers a portfolio sent to outside a customer service window: a windowed
     /// counter, each slot (a customer) counting for 24 h from its latest such message.
     MessagingLimit { portfolio: PortfolioId },
+    /// The free service messages a business phone number sent in a calendar month, from 2026-10-01.
+    ServiceMessages { business: BusinessId, month: Month },
 }
 
 impl CounterKey {
@@ -39,6 +41,7 @@ impl CounterKey {
         match self {
             CounterKey::FreeTier { account, .. } => format!("a:{account}"),
             CounterKey::MessagingLimit { portfolio } => format!("p:{portfolio}"),
+            CounterKey::ServiceMessages { business, .. } => format!("r:{business}"),
         }
     }
 
@@ -47,13 +50,14 @@ impl CounterKey {
         match self {
             CounterKey::FreeTier { month, .. } => format!("free:{month}"),
             CounterKey::MessagingLimit { .. } => "reach".to_owned(),
+            CounterKey::ServiceMessages { month, .. } => format!("service:{month}"),
         }
     }
 
     /// Returns how long the counter is kept after its last write.
     pub fn retention(&self) -> Duration {
         match self {
-            CounterKey::FreeTier { .. } => FREE_TIER_RETENTION,
+            CounterKey::FreeTier { .. } | CounterKey::ServiceMessages { .. } => FREE_TIER_RETENTION,
             CounterKey::MessagingLimit { .. } => MESSAGING_LIMIT_RETENTION,
         }
     }

@@ -45,7 +45,10 @@ pub use guards::{Guard, Shadowed};
 pub use ids::{AccountId, BusinessId, CustomerId, CustomerKind, MessageId, PortfolioId, ThreadKey};
 pub use message::{Category, ClientPlatform, EntryPoint, Inbound, Outbound, Template, TemplateCategory};
 pub use money::{Currency, Money};
-pub use policy::{FREE_TIER_CONVERSATIONS, PER_MESSAGE_FROM, Policy, PricingSchedule, SERVICE_FREE_FROM};
+pub use policy::{
+    FREE_SERVICE_MESSAGES, FREE_TIER_CONVERSATIONS, PAID_SERVICE_FROM, PER_MESSAGE_FROM, Policy,
+    PricingSchedule, SERVICE_FREE_FROM,
+};
 pub use rate_card::{OTHER_MARKET, RateCard, RateRow};
 pub use registry::{
     Account, Business, Change, ConsentEvent, ConsentKind, ConsentLog, ConsentState, CustomerLink, Facts,

@@ -11,18 +11,27 @@ pub const SERVICE_FREE_FROM: Instant = Instant::from_millis(1_730_419_200_000);
 /// 2025-07-01T00:00:00Z: Meta moves to per-message pricing.
 pub const PER_MESSAGE_FROM: Instant = Instant::from_millis(1_751_328_000_000);
 
-/// Which pricing eras a deployment follows (the `--pricing-model` flag): one pinned whatever the date, or
-/// Meta's calendar. Each decision then prices under the era of its instant (`Era`), and a charge says
-/// which `PricingModel` it was priced under.
+/// 2026-10-01T00:00:00Z: Meta charges service messages past the free ones of a month, and utility
+/// templates inside a customer service window.
+pub const PAID_SERVICE_FROM: Instant = Instant::from_millis(1_790_812_800_000);
+
+/// The free service messages of each business phone number and calendar month, from 2026-10-01.
+pub const FREE_SERVICE_MESSAGES: u32 = 1_000;
+
+/// Which pricing eras a deployment follows (the `--pricing-model` flag): Meta's calendar, or one era
+/// pinned whatever the date. Each decision then prices under the era of its instant (`Era`), and a
+/// charge says which `PricingModel` it was priced under.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
 pub enum PricingSchedule {
-    /// Pinned to the conversation model of June 1, 2023, free tier included, whatever the date.
+    /// Following Meta's calendar by the date of each decision, in its account's zone.
     #[default]
-    Conversation2023,
-    /// Pinned to per-message pricing (July 1, 2025).
-    PerMessage,
-    /// Following Meta's calendar by the date of each decision.
     MetaCalendar,
+    /// Pinned to the conversation model of June 1, 2023, free tier included, whatever the date.
+    Conversation2023,
+    /// Pinned to per-message pricing of July 1, 2025 (service messages free).
+    PerMessage2025,
+    /// Pinned to per-message pricing of October 1, 2026 (paid service messages).
+    PerMessage2026,
 }
 
 /// The rules of pricing that apply at one instant.
@@ -32,7 +41,12 @@ pub(crate) enum Era {
     ConversationWithFreeTier,
     /// Conversation pricing; every service conversation is free (November 2024 to June 2025).
     ConversationServiceFree,
+    /// Per-message pricing; service messages free, and utility templates inside a customer service
+    /// window (July 2025 to September 2026).
     PerMessage,
+    /// Per-message pricing with paid service messages past each business's free ones of the month, and
+    /// utility templates charged inside a window too (from October 2026).
+    PerMessagePaidService,
 }
 
 /// The pricing policy of a deployment.
@@ -42,18 +56,30 @@ pub struct Policy {
     pub schedule: PricingSchedule,
     /// Free-tier service conversations per account and calendar month.
     pub free_tier_conversations: u32,
+    /// Free service messages per business and calendar month, from 2026-10-01.
+    pub free_service_messages: u32,
     /// The guards that run in shadow: they report what they would deny, and deny nothing.
     pub shadow: Shadowed,
 }
 
 impl Policy {
-    /// Returns the policy of the default deployment: the June 2023 model with its free tier.
+    /// Returns the policy pinned to the June 2023 model with its free tier, as the product was first
+    /// specified.
     pub fn conversation_2023(rate_card: RateCard) -> Policy {
         Policy {
             rate_card,
             schedule: PricingSchedule::Conversation2023,
             free_tier_conversations: FREE_TIER_CONVERSATIONS,
+            free_service_messages: FREE_SERVICE_MESSAGES,
             shadow: Shadowed::new(),
+        }
+    }
+
+    /// Returns the policy that follows Meta's calendar, the default deployment's.
+    pub fn meta_calendar(rate_card: RateCard) -> Policy {
+        Policy {
+            schedule: PricingSchedule::MetaCalendar,
+            ..Policy::conversation_2023(rate_card)
         }
     }
 
@@ -63,10 +89,12 @@ impl Policy {
         let at = local;
         match self.schedule {
             PricingSchedule::Conversation2023 => Era::ConversationWithFreeTier,
-            PricingSchedule::PerMessage => Era::PerMessage,
+            PricingSchedule::PerMessage2025 => Era::PerMessage,
+            PricingSchedule::PerMessage2026 => Era::PerMessagePaidService,
             PricingSchedule::MetaCalendar if at < SERVICE_FREE_FROM => Era::ConversationWithFreeTier,
             PricingSchedule::MetaCalendar if at < PER_MESSAGE_FROM => Era::ConversationServiceFree,
-            PricingSchedule::MetaCalendar => Era::PerMessage,
+            PricingSchedule::MetaCalendar if at < PAID_SERVICE_FROM => Era::PerMessage,
+            PricingSchedule::MetaCalendar => Era::PerMessagePaidService,
         }
     }
 }

@@ -6,7 +6,7 @@ use uuid::Uuid;
 
 use crate::guards;
 use crate::policy::Era;
-use crate::step::free_tier_counter;
+use crate::step::{free_tier_counter, service_messages_counter};
 use crate::thread::ResponseWindow;
 use crate::{
     Category, Charge, Claim, Conversation, Decision, Duration, Error, Inbound, Instant, MarketingCap, Money,
@@ -99,7 +99,7 @@ pub(crate) fn decide(
     let era = policy.era_at(local);
     let pricing_model = match era {
         Era::ConversationWithFreeTier | Era::ConversationServiceFree => PricingModel::Conversation,
-        Era::PerMessage => PricingModel::PerMessage,
+        Era::PerMessage | Era::PerMessagePaidService => PricingModel::PerMessage,
     };
     let rates = policy.rate_card.rates_for(&thread.customer_id, local);
     let zero = Money::zero(rates.currency);
@@ -123,6 +123,27 @@ pub(crate) fn decide(
         match (era, message) {
             (Era::PerMessage, _) => {
                 charge_per_message(message, window_end.is_some(), rates.price_of(message), zero)
+            }
+            // Templates pay their rate inside a window too; a service message is free while its business
+            // has free ones left this month, each taking a slot named by its thread, instant and number.
+            (Era::PerMessagePaidService, Outbound::Template(_)) => {
+                charge_per_message(message, false, rates.price_of(message), zero)
+            }
+            (Era::PerMessagePaidService, Outbound::FreeForm) => {
+                let counter = service_messages_counter(&snapshot.facts, thread, instant);
+                let ordinal = state.parts().service_messages;
+                next.parts_mut().service_messages = ordinal + 1;
+                if snapshot.counters.used(&counter) < policy.free_service_messages {
+                    claims.push(Claim {
+                        counter,
+                        slot: format!("{}@{}#{ordinal}", thread.customer_id, instant.as_millis()),
+                        limit: policy.free_service_messages,
+                        window: None,
+                    });
+                    charge_per_message(message, true, zero, zero)
+                } else {
+                    service_message(rates.price(Category::Service))
+                }
             }
             (_, Outbound::Template(template)) => {
                 let category = Category::from(template.category);
@@ -334,6 +355,20 @@ fn charge_per_message(message: &Outbound, window_open: bool, price: Money, zero:
         pricing_type,
         billable,
         category,
+        price,
+        opens_conversation: false,
+        conversation: None,
+    }
+}
+
+/// Returns the charge of a service message past its business's free ones of the month: the market's
+/// service rate.
+fn service_message(price: Money) -> Charge {
+    Charge {
+        pricing_model: PricingModel::PerMessage,
+        pricing_type: PricingType::Regular,
+        billable: true,
+        category: Category::Service,
         price,
         opens_conversation: false,
         conversation: None,

@@ -105,11 +105,18 @@ pub fn counters_read(
     };
     let instant = thread.decision_instant(event.at);
     let mut reads = Vec::new();
-    // Only a free-form message can open a service conversation, the one kind the free tier counts.
-    if matches!(message, Outbound::FreeForm)
-        && policy.era_at(facts.time_zone().wall_clock(instant)) == Era::ConversationWithFreeTier
-    {
-        reads.push(free_tier_counter(facts, &event.thread, instant).into());
+    // Only a free-form message can open a service conversation, the one kind the free tier counts, or
+    // be a service message, the one kind the free service messages count.
+    if matches!(message, Outbound::FreeForm) {
+        match policy.era_at(facts.time_zone().wall_clock(instant)) {
+            Era::ConversationWithFreeTier => {
+                reads.push(free_tier_counter(facts, &event.thread, instant).into());
+            }
+            Era::PerMessagePaidService => {
+                reads.push(service_messages_counter(facts, &event.thread, instant).into());
+            }
+            Era::ConversationServiceFree | Era::PerMessage => {}
+        }
     }
     // Only a message outside a customer service window counts for the messaging limit.
     if let Some(counter) = guards::messaging_limit_counter(facts)
@@ -166,6 +173,15 @@ pub fn step(policy: &Policy, snapshot: &Snapshot, event: &Event) -> Step {
                 write,
             }
         }
+    }
+}
+
+/// Returns the counter of free service messages a service message sent at `instant` counts against:
+/// its business phone number's, for the calendar month of `instant` in the account's zone.
+pub(crate) fn service_messages_counter(facts: &Facts, thread: &ThreadKey, instant: Instant) -> CounterKey {
+    CounterKey::ServiceMessages {
+        business: thread.business_id.clone(),
+        month: facts.time_zone().wall_clock(instant).utc_month(),
     }
 }
 

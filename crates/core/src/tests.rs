@@ -601,7 +601,7 @@ fn dry_runs_leave_new_conversation_ids_empty() {
 #[test]
 fn per_message_pricing_charges_templates_and_frees_service() {
     let mut timeline = Timeline::new();
-    timeline.policy.schedule = PricingSchedule::PerMessage;
+    timeline.policy.schedule = PricingSchedule::PerMessage2025;
     timeline.inbound(0.0);
     let free_form = timeline.outbound(1.0, Outbound::FreeForm);
     let charge = free_form.charge().unwrap();

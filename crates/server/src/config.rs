@@ -6,7 +6,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{CommandFactory, FromArgMatches, Parser, ValueEnum};
-use hourglass_core::{FREE_TIER_CONVERSATIONS, Guard, Policy, PricingSchedule};
+use hourglass_core::{FREE_SERVICE_MESSAGES, FREE_TIER_CONVERSATIONS, Guard, Policy, PricingSchedule};
 
 use crate::rate_card;
 
@@ -50,9 +50,11 @@ pub struct Config {
     #[arg(long, env = "HOURGLASS_RATE_CARD", value_name = "PATH")]
     pub rate_card: Option<PathBuf>,
 
-    /// The pricing model: pinned to the conversation model of June 2023 (free tier included), pinned to
-    /// per-message pricing (July 2025), or following Meta's calendar by the date of each message.
-    #[arg(long, env = "HOURGLASS_PRICING_MODEL", value_enum, default_value_t = PricingScheduleArg::Conversation2023)]
+    /// The pricing model: Meta's calendar by the date of each message (in its account's time zone), or
+    /// one era pinned whatever the date: the conversation model of June 2023 (free tier included),
+    /// per-message pricing of July 2025, or per-message pricing with paid service messages of October
+    /// 2026.
+    #[arg(long, env = "HOURGLASS_PRICING_MODEL", value_enum, default_value_t = PricingScheduleArg::MetaCalendar)]
     pub pricing_model: PricingScheduleArg,
 
     /// Guards to run in shadow, comma-separated: each reports what it would deny in
@@ -108,22 +110,26 @@ pub struct Config {
 /// The `--pricing-model` values.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
 pub enum PricingScheduleArg {
-    /// Conversation-based pricing of June 1, 2023, with its free tier, whatever the date.
-    #[value(name = "conversation-2023")]
-    Conversation2023,
-    /// Per-message pricing of July 1, 2025, whatever the date.
-    #[value(name = "per-message")]
-    PerMessage,
     /// Meta's model in force at the date of each message.
     #[value(name = "meta-calendar")]
     MetaCalendar,
+    /// Conversation-based pricing of June 1, 2023, with its free tier, whatever the date.
+    #[value(name = "conversation-2023")]
+    Conversation2023,
+    /// Per-message pricing of July 1, 2025, whatever the date (`per-message` is an older name of it).
+    #[value(name = "per-message-2025", alias = "per-message")]
+    PerMessage2025,
+    /// Per-message pricing with paid service messages of October 1, 2026, whatever the date.
+    #[value(name = "per-message-2026")]
+    PerMessage2026,
 }
 
 impl From<PricingScheduleArg> for PricingSchedule {
     fn from(pricing_model: PricingScheduleArg) -> PricingSchedule {
         match pricing_model {
             PricingScheduleArg::Conversation2023 => PricingSchedule::Conversation2023,
-            PricingScheduleArg::PerMessage => PricingSchedule::PerMessage,
+            PricingScheduleArg::PerMessage2025 => PricingSchedule::PerMessage2025,
+            PricingScheduleArg::PerMessage2026 => PricingSchedule::PerMessage2026,
             PricingScheduleArg::MetaCalendar => PricingSchedule::MetaCalendar,
         }
     }
@@ -274,6 +280,7 @@ pub(crate) fn load_policy(
         rate_card,
         schedule: PricingSchedule::from(pricing_model),
         free_tier_conversations: FREE_TIER_CONVERSATIONS,
+        free_service_messages: FREE_SERVICE_MESSAGES,
         shadow: shadow.iter().copied().collect(),
     }
 }

@@ -63,6 +63,9 @@ pub struct ThreadV1 {
     /// Marketing templates counted by a marketing cap, each `[sent, end of the cap's window)`.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     marketing_sent: Vec<SpanV1>,
+    /// Service messages sent under paid service pricing (`ThreadParts::service_messages`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    service_messages: u64,
     /// The customer id a linked id's emptied thread leads to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     moved_to: Option<String>,
@@ -259,6 +262,7 @@ impl ThreadRecord {
                 .iter()
                 .map(|span| SpanV1::from(*span))
                 .collect(),
+            service_messages: parts.service_messages,
             moved_to: parts.moved_to.as_ref().map(|id| id.as_str().to_owned()),
         })
     }
@@ -297,6 +301,7 @@ impl ThreadRecord {
                 last_outbound_at: v1.last_outbound_at.map(Instant::from_millis),
                 latest_event_at: v1.latest_event_at.map(Instant::from_millis),
                 marketing_sent: v1.marketing_sent.into_iter().map(Span::from).collect(),
+                service_messages: v1.service_messages,
                 // A stored id was valid when it was written; one that no longer is leads nowhere.
                 moved_to: v1.moved_to.and_then(|id| CustomerId::new(&id).ok()),
             }),

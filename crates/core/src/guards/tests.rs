@@ -556,6 +556,7 @@ fn calendar_rules_follow_the_account_zone() {
             .map(|read| match &read.counter {
                 CounterKey::FreeTier { account, month } => format!("{account} {month}"),
                 CounterKey::MessagingLimit { portfolio } => format!("limit {portfolio}"),
+                CounterKey::ServiceMessages { business, month } => format!("service {business} {month}"),
             })
             .collect()
     };
@@ -716,4 +717,182 @@ fn guard_7_limits_the_customers_a_portfolio_reaches_outside_a_window() {
     assert!(decision.is_allowed());
     assert_eq!(decision.shadow_deny_reason, Some(DenyReason::MessagingLimit));
     assert!(limit_claims(&passed).is_empty());
+}
+
+/// Steps one outbound message at `instant` in a thread whose customer wrote a minute before, reading
+/// every counter as `used`; returns the charge and the claims.
+fn paid_service_step(
+    schedule: PricingSchedule,
+    facts: &Facts,
+    instant: Instant,
+    used: u32,
+    message: Outbound,
+) -> (crate::Charge, Vec<crate::Claim>) {
+    let mut timeline = Timeline::new();
+    timeline.policy.schedule = schedule;
+    let thread = timeline.thread.clone();
+    let state = crate::rules::record_inbound(
+        &ThreadState::default(),
+        &Inbound::default(),
+        instant.minus(Duration::MINUTE),
+    );
+    let event = Event {
+        thread,
+        at: instant,
+        message: Message::Outbound(message),
+    };
+    let counters = counters_read(&timeline.policy, facts, &event, &state)
+        .into_iter()
+        .map(|read| (read.counter, used))
+        .collect();
+    let snapshot = Snapshot {
+        thread: state,
+        prior: None,
+        counters,
+        facts: facts.clone(),
+    };
+    let step = crate::step(&timeline.policy, &snapshot, &event);
+    let charge = step
+        .answer
+        .decision
+        .and_then(|decision| decision.charge().cloned())
+        .expect("an allowed message");
+    let claims = step.write.map(|write| write.claims).unwrap_or_default();
+    (charge, claims)
+}
+
+#[test]
+fn from_october_2026_service_messages_past_the_free_ones_and_utility_in_a_window_are_charged() {
+    let utc = Facts::default();
+    let before = PAID_SERVICE_FROM.minus(Duration::MILLISECOND);
+    let calendar = PricingSchedule::MetaCalendar;
+    let (charge, claims) = paid_service_step(calendar, &utc, before, 5_000, Outbound::FreeForm);
+    assert_eq!(
+        (charge.pricing_type, charge.billable, claims.len()),
+        (PricingType::FreeCustomerService, false, 0),
+        "service messages are free until 2026-10-01, and counted nowhere"
+    );
+    let utility = || {
+        Outbound::Template(crate::Template {
+            name: "order_update".to_owned(),
+            language: "en".to_owned(),
+            category: TemplateCategory::Utility,
+        })
+    };
+    let (charge, _) = paid_service_step(calendar, &utc, before, 0, utility());
+    assert_eq!(charge.pricing_type, PricingType::FreeCustomerService);
+
+    // From 00:00 on 2026-10-01, the first 1,000 of a business's month are free and each takes a slot.
+    let (charge, claims) = paid_service_step(calendar, &utc, PAID_SERVICE_FROM, 999, Outbound::FreeForm);
+    assert_eq!(
+        (
+            charge.category,
+            charge.pricing_type,
+            charge.billable,
+            charge.price.to_string()
+        ),
+        (
+            Category::Service,
+            PricingType::FreeCustomerService,
+            false,
+            "0 INR".to_owned()
+        )
+    );
+    let [claim] = claims.as_slice() else {
+        panic!("one claim: {claims:?}")
+    };
+    assert_eq!(claim.limit, FREE_SERVICE_MESSAGES);
+    assert_eq!(
+        claim.counter,
+        CounterKey::ServiceMessages {
+            business: Timeline::new().thread.business_id,
+            month: crate::Month {
+                year: 2026,
+                month: 10
+            },
+        }
+    );
+    // The 1,001st pays the market's service rate.
+    let (charge, claims) = paid_service_step(calendar, &utc, PAID_SERVICE_FROM, 1_000, Outbound::FreeForm);
+    assert_eq!(
+        (charge.pricing_type, charge.billable, charge.price.to_string()),
+        (PricingType::Regular, true, "0.3292 INR".to_owned())
+    );
+    assert!(claims.is_empty());
+    // A utility template inside the window is charged like any.
+    let (charge, _) = paid_service_step(calendar, &utc, PAID_SERVICE_FROM, 0, utility());
+    assert_eq!(
+        (charge.pricing_type, charge.billable, charge.price.to_string()),
+        (PricingType::Regular, true, "0.3456 INR".to_owned())
+    );
+    // Pinned eras ignore the date.
+    let (charge, _) = paid_service_step(
+        PricingSchedule::PerMessage2025,
+        &utc,
+        PAID_SERVICE_FROM,
+        0,
+        utility(),
+    );
+    assert_eq!(charge.pricing_type, PricingType::FreeCustomerService);
+    let (charge, claims) = paid_service_step(
+        PricingSchedule::PerMessage2026,
+        &utc,
+        before,
+        0,
+        Outbound::FreeForm,
+    );
+    assert_eq!(
+        (charge.pricing_type, claims.len()),
+        (PricingType::FreeCustomerService, 1)
+    );
+
+    // The era begins at 00:00 in the account's zone: 2026-09-30T18:30Z is October in Kolkata.
+    let kolkata = Facts {
+        account: Some(registered(Account {
+            time_zone: Zone::new("time_zone", "Asia/Kolkata").unwrap(),
+            ..account()
+        })),
+        ..Facts::default()
+    };
+    let kolkata_midnight = PAID_SERVICE_FROM.minus(Duration::from_millis(330 * 60_000));
+    let (charge, _) = paid_service_step(calendar, &kolkata, kolkata_midnight, 1_000, Outbound::FreeForm);
+    assert_eq!(charge.pricing_type, PricingType::Regular, "October in Kolkata");
+    let (charge, _) = paid_service_step(calendar, &utc, kolkata_midnight, 1_000, Outbound::FreeForm);
+    assert_eq!(
+        charge.pricing_type,
+        PricingType::FreeCustomerService,
+        "September in UTC"
+    );
+}
+
+#[test]
+fn two_service_messages_of_one_thread_take_two_slots_and_a_retry_the_same() {
+    let mut timeline = Timeline::new();
+    timeline.policy.schedule = PricingSchedule::PerMessage2026;
+    timeline.inbound(0.0);
+    let slot_of = |timeline: &Timeline| {
+        let event = Event {
+            thread: timeline.thread.clone(),
+            at: at(1.0),
+            message: Message::Outbound(Outbound::FreeForm),
+        };
+        let snapshot = Snapshot {
+            thread: timeline.state.clone(),
+            ..Snapshot::default()
+        };
+        let step = crate::step(&timeline.policy, &snapshot, &event);
+        step.write.expect("recorded").claims[0].slot.clone()
+    };
+    let first = slot_of(&timeline);
+    assert_eq!(
+        slot_of(&timeline),
+        first,
+        "a retry on the same state claims the same slot"
+    );
+    timeline.outbound(1.0, Outbound::FreeForm);
+    let second = slot_of(&timeline);
+    assert_ne!(
+        second, first,
+        "the next message at the same instant takes another slot"
+    );
 }

@@ -32,7 +32,7 @@ fn defaults() {
             listen: "127.0.0.1:50051".parse::<SocketAddr>().unwrap(),
             store: "sled:./hourglass-data".to_owned(),
             rate_card: None,
-            pricing_model: PricingScheduleArg::Conversation2023,
+            pricing_model: PricingScheduleArg::MetaCalendar,
             shadow: Vec::new(),
             max_clock_skew: 300,
             store_timeout_ms: 500,
@@ -44,8 +44,13 @@ fn defaults() {
         }
     );
     let policy = config.validate().expect("the defaults are valid");
-    assert_eq!(policy.schedule, PricingSchedule::Conversation2023);
+    assert_eq!(
+        policy.schedule,
+        PricingSchedule::MetaCalendar,
+        "Meta's calendar by default"
+    );
     assert_eq!(policy.free_tier_conversations, 1_000);
+    assert_eq!(policy.free_service_messages, 1_000);
 }
 
 #[test]
@@ -89,13 +94,15 @@ fn every_flag() {
         }
     );
     assert_eq!(config.validate().unwrap().schedule, PricingSchedule::MetaCalendar);
-    assert_eq!(
-        parse(&["--pricing-model", "per-message"])
-            .validate()
-            .unwrap()
-            .schedule,
-        PricingSchedule::PerMessage
-    );
+    for (value, schedule) in [
+        ("per-message", PricingSchedule::PerMessage2025),
+        ("per-message-2025", PricingSchedule::PerMessage2025),
+        ("per-message-2026", PricingSchedule::PerMessage2026),
+        ("conversation-2023", PricingSchedule::Conversation2023),
+    ] {
+        let parsed = parse(&["--pricing-model", value]).validate().unwrap().schedule;
+        assert_eq!(parsed, schedule, "{value}");
+    }
     assert_eq!(parse(&["--store", "memory:"]).store, "memory:");
     assert_eq!(parse(&["--max-clock-skew", "0"]).max_clock_skew, 0);
 }

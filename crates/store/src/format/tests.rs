@@ -70,6 +70,7 @@ fn golden_thread() -> ThreadState {
         last_outbound_at: Some(T0.plus(minutes(2))),
         latest_event_at: Some(T0.plus(minutes(2))),
         marketing_sent: Vec::new(),
+        service_messages: 0,
         moved_to: None,
     })
 }

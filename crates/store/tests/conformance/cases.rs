@@ -5,8 +5,9 @@
 use std::sync::Arc;
 
 use hourglass_core::{
-    Answer, Category, Charge, DELIVERY_RETENTION, DenyReason, Duration, FREE_TIER_RETENTION, PricingType,
-    RETENTION_GRACE, TemplateCategory, Verdict,
+    Answer, Category, Charge, CounterKey, DELIVERY_RETENTION, DenyReason, Duration, FREE_TIER_RETENTION,
+    Instant, Month, PAID_SERVICE_FROM, Policy, PricingSchedule, PricingType, RETENTION_GRACE,
+    TemplateCategory, Verdict,
 };
 use hourglass_store::Store;
 use rust_decimal::Decimal;
@@ -532,4 +533,93 @@ pub async fn the_free_tier_is_exact_under_concurrency<B: Backend>(backend: B) {
     }
     let snapshot = must(store.load(&mk_thread(&business, 0), T0.plus(minutes(1))).await);
     assert_eq!(snapshot.free_tier_used, 1_000);
+}
+
+/// 2026-10-01T10:00:00Z, in the era of paid service messages.
+const T0_2026: Instant = Instant::from_millis(PAID_SERVICE_FROM.as_millis() + 10 * 3_600_000);
+
+/// From 2026-10-01 the first free service messages of a business's month are exact across threads,
+/// messages of one thread at one instant, retries and replicas.
+pub async fn free_service_messages_are_exact_under_concurrency<B: Backend>(backend: B) {
+    const CUSTOMERS: u32 = 40;
+    const PER_CUSTOMER: u32 = 3;
+    const FREE: u32 = 100;
+    let first = backend.open().await;
+    let replicas = if backend.shared() {
+        vec![Arc::clone(&first), backend.open().await]
+    } else {
+        vec![Arc::clone(&first)]
+    };
+    let policy = Arc::new(Policy {
+        schedule: PricingSchedule::PerMessage2026,
+        free_service_messages: FREE,
+        ..mk_policy()
+    });
+    let business = unique_business();
+    let october = T0_2026;
+    for n in 0..CUSTOMERS {
+        must(
+            first
+                .record(
+                    &inbound(&mk_thread(&business, n), &format!("in-{n}"), october),
+                    &policy,
+                )
+                .await,
+        );
+    }
+    // Three replies per customer at one instant, each sent twice (a retry), all at once.
+    let mut tasks = Vec::new();
+    for n in 0..CUSTOMERS {
+        for k in 0..PER_CUSTOMER * 2 {
+            let store = Arc::clone(&replicas[(n + k) as usize % replicas.len()]);
+            let policy = Arc::clone(&policy);
+            let message = free_form(
+                &mk_thread(&business, n),
+                &format!("out-{n}-{}", k % PER_CUSTOMER),
+                october.plus(minutes(1)),
+            );
+            tasks.push(tokio::spawn(async move { store.record(&message, &policy).await }));
+        }
+    }
+    let mut answers = Vec::new();
+    for task in tasks {
+        answers.push(must(task.await.expect("record tasks do not panic")));
+    }
+    let firsts: Vec<&Answer> = answers.iter().filter(|answer| !answer.duplicate).collect();
+    assert_eq!(
+        firsts.len(),
+        (CUSTOMERS * PER_CUSTOMER) as usize,
+        "every message recorded once"
+    );
+    let free = firsts
+        .iter()
+        .filter(|answer| charge(answer).pricing_type == PricingType::FreeCustomerService)
+        .count();
+    let paid = firsts
+        .iter()
+        .filter(|answer| {
+            let charge = charge(answer);
+            charge.pricing_type == PricingType::Regular && charge.price == money("INR", "0.3292")
+        })
+        .count();
+    assert_eq!(
+        (free, paid),
+        (FREE as usize, (CUSTOMERS * PER_CUSTOMER - FREE) as usize)
+    );
+    // Every retry repeats its message's first answer.
+    for answer in answers.iter().filter(|answer| answer.duplicate) {
+        assert!(matches!(
+            charge(answer).pricing_type,
+            PricingType::FreeCustomerService | PricingType::Regular
+        ));
+    }
+    let counter = CounterKey::ServiceMessages {
+        business: business.clone(),
+        month: Month {
+            year: 2026,
+            month: 10,
+        },
+    };
+    let used = must(first.read_counters(&[counter.clone().into()]).await).used(&counter);
+    assert_eq!(used, FREE);
 }

@@ -31,6 +31,7 @@ macro_rules! store_conformance {
             sweeping_removes_expired_records_and_keeps_live_ones,
             concurrent_templates_for_one_thread_open_one_conversation,
             the_free_tier_is_exact_under_concurrency,
+            free_service_messages_are_exact_under_concurrency,
         ], registry [
             registry_entries_are_versioned_and_compare_and_set,
             concurrent_registry_updates_are_all_kept,
