@@ -11,6 +11,7 @@ mod readme;
 mod redis;
 mod scenarios;
 mod sdk_payloads;
+mod usage;
 mod webhooks;
 
 use hourglass_e2e::hourglass_binary;

@@ -14,6 +14,7 @@ mod country;
 mod decision;
 mod delivery;
 mod error;
+mod estimate;
 mod guards;
 mod ids;
 mod message;
@@ -41,6 +42,7 @@ pub use delivery::{
     MetaPricing, MetaTier, MetaTiers, Outcome, Prediction, Report, StatusReport, reconcile,
 };
 pub use error::Error;
+pub use estimate::{EstimateLine, LineEstimate, TierUse, estimate};
 pub use guards::{Guard, Shadowed};
 pub use ids::{AccountId, BusinessId, CustomerId, CustomerKind, MessageId, PortfolioId, ThreadKey};
 pub use message::{Category, ClientPlatform, EntryPoint, Inbound, Outbound, Template, TemplateCategory};
@@ -49,7 +51,7 @@ pub use policy::{
     FREE_SERVICE_MESSAGES, FREE_TIER_CONVERSATIONS, PAID_SERVICE_FROM, PER_MESSAGE_FROM, Policy,
     PricingSchedule, SERVICE_FREE_FROM,
 };
-pub use rate_card::{OTHER_MARKET, RateCard, RateRow};
+pub use rate_card::{OTHER_MARKET, RateCard, RateRow, Tier, VolumeTiers};
 pub use registry::{
     Account, Business, Change, ConsentEvent, ConsentKind, ConsentLog, ConsentState, CustomerLink, Facts,
     History, MAX_CHANGES, MAX_MARKETING_CAP_WINDOW, MarketingCap, MessagingLimit, Portfolio, Registered,

@@ -500,6 +500,20 @@ impl RateCard {
             .and_then(|rows| in_force(rows, at))
     }
 
+    /// Returns the row of `market` (by name, as the card writes it) in force at `at` in its default
+    /// currency, or `None` for a market the card does not have.
+    pub fn market_rates(&self, market: &str, at: Instant) -> Option<&RateRow> {
+        let rows = self.markets.get(market)?;
+        rows.by_currency
+            .get(&rows.default_currency)
+            .and_then(|rows| in_force(rows, at))
+    }
+
+    /// Returns the names of the card's markets, in order.
+    pub fn markets(&self) -> impl Iterator<Item = &str> {
+        self.markets.keys().map(String::as_str)
+    }
+
     /// Returns the default currency of `market`, or `None` for a market the card does not have.
     pub fn default_currency(&self, market: &str) -> Option<Currency> {
         self.markets.get(market).map(|rows| rows.default_currency)

@@ -248,8 +248,13 @@ async fn serve(
     // A webhook body may be larger than other requests: room for the largest body and its framing.
     let webhook_service = WebhookServiceServer::new(webhook::WebhookServer::new(Arc::clone(&ingestor)))
         .max_decoding_message_size(max_message_bytes.max(webhook::MAX_PAYLOAD_BYTES + 1024));
-    let usage_service = UsageServiceServer::new(usage::UsageServer::new(Arc::clone(&store), store_timeout))
-        .max_decoding_message_size(max_message_bytes);
+    let usage_service = UsageServiceServer::new(usage::UsageServer::new(
+        Arc::clone(&store),
+        policy.clone(),
+        max_clock_skew,
+        store_timeout,
+    ))
+    .max_decoding_message_size(max_message_bytes);
     let policy_service =
         PolicyServiceServer::new(PolicyServer::new(store, policy, max_clock_skew, store_timeout))
             .max_decoding_message_size(max_message_bytes);

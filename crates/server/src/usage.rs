@@ -6,7 +6,7 @@ mod convert;
 
 use std::sync::Arc;
 
-use hourglass_core::{AccountId, Duration, Instant};
+use hourglass_core::{AccountId, Duration, Instant, Zone};
 use hourglass_proto::v1 as pb;
 use hourglass_proto::v1::usage_service_server::UsageService;
 use hourglass_store::Store;
@@ -14,26 +14,81 @@ use hourglass_store::deliveries;
 use hourglass_store::registry::{self, Entry, Key};
 use tonic::{Request, Response, Status};
 
-use crate::convert::{ToProto, timestamp_from_proto};
+use crate::convert::{Clock, ToProto, timestamp_from_proto};
 use crate::error::{Error, to_status};
-use crate::service::{bounded, log_request};
+use crate::service::{SharedPolicy, bounded, log_request};
 
 /// The longest period one call reads: a quarter, so that one call reads a bounded number of days.
 const MAX_PERIOD: Duration = Duration::from_millis(93 * Duration::DAY.as_millis());
 
+/// The most lines one `EstimateCost` prices.
+const MAX_ESTIMATE_LINES: usize = 1_000;
+
 /// The `hourglass.v1.UsageService` implementation over a store.
 pub(crate) struct UsageServer {
     store: Arc<dyn Store>,
+    policy: SharedPolicy,
+    max_clock_skew: Duration,
     /// Longer than one store call: a period is read a page at a time.
     timeout: std::time::Duration,
 }
 
 impl UsageServer {
-    pub fn new(store: Arc<dyn Store>, store_timeout: std::time::Duration) -> UsageServer {
+    pub fn new(
+        store: Arc<dyn Store>,
+        policy: SharedPolicy,
+        max_clock_skew: Duration,
+        store_timeout: std::time::Duration,
+    ) -> UsageServer {
         UsageServer {
             store,
+            policy,
+            max_clock_skew,
             timeout: store_timeout.saturating_mul(20),
         }
+    }
+
+    /// Prices an `EstimateCost` request under the policy in force.
+    async fn estimate(&self, request: pb::EstimateCostRequest) -> Result<pb::EstimateCostResponse, Error> {
+        let clock = Clock::system(self.max_clock_skew);
+        let at = timestamp_from_proto("at", request.at)?.unwrap_or(clock.now);
+        if request.lines.is_empty() || request.lines.len() > MAX_ESTIMATE_LINES {
+            return Err(hourglass_core::Error::invalid(
+                "lines",
+                format!(
+                    "must hold 1 to {MAX_ESTIMATE_LINES} lines, not {}",
+                    request.lines.len()
+                ),
+            )
+            .into());
+        }
+        let zone = if request.account_id.is_empty() {
+            Zone::UTC
+        } else {
+            let account = AccountId::new("account_id", &request.account_id)?;
+            let entry = bounded(
+                self.timeout,
+                registry::get(self.store.as_ref(), &Key::Account(account.clone())),
+            )
+            .await?;
+            match entry {
+                Some(Entry::Account(history)) => history
+                    .at(at)
+                    .or_else(|| history.changes().first().map(|change| &change.value))
+                    .map_or(Zone::UTC, |account| account.time_zone),
+                _ => return Err(Error::NotFound(format!("account `{account}` is not registered"))),
+            }
+        };
+        let policy = self.policy.current();
+        let local = zone.wall_clock(at);
+        let lines = request
+            .lines
+            .iter()
+            .enumerate()
+            .map(|(index, line)| convert::estimate_line(line, index, &policy, local))
+            .collect::<Result<Vec<_>, Error>>()?;
+        let estimates = hourglass_core::estimate(&policy, zone, at, &lines)?;
+        Ok(convert::estimate_to_proto(&estimates))
     }
 }
 
@@ -98,6 +153,21 @@ impl UsageService for UsageServer {
         .await
         .map_err(to_status);
         log_request("GetReconciliation", started, &result, |_| None);
+        result
+    }
+
+    #[tracing::instrument(name = "EstimateCost", skip_all)]
+    async fn estimate_cost(
+        &self,
+        request: Request<pb::EstimateCostRequest>,
+    ) -> Result<Response<pb::EstimateCostResponse>, Status> {
+        let started = std::time::Instant::now();
+        let result = self
+            .estimate(request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status);
+        log_request("EstimateCost", started, &result, |_| None);
         result
     }
 

@@ -1,10 +1,16 @@
 //! The protobuf of `UsageService`'s answers.
 
-use hourglass_core::{Instant, MetaPricing, MetaTier, Month, Prediction, Report};
+use std::collections::BTreeMap;
+
+use hourglass_core::{
+    Category, CustomerId, EstimateLine, Instant, LineEstimate, MetaPricing, MetaTier, Money, Month, Policy,
+    Prediction, Report,
+};
 use hourglass_proto::v1 as pb;
 use hourglass_store::deliveries::{Delivery, Discrepancy, Reconciliation, StatsRow};
 
 use crate::convert::ToProto;
+use crate::error::Error;
 
 impl ToProto for Reconciliation {
     type Proto = pb::GetReconciliationResponse;
@@ -140,4 +146,79 @@ pub(super) fn month_overlaps(month: Month, start: Instant, end: Instant) -> bool
         end.minus(hourglass_core::Duration::MILLISECOND).utc_month(),
     );
     first <= month && month <= last
+}
+
+/// Reads an estimate's line: its market (by name, or the market of its customer at `local`), category
+/// and count. `index` numbers the line in errors.
+pub(super) fn estimate_line(
+    line: &pb::EstimateLine,
+    index: usize,
+    policy: &Policy,
+    local: Instant,
+) -> Result<EstimateLine, Error> {
+    let invalid = |reason: String| -> Error {
+        hourglass_core::Error::invalid("lines", format!("line {}: {reason}", index + 1)).into()
+    };
+    let market = match (line.market.is_empty(), line.customer_id.is_empty()) {
+        (false, true) => line.market.clone(),
+        (true, false) => {
+            let customer = CustomerId::new(&line.customer_id).map_err(|error| invalid(error.reason))?;
+            policy.rate_card.market_at(&customer, local).to_owned()
+        }
+        _ => return Err(invalid("give either `market` or `customer_id`".to_owned())),
+    };
+    let category = match pb::Category::try_from(line.category) {
+        Ok(pb::Category::Marketing) => Category::Marketing,
+        Ok(pb::Category::Utility) => Category::Utility,
+        Ok(pb::Category::Authentication) => Category::Authentication,
+        Ok(pb::Category::Service) => Category::Service,
+        _ => {
+            return Err(invalid(
+                "`category` must be CATEGORY_MARKETING, CATEGORY_UTILITY, CATEGORY_AUTHENTICATION or \
+                 CATEGORY_SERVICE"
+                    .to_owned(),
+            ));
+        }
+    };
+    Ok(EstimateLine {
+        market,
+        category,
+        count: line.count,
+    })
+}
+
+/// The answer to `EstimateCost`: every line, and the totals per currency.
+pub(super) fn estimate_to_proto(estimates: &[LineEstimate]) -> pb::EstimateCostResponse {
+    let mut totals: BTreeMap<String, Money> = BTreeMap::new();
+    for estimate in estimates {
+        let total = totals
+            .entry(estimate.cost.currency.to_string())
+            .or_insert_with(|| Money::zero(estimate.cost.currency));
+        total.amount += estimate.cost.amount;
+    }
+    let totals: Vec<pb::Money> = totals.values().map(ToProto::to_proto).collect();
+    pb::EstimateCostResponse {
+        lines: estimates
+            .iter()
+            .map(|estimate| pb::LineEstimate {
+                market: estimate.line.market.clone(),
+                category: estimate.line.category.to_proto().into(),
+                count: estimate.line.count,
+                pricing_model: estimate.pricing_model.to_proto().into(),
+                unit_price: Some(estimate.unit_price.to_proto()),
+                tiers: estimate
+                    .tiers
+                    .iter()
+                    .map(|tier| pb::TierUse {
+                        from: tier.from,
+                        rate: Some(tier.rate.to_proto()),
+                        count: tier.count,
+                    })
+                    .collect(),
+                cost: Some(estimate.cost.to_proto()),
+            })
+            .collect(),
+        total: (totals.len() == 1).then(|| totals[0].clone()),
+        totals,
+    }
 }
