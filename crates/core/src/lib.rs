@@ -9,6 +9,7 @@
 //! (the answer, the thread's next state, and the claims on shared counters). Stores commit it
 //! atomically; a dry run is the same step without the commit. [`view`] describes a thread.
 
+mod batch;
 mod counter;
 mod country;
 mod decision;
@@ -30,6 +31,7 @@ mod time;
 #[cfg(test)]
 mod tests;
 
+pub use batch::Spent;
 pub use counter::{
     Claim, CounterKey, CounterRead, Counters, FREE_TIER_RETENTION, MESSAGING_LIMIT_RETENTION,
     MESSAGING_LIMIT_WINDOW, Reading,

@@ -42,7 +42,13 @@ enum Rpc {
     Authorize,
     /// Record outbound templates with fresh message ids (a decide-and-record step each).
     Record,
+    /// Pre-check a campaign: `AuthorizeBatch` of a marketing template to 10,000 customers a call (the
+    /// latency is the whole batch's).
+    Batch,
 }
+
+/// The customers of one `--rpc batch` call.
+const BATCH_CUSTOMERS: u64 = 10_000;
 
 #[derive(Debug, clap::Args)]
 struct RunOptions {
@@ -99,6 +105,13 @@ impl PolicyService for Bare {
         _: Request<pb::AuthorizeRequest>,
     ) -> Result<Response<pb::AuthorizeResponse>, Status> {
         Ok(Response::new(pb::AuthorizeResponse::default()))
+    }
+
+    async fn authorize_batch(
+        &self,
+        _: Request<pb::AuthorizeBatchRequest>,
+    ) -> Result<Response<pb::AuthorizeBatchResponse>, Status> {
+        Ok(Response::new(pb::AuthorizeBatchResponse::default()))
     }
 
     async fn record_message(
@@ -181,6 +194,19 @@ async fn run(options: RunOptions) -> anyhow::Result<()> {
                             customer_id,
                             message: Some(template()),
                             at,
+                        })
+                        .await
+                        .map(drop),
+                    Rpc::Batch => client
+                        .authorize_batch(pb::AuthorizeBatchRequest {
+                            business_id: business_id.to_string(),
+                            message: Some(template()),
+                            at,
+                            customer_ids: (0..BATCH_CUSTOMERS)
+                                .map(|k| {
+                                    format!("91{:010}", 9_000_000_000 + (n * BATCH_CUSTOMERS + k) % customers)
+                                })
+                                .collect(),
                         })
                         .await
                         .map(drop),

@@ -5,6 +5,8 @@
 //! until it is handled here. Validation errors are `hourglass_core::Error`s naming the API field at
 //! fault, such as `message.template.category`.
 
+use std::collections::BTreeMap;
+
 use hourglass_core::{
     Answer, BusinessId, Category, Charge, ClientPlatform, Conversation, CustomerId, Decision, DenyReason,
     Duration, EntryPoint, Error, Event, Inbound, Instant, Message, MessageId, Money, Outbound, PricingModel,
@@ -81,6 +83,60 @@ pub(crate) fn authorize_from_proto(request: pb::AuthorizeRequest, clock: Clock) 
     })?;
     let message = Message::Outbound(outbound_from_proto(message, &AUTHORIZE_MESSAGE)?);
     Ok(Event { thread, at, message })
+}
+
+/// The most customers one `AuthorizeBatch` decides.
+pub(crate) const MAX_BATCH_CUSTOMERS: usize = 10_000;
+
+/// Validates an `AuthorizeBatch` request into one event per customer, in order.
+pub(crate) fn authorize_batch_from_proto(
+    request: pb::AuthorizeBatchRequest,
+    clock: Clock,
+) -> Result<Vec<Event>, Error> {
+    let pb::AuthorizeBatchRequest {
+        business_id,
+        message,
+        at,
+        customer_ids,
+    } = request;
+    if customer_ids.is_empty() || customer_ids.len() > MAX_BATCH_CUSTOMERS {
+        return Err(Error::invalid(
+            "customer_ids",
+            format!(
+                "must hold 1 to {MAX_BATCH_CUSTOMERS} customers, not {}",
+                customer_ids.len()
+            ),
+        ));
+    }
+    let at = instant_from_proto(at, clock)?;
+    let message = message.ok_or_else(|| {
+        Error::invalid(
+            AUTHORIZE_MESSAGE.message,
+            "must be set: give a `free_form` or a `template` message",
+        )
+    })?;
+    let message = outbound_from_proto(message, &AUTHORIZE_MESSAGE)?;
+    customer_ids
+        .iter()
+        .enumerate()
+        .map(|(index, customer_id)| {
+            let thread = thread_from_proto(&business_id, customer_id).map_err(|error| {
+                if error.field == "customer_id" {
+                    Error::invalid(
+                        "customer_ids",
+                        format!("customer {}: {}", index + 1, error.reason),
+                    )
+                } else {
+                    error
+                }
+            })?;
+            Ok(Event {
+                thread,
+                at,
+                message: Message::Outbound(message.clone()),
+            })
+        })
+        .collect()
 }
 
 /// Validates a `RecordMessage` request into the entry to record; an absent `at` is the server clock.
@@ -470,3 +526,40 @@ impl ToProto for Answer {
 
 #[cfg(test)]
 mod tests;
+
+/// The answer to `AuthorizeBatch`: each customer's decision in order, and the totals.
+pub(crate) fn batch_to_proto(events: &[Event], decisions: &[Decision]) -> pb::AuthorizeBatchResponse {
+    let mut allowed = 0;
+    let mut denied: BTreeMap<i32, u32> = BTreeMap::new();
+    let mut costs: BTreeMap<String, Money> = BTreeMap::new();
+    for decision in decisions {
+        match &decision.verdict {
+            Verdict::Allowed(charge) => {
+                allowed += 1;
+                let cost = costs
+                    .entry(charge.price.currency.to_string())
+                    .or_insert_with(|| Money::zero(charge.price.currency));
+                cost.amount += charge.price.amount;
+            }
+            Verdict::Denied { reason, .. } => *denied.entry(reason.to_proto() as i32).or_default() += 1,
+        }
+    }
+    let total_costs: Vec<pb::Money> = costs.values().map(ToProto::to_proto).collect();
+    pb::AuthorizeBatchResponse {
+        results: events
+            .iter()
+            .zip(decisions)
+            .map(|(event, decision)| pb::BatchResult {
+                customer_id: event.thread.customer_id.as_str().to_owned(),
+                decision: Some(decision.to_proto()),
+            })
+            .collect(),
+        allowed,
+        denied: denied
+            .into_iter()
+            .map(|(reason, count)| pb::DenyCount { reason, count })
+            .collect(),
+        total_cost: (total_costs.len() == 1).then(|| total_costs[0].clone()),
+        total_costs,
+    }
+}

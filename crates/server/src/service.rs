@@ -88,6 +88,25 @@ impl PolicyServer {
         })
     }
 
+    async fn answer_authorize_batch(
+        &self,
+        request: pb::AuthorizeBatchRequest,
+    ) -> Result<pb::AuthorizeBatchResponse, Error> {
+        let events = convert::authorize_batch_from_proto(request, self.clock())?;
+        let policy = self.policy.current();
+        if let Some(event) = events.first() {
+            hourglass_core::check_priced(&policy, event)?;
+        }
+        // A batch reads as many threads as it has customers: it may take longer than one call.
+        let timeout = self.store_timeout.saturating_mul(20);
+        let decisions = bounded(
+            timeout,
+            ledger::authorize_batch(self.store.as_ref(), &policy, &events),
+        )
+        .await?;
+        Ok(convert::batch_to_proto(&events, &decisions))
+    }
+
     async fn answer_record_message(
         &self,
         request: pb::RecordMessageRequest,
@@ -142,6 +161,21 @@ impl PolicyService for PolicyServer {
             .map(Response::new)
             .map_err(to_status);
         log_request("Authorize", started, &result, |answer| answer.decision.as_ref());
+        result
+    }
+
+    #[tracing::instrument(name = "authorize_batch", skip_all)]
+    async fn authorize_batch(
+        &self,
+        request: Request<pb::AuthorizeBatchRequest>,
+    ) -> Result<Response<pb::AuthorizeBatchResponse>, Status> {
+        let started = std::time::Instant::now();
+        let result = self
+            .answer_authorize_batch(request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status);
+        log_request("AuthorizeBatch", started, &result, |_| None);
         result
     }
 

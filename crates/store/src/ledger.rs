@@ -23,11 +23,12 @@
 //!
 //! Once claims are settled, the slots taken are exactly those of committed steps.
 
+use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 
 use hourglass_core::{
     Answer, DELIVERY_RETENTION, Decision, Event, Facts, Message, MessageId, Policy, RETENTION_GRACE,
-    Snapshot, ThreadKey, ThreadState, counters_read, step,
+    Snapshot, Spent, ThreadKey, ThreadState, counters_read, step,
 };
 
 use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, links, registry};
@@ -124,6 +125,54 @@ pub async fn authorize(store: &dyn Store, policy: &Policy, event: &Event) -> Res
         .ok_or_else(|| Error::Config {
             message: "only an outbound message can be authorized".to_owned(),
         })
+}
+
+/// How many reads of a batch are in flight at once.
+const BATCH_READS_IN_FLIGHT: usize = 64;
+
+/// Decides one outbound message for each event of `events` (one message to many customers), in order,
+/// each as if the ones before it were sent (docs/SPEC.md section 15.5): the slots the earlier decisions
+/// would take of shared counters (`Spent`), and the state an earlier message to the same customer would
+/// leave, count for the later ones. A dry run, like `authorize`: nothing is recorded. The reads do not
+/// depend on one another, so they go out together, a bounded number at a time.
+pub async fn authorize_batch(
+    store: &dyn Store,
+    policy: &Policy,
+    events: &[Event],
+) -> Result<Vec<Decision>, Error> {
+    use futures::{StreamExt as _, TryStreamExt as _};
+
+    let reads: Vec<(Event, Read)> = futures::stream::iter(0..events.len())
+        .map(|index| read_resolved(store, policy, &events[index], None))
+        .buffered(BATCH_READS_IN_FLIGHT)
+        .try_collect()
+        .await?;
+    let mut spent = Spent::default();
+    let mut sent: HashMap<ThreadKey, ThreadState> = HashMap::new();
+    let mut decisions = Vec::with_capacity(reads.len());
+    for (event, mut read) in reads {
+        if let Some(state) = sent.get(&event.thread) {
+            read.snapshot.thread = state.clone();
+            complete(store, policy, &event, &mut read.snapshot).await?;
+        }
+        let asked = counters_read(policy, &read.snapshot.facts, &event, &read.snapshot.thread);
+        spent.lay_over(&mut read.snapshot.counters, |counter| {
+            asked
+                .iter()
+                .find(|read| read.counter == *counter)
+                .and_then(|read| read.window.as_ref().map(|(_, slot)| slot.clone()))
+        });
+        let step = step(policy, &read.snapshot, &event);
+        if let Some(write) = &step.write {
+            spent.record(&write.claims, &read.snapshot.counters);
+            sent.insert(event.thread.clone(), write.thread.clone());
+        }
+        let decision = step.answer.decision.ok_or_else(|| Error::Config {
+            message: "only outbound messages can be authorized".to_owned(),
+        })?;
+        decisions.push(decision.into_dry_run());
+    }
+    Ok(decisions)
 }
 
 /// Reads a thread's state alone, for listings: the state of the thread its customer is kept under.
