@@ -148,12 +148,19 @@ impl SledStore {
     /// database that is not Hourglass's, is an error.
     pub fn open(path: impl AsRef<Path>) -> Result<SledStore, Error> {
         let path = path.as_ref();
-        let db = ::sled::Config::new().path(path).open().map_err(|error| {
-            Error::unavailable(
-                format!("cannot open the sled database at {}", path.display()),
-                error,
-            )
-        })?;
+        // No background flusher: every write this store acknowledges is flushed before it is (group
+        // commit, registry and report writes), and a flusher thread would keep the database's lock for
+        // a moment after the store is dropped, so that opening it again at once could fail.
+        let db = ::sled::Config::new()
+            .path(path)
+            .flush_every_ms(None)
+            .open()
+            .map_err(|error| {
+                Error::unavailable(
+                    format!("cannot open the sled database at {}", path.display()),
+                    error,
+                )
+            })?;
         let format = check_format(&db, path)?;
         let tree = |name: &str| db.open_tree(name).map_err(from_sled);
         let inner = Arc::new(Inner {
