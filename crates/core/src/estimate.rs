@@ -10,7 +10,7 @@
 use rust_decimal::Decimal;
 
 use crate::policy::Era;
-use crate::{Category, Error, Instant, Money, Policy, PricingModel, RateRow, Tier, Zone};
+use crate::{Category, Currency, Error, Instant, Money, Policy, PricingModel, RateRow, Tier, Zone};
 
 /// One line of an estimate: `count` messages of `category` to customers of `market`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,11 +42,13 @@ pub struct LineEstimate {
     pub cost: Money,
 }
 
-/// Prices every line at `at`, in the zone of the account the messages count for. A market the rate
-/// card does not have is an error naming the line.
+/// Prices every line at `at`, in the zone of the account the messages count for, from the rows in its
+/// billing currency where the card has them (else each market's default rows). A market the rate card
+/// does not have is an error naming the line.
 pub fn estimate(
     policy: &Policy,
     zone: Zone,
+    currency: Option<Currency>,
     at: Instant,
     lines: &[EstimateLine],
 ) -> Result<Vec<LineEstimate>, Error> {
@@ -56,9 +58,10 @@ pub fn estimate(
         .iter()
         .enumerate()
         .map(|(index, line)| {
-            let row = policy
-                .rate_card
-                .market_rates(&line.market, local)
+            let in_currency =
+                currency.and_then(|currency| policy.rate_card.market_rates_in(&line.market, local, currency));
+            let row = in_currency
+                .or_else(|| policy.rate_card.market_rates(&line.market, local))
                 .ok_or_else(|| {
                     Error::invalid(
                         "lines",
@@ -203,6 +206,7 @@ mod tests {
         let [estimate] = estimate(
             &policy,
             Zone::UTC,
+            None,
             AT,
             &[line("India", Category::Authentication, 750_001)],
         )
@@ -232,6 +236,7 @@ mod tests {
             estimate(
                 &policy(schedule),
                 Zone::UTC,
+                None,
                 AT,
                 &[line("Other", Category::Service, 10)],
             )
@@ -245,6 +250,7 @@ mod tests {
         let marketing = estimate(
             &policy(PricingSchedule::Conversation2023),
             Zone::UTC,
+            None,
             AT,
             &[line("India", Category::Marketing, 3)],
         )
@@ -259,6 +265,7 @@ mod tests {
         let error = estimate(
             &policy(PricingSchedule::MetaCalendar),
             Zone::UTC,
+            None,
             AT,
             &[
                 line("India", Category::Utility, 1),

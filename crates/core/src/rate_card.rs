@@ -509,6 +509,16 @@ impl RateCard {
             .and_then(|rows| in_force(rows, at))
     }
 
+    /// Returns the row of `market` in force at `at` in `currency`, or `None` when the card has no row of
+    /// the market in that currency.
+    pub fn market_rates_in(&self, market: &str, at: Instant, currency: Currency) -> Option<&RateRow> {
+        self.markets
+            .get(market)?
+            .by_currency
+            .get(&currency)
+            .and_then(|rows| in_force(rows, at))
+    }
+
     /// Returns the names of the card's markets, in order.
     pub fn markets(&self) -> impl Iterator<Item = &str> {
         self.markets.keys().map(String::as_str)

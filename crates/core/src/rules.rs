@@ -101,7 +101,16 @@ pub(crate) fn decide(
         Era::ConversationWithFreeTier | Era::ConversationServiceFree => PricingModel::Conversation,
         Era::PerMessage | Era::PerMessagePaidService => PricingModel::PerMessage,
     };
-    let rates = policy.rate_card.rates_for(&thread.customer_id, local);
+    // An account with a billing currency is priced from its market's rows in that currency, where the
+    // card has them; else, and for a business with no account, from the market's default rows.
+    let billing = snapshot
+        .facts
+        .account
+        .as_ref()
+        .and_then(|registered| registered.account.currency);
+    let rates = billing
+        .and_then(|currency| policy.rate_card.rates_in(&thread.customer_id, local, currency))
+        .unwrap_or_else(|| policy.rate_card.rates_for(&thread.customer_id, local));
     let zero = Money::zero(rates.currency);
     let mut next = state.clone();
     next.parts_mut().last_outbound_at = Some(instant);

@@ -62,8 +62,8 @@ impl UsageServer {
             )
             .into());
         }
-        let zone = if request.account_id.is_empty() {
-            Zone::UTC
+        let (zone, currency) = if request.account_id.is_empty() {
+            (Zone::UTC, None)
         } else {
             let account = AccountId::new("account_id", &request.account_id)?;
             let entry = bounded(
@@ -75,7 +75,7 @@ impl UsageServer {
                 Some(Entry::Account(history)) => history
                     .at(at)
                     .or_else(|| history.changes().first().map(|change| &change.value))
-                    .map_or(Zone::UTC, |account| account.time_zone),
+                    .map_or((Zone::UTC, None), |account| (account.time_zone, account.currency)),
                 _ => return Err(Error::NotFound(format!("account `{account}` is not registered"))),
             }
         };
@@ -87,7 +87,7 @@ impl UsageServer {
             .enumerate()
             .map(|(index, line)| convert::estimate_line(line, index, &policy, local))
             .collect::<Result<Vec<_>, Error>>()?;
-        let estimates = hourglass_core::estimate(&policy, zone, at, &lines)?;
+        let estimates = hourglass_core::estimate(&policy, zone, currency, at, &lines)?;
         Ok(convert::estimate_to_proto(&estimates))
     }
 }

@@ -896,3 +896,47 @@ fn two_service_messages_of_one_thread_take_two_slots_and_a_retry_the_same() {
         "the next message at the same instant takes another slot"
     );
 }
+
+#[test]
+fn an_account_with_a_billing_currency_is_priced_from_its_rows() {
+    let rate = |literal: &str| rust_decimal::Decimal::from_str_exact(literal).unwrap();
+    let row = |currency: &str, marketing: &str| crate::RateRow {
+        market: "India".to_owned(),
+        prefixes: vec!["91".to_owned()],
+        currency: crate::Currency::new(currency).unwrap(),
+        effective_from: Instant::EPOCH,
+        marketing: rate(marketing),
+        utility: rate("0.1"),
+        authentication: rate("0.1"),
+        service: rate("0.1"),
+    };
+    let other = crate::RateRow {
+        market: crate::OTHER_MARKET.to_owned(),
+        prefixes: Vec::new(),
+        ..row("USD", "0.0604")
+    };
+    let card = crate::RateCard::builder()
+        .card_row(row("INR", "0.8631"), true, Vec::new(), Vec::new())
+        .row(row("USD", "0.0107"))
+        .row(other)
+        .build()
+        .unwrap();
+    let price = |currency: Option<&str>| {
+        let mut timeline = Timeline::new();
+        timeline.policy.rate_card = card.clone();
+        timeline.facts.account = currency.map(|currency| {
+            registered(Account {
+                currency: Some(crate::Currency::new(currency).unwrap()),
+                ..account()
+            })
+        });
+        timeline
+            .outbound(1.0, template(TemplateCategory::Marketing))
+            .charge()
+            .map(|charge| charge.price.to_string())
+            .unwrap()
+    };
+    assert_eq!(price(None), "0.8631 INR", "no account: the market's default rows");
+    assert_eq!(price(Some("USD")), "0.0107 USD", "a USD account: the USD rows");
+    assert_eq!(price(Some("EUR")), "0.8631 INR", "no EUR rows: the default");
+}
