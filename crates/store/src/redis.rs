@@ -32,9 +32,11 @@
 //! does not read again.
 //!
 //! Round trips: `Authorize` and `ListOpenConversations` take one (the thread and any counter are read
-//! concurrently); `RecordMessage` takes two (read, compare-and-set), four when it takes a slot of a
-//! counter (read, claim, compare-and-set, confirm: the answer waits for the confirmation, so that a
-//! read after it counts the slot), plus one per lost race.
+//! concurrently); `RecordMessage` takes two for an inbound or denied message (read, compare-and-set),
+//! three for an allowed outbound one (its prediction is written after the compare-and-set, in the
+//! account's slot), four when it takes a slot of a counter (read, claim, compare-and-set, then the
+//! confirmation beside the prediction: the answer waits for both, so that a read after it counts the
+//! slot), plus one per lost race.
 //!
 //! # Failures
 //!
