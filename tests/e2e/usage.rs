@@ -213,3 +213,170 @@ async fn a_batch_equals_the_sequence_of_single_calls_on_sled() {
     a_batch_equals_the_sequence_of_single_calls_on(&format!("sled:{}", dir.path().join("data").display()))
         .await;
 }
+
+/// Usage is the exact sum of the answered prices, by day of the account's zone and category, and a
+/// message Meta reports failed leaves it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn usage_sums_the_answered_prices_exactly() {
+    use std::collections::BTreeMap;
+
+    const BUSINESS: &str = "106540352242922";
+    let server = InProcessServer::start(&["--store", "memory:"]).await;
+    let mut client = server.client().await;
+    let mut registry = hourglass_e2e::registry_client(server.addr).await;
+    let since = Some(prost_types::Timestamp { seconds: 0, nanos: 0 });
+    registry
+        .put_account(pb::PutAccountRequest {
+            account_id: "waba-1".to_owned(),
+            time_zone: "Asia/Kolkata".to_owned(),
+            effective_at: since,
+            ..Default::default()
+        })
+        .await
+        .expect("PutAccount");
+    registry
+        .put_business(pb::PutBusinessRequest {
+            business_id: BUSINESS.to_owned(),
+            account_id: "waba-1".to_owned(),
+            effective_at: since,
+        })
+        .await
+        .expect("PutBusiness");
+    let categories = [
+        pb::Category::Marketing,
+        pb::Category::Utility,
+        pb::Category::Authentication,
+    ];
+    // 2026-11-30T16:00:00Z, then every 7 minutes for 90 messages: across midnight in Kolkata.
+    let first = 1_796_054_400;
+    let mut answered: BTreeMap<(i64, i32), (u64, i128)> = BTreeMap::new();
+    for n in 0..90_i64 {
+        let seconds = first + n * 420;
+        let category = categories[(n as usize * 7) % 3];
+        let answer = client
+            .record_message(pb::RecordMessageRequest {
+                business_id: BUSINESS.to_owned(),
+                customer_id: format!("9198{:08}", n % 13),
+                message_id: format!("usage-{n}"),
+                at: Some(prost_types::Timestamp { seconds, nanos: 0 }),
+                direction: Some(pb::record_message_request::Direction::Outbound(
+                    pb::OutboundMessage {
+                        kind: Some(pb::outbound_message::Kind::Template(pb::Template {
+                            name: "offer".to_owned(),
+                            language: "en".to_owned(),
+                            category: category as i32,
+                        })),
+                    },
+                )),
+            })
+            .await
+            .expect("RecordMessage")
+            .into_inner();
+        let price = answer
+            .decision
+            .and_then(|decision| decision.charge)
+            .and_then(|charge| charge.price)
+            .expect("a price");
+        // Kolkata is UTC+05:30: its day begins at 18:30Z the day before.
+        let day = (seconds + 19_800).div_euclid(86_400);
+        let entry = answered.entry((day, category as i32)).or_default();
+        entry.0 += 1;
+        entry.1 += i128::from(price.units) * 1_000_000_000 + i128::from(price.nanos);
+    }
+    let mut usage = usage_client(server.addr).await;
+    let request =
+        |granularity: pb::UsageGranularity, dimensions: Vec<pb::UsageDimension>| pb::GetUsageRequest {
+            account_id: "waba-1".to_owned(),
+            start: Some(prost_types::Timestamp {
+                seconds: first - 86_400,
+                nanos: 0,
+            }),
+            end: Some(prost_types::Timestamp {
+                seconds: first + 86_400,
+                nanos: 0,
+            }),
+            granularity: granularity as i32,
+            dimensions: dimensions.into_iter().map(|dimension| dimension as i32).collect(),
+        };
+    let daily = usage
+        .get_usage(request(
+            pb::UsageGranularity::Daily,
+            vec![pb::UsageDimension::Category],
+        ))
+        .await
+        .expect("GetUsage")
+        .into_inner();
+    let read: BTreeMap<(i64, i32), (u64, i128)> = daily
+        .data_points
+        .iter()
+        .map(|point| {
+            let start = point.start.as_ref().expect("a start").seconds;
+            assert_eq!(point.end.as_ref().expect("an end").seconds - start, 86_400);
+            let cost = point.cost.as_ref().expect("a cost");
+            (
+                ((start + 19_800).div_euclid(86_400), point.category),
+                (
+                    point.volume,
+                    i128::from(cost.units) * 1_000_000_000 + i128::from(cost.nanos),
+                ),
+            )
+        })
+        .collect();
+    assert_eq!(
+        read, answered,
+        "the answered prices, summed by Kolkata day and category"
+    );
+    assert_eq!(
+        answered
+            .keys()
+            .map(|(day, _)| day)
+            .collect::<std::collections::BTreeSet<_>>()
+            .len(),
+        2
+    );
+
+    // Meta reports one marketing message failed: under per-message pricing it leaves the usage.
+    let failed = serde_json::json!({
+        "object": "whatsapp_business_account",
+        "entry": [{"id": "waba-1", "changes": [{"field": "messages", "value": {
+            "metadata": {"phone_number_id": BUSINESS},
+            "statuses": [{"id": "usage-0", "status": "failed", "timestamp": (first + 60).to_string(),
+                "recipient_id": "919800000000", "errors": [{"code": 131026}]}]
+        }}]}]
+    });
+    let mut webhooks = hourglass_e2e::webhook_client(server.addr).await;
+    let ingested = webhooks
+        .ingest_webhook(pb::IngestWebhookRequest {
+            payload: failed.to_string().into_bytes(),
+            signature: String::new(),
+        })
+        .await
+        .expect("IngestWebhook")
+        .into_inner();
+    assert_eq!(ingested.applied, 1, "{ingested:?}");
+    let monthly = usage
+        .get_usage(request(pb::UsageGranularity::Monthly, Vec::new()))
+        .await
+        .expect("GetUsage")
+        .into_inner();
+    // Midnight in Kolkata on 2026-11-30 is also the turn of the month there: two months.
+    assert_eq!(monthly.data_points.len(), 2, "{monthly:?}");
+    let volume: u64 = monthly.data_points.iter().map(|point| point.volume).sum();
+    let failed: u64 = monthly.data_points.iter().map(|point| point.failed).sum();
+    assert_eq!((volume, failed), (89, 1));
+
+    let status = usage
+        .get_usage(request(
+            pb::UsageGranularity::Daily,
+            vec![pb::UsageDimension::Tier],
+        ))
+        .await
+        .expect_err("tiers are not counted");
+    assert!(status.message().contains("`dimensions`"), "{status:?}");
+    let status = usage
+        .get_usage(request(pb::UsageGranularity::Unspecified, Vec::new()))
+        .await
+        .expect_err("no granularity");
+    assert!(status.message().contains("`granularity`"), "{status:?}");
+    server.stop().await;
+}

@@ -48,7 +48,7 @@ pub enum PricingModel {
 }
 
 /// How a charge is priced.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum PricingType {
     Regular,
     FreeTier,

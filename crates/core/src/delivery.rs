@@ -9,7 +9,7 @@ use std::fmt;
 
 use crate::{
     AccountId, BusinessId, Category, Charge, CustomerId, Duration, Instant, MessageId, Money, Month,
-    Outbound, PricingType, TemplateName, ThreadKey,
+    Outbound, PricingModel, PricingType, TemplateName, ThreadKey,
 };
 
 /// How long a delivery record is kept after its message: Meta reports a message's statuses within
@@ -90,6 +90,8 @@ impl fmt::Display for MessageRef {
 pub struct Prediction {
     /// The account the message counts for: the registered one at its instant, else the business's own.
     pub account: AccountId,
+    /// The customer's market at the message's instant, as the rate card names it.
+    pub market: String,
     pub at: Instant,
     /// The template sent; none for a free-form message.
     pub template: Option<TemplateName>,
@@ -97,23 +99,35 @@ pub struct Prediction {
     pub pricing_type: PricingType,
     pub billable: bool,
     pub price: Money,
+    pub pricing_model: PricingModel,
+    /// Whether the message opened a conversation (it is the one its conversation's price is on).
+    pub opens_conversation: bool,
 }
 
 impl Prediction {
     /// Returns the prediction of an allowed message: its charge, where and when it was sent.
-    pub fn new(account: AccountId, at: Instant, message: &Outbound, charge: &Charge) -> Prediction {
+    pub fn new(
+        account: AccountId,
+        market: String,
+        at: Instant,
+        message: &Outbound,
+        charge: &Charge,
+    ) -> Prediction {
         let template = match message {
             Outbound::Template(template) => TemplateName::new(&template.name, &template.language).ok(),
             Outbound::FreeForm => None,
         };
         Prediction {
             account,
+            market,
             at,
             template,
             category: charge.category,
             pricing_type: charge.pricing_type,
             billable: charge.billable,
             price: charge.price,
+            pricing_model: charge.pricing_model,
+            opens_conversation: charge.opens_conversation,
         }
     }
 }
@@ -459,6 +473,7 @@ mod tests {
         };
         Prediction::new(
             AccountId::new("account_id", "1").expect("an id"),
+            "India".to_owned(),
             T0,
             &Outbound::FreeForm,
             &charge,

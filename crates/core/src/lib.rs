@@ -27,6 +27,7 @@ mod rules;
 mod step;
 mod thread;
 mod time;
+mod usage;
 
 #[cfg(test)]
 mod tests;
@@ -65,3 +66,4 @@ pub use rules::{
 pub use step::{Answer, Event, Message, Snapshot, Step, Write, check_priced, counters_read, step};
 pub use thread::{HISTORY, RETENTION_GRACE, ResponseWindow, ThreadParts, ThreadState};
 pub use time::{Duration, Instant, Month, Span};
+pub use usage::{Dimension, Granularity, Usage, UsageKey, UsagePoint};

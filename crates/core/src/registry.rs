@@ -143,6 +143,37 @@ impl Zone {
         let local = at.to_date_time().with_timezone(&self.0).naive_local();
         Instant::from_millis(local.and_utc().timestamp_millis())
     }
+
+    /// Returns the calendar day (or, with `monthly`, the month) of this zone that holds `at`, as the
+    /// instants it begins and ends: `[start, end)`.
+    pub fn period_of(&self, at: Instant, monthly: bool) -> (Instant, Instant) {
+        use chrono::{Datelike as _, Days, Months, TimeZone as _};
+
+        let date = at.to_date_time().with_timezone(&self.0).date_naive();
+        let first = if monthly {
+            date.with_day(1).unwrap_or(date)
+        } else {
+            date
+        };
+        let next = if monthly {
+            first.checked_add_months(Months::new(1))
+        } else {
+            first.checked_add_days(Days::new(1))
+        }
+        .unwrap_or(first);
+        // Midnight may not exist where a clock jumps forward at it: the period then begins at the first
+        // instant of its day that does.
+        let begins = |day: chrono::NaiveDate| {
+            (0..24)
+                .find_map(|hour| {
+                    self.0
+                        .from_local_datetime(&day.and_hms_opt(hour, 0, 0)?)
+                        .earliest()
+                })
+                .map_or(at, |start| Instant::from_millis(start.timestamp_millis()))
+        };
+        (begins(first), begins(next))
+    }
 }
 
 impl fmt::Display for Zone {

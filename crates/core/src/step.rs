@@ -163,7 +163,12 @@ pub fn step(policy: &Policy, snapshot: &Snapshot, event: &Event) -> Step {
                     Some(registered) => registered.id.clone(),
                     None => event.thread.unregistered_account(),
                 };
-                write.prediction = Some(Prediction::new(account, event.at, outbound, charge));
+                let local = snapshot.facts.time_zone().wall_clock(event.at);
+                let market = policy
+                    .rate_card
+                    .market_at(&event.thread.customer_id, local)
+                    .to_owned();
+                write.prediction = Some(Prediction::new(account, market, event.at, outbound, charge));
             }
             Step {
                 answer: Answer {

@@ -6,7 +6,7 @@ mod convert;
 
 use std::sync::Arc;
 
-use hourglass_core::{AccountId, Duration, Instant, Zone};
+use hourglass_core::{AccountId, Duration, Instant, Usage, Zone};
 use hourglass_proto::v1 as pb;
 use hourglass_proto::v1::usage_service_server::UsageService;
 use hourglass_store::Store;
@@ -46,6 +46,42 @@ impl UsageServer {
             max_clock_skew,
             timeout: store_timeout.saturating_mul(20),
         }
+    }
+
+    /// Sums an account's usage for `GetUsage`.
+    async fn usage(&self, request: pb::GetUsageRequest) -> Result<pb::GetUsageResponse, Error> {
+        let (account, start, end) = period(&request.account_id, request.start, request.end)?;
+        let granularity = convert::granularity_from_proto(request.granularity)?;
+        let dimensions = request
+            .dimensions
+            .iter()
+            .map(|dimension| convert::dimension_from_proto(*dimension))
+            .collect::<Result<Vec<_>, Error>>()?;
+        let zone = self.zone_of(&account, start).await?;
+        let mut usage = Usage::new(zone, granularity, &dimensions);
+        bounded(
+            self.timeout,
+            deliveries::usage(self.store.as_ref(), &account, start, end, &mut usage),
+        )
+        .await?;
+        Ok(convert::usage_to_proto(&usage))
+    }
+
+    /// Returns the time zone of an account at `at`: UTC for one that is not registered (a business of
+    /// its own).
+    async fn zone_of(&self, account: &AccountId, at: Instant) -> Result<Zone, Error> {
+        let entry = bounded(
+            self.timeout,
+            registry::get(self.store.as_ref(), &Key::Account(account.clone())),
+        )
+        .await?;
+        Ok(match entry {
+            Some(Entry::Account(history)) => history
+                .at(at)
+                .or_else(|| history.changes().first().map(|change| &change.value))
+                .map_or(Zone::UTC, |account| account.time_zone),
+            _ => Zone::UTC,
+        })
     }
 
     /// Prices an `EstimateCost` request under the policy in force.
@@ -168,6 +204,21 @@ impl UsageService for UsageServer {
             .map(Response::new)
             .map_err(to_status);
         log_request("EstimateCost", started, &result, |_| None);
+        result
+    }
+
+    #[tracing::instrument(name = "GetUsage", skip_all)]
+    async fn get_usage(
+        &self,
+        request: Request<pb::GetUsageRequest>,
+    ) -> Result<Response<pb::GetUsageResponse>, Status> {
+        let started = std::time::Instant::now();
+        let result = self
+            .usage(request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status);
+        log_request("GetUsage", started, &result, |_| None);
         result
     }
 

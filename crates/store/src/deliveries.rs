@@ -14,7 +14,7 @@ use std::collections::BTreeMap;
 use hourglass_core::{
     AccountId, BusinessId, DELIVERY_LOOKBACK_DAYS, DELIVERY_RETENTION, Day, DeliveryStats, Differences,
     Instant, MessageId, MessageRef, Outcome, Prediction, Report, StatusReport, TemplateName, ThreadKey,
-    reconcile as compare,
+    Usage, reconcile as compare,
 };
 
 use crate::format::delivery::{PredictionRecord, ReportRecord};
@@ -271,6 +271,27 @@ pub async fn reconcile(
     })
     .await?;
     Ok(summary)
+}
+
+/// Sums the usage of an account's messages in `[start, end)` into `usage`: every recorded message's
+/// prediction, with Meta's report of it (a status of a message never recorded counts for nothing).
+pub async fn usage(
+    store: &dyn Store,
+    account: &AccountId,
+    start: Instant,
+    end: Instant,
+    usage: &mut Usage,
+) -> Result<(), Error> {
+    each_delivery(store, account, start, end, |delivery| {
+        if let Some(prediction) = &delivery.prediction {
+            usage.add(
+                &delivery.message.thread.business_id,
+                prediction,
+                delivery.report.as_ref(),
+            );
+        }
+    })
+    .await
 }
 
 /// Delivery counts of one business and template (none: free-form messages and messages Hourglass

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 
 use hourglass_core::{
-    Category, CustomerId, EstimateLine, Instant, LineEstimate, MetaPricing, MetaTier, Money, Month, Policy,
-    Prediction, Report,
+    Category, CustomerId, Dimension, EstimateLine, Granularity, Instant, LineEstimate, MetaPricing, MetaTier,
+    Money, Month, Policy, Prediction, Report, Usage,
 };
 use hourglass_proto::v1 as pb;
 use hourglass_store::deliveries::{Delivery, Discrepancy, Reconciliation, StatsRow};
@@ -220,5 +220,68 @@ pub(super) fn estimate_to_proto(estimates: &[LineEstimate]) -> pb::EstimateCostR
             .collect(),
         total: (totals.len() == 1).then(|| totals[0].clone()),
         totals,
+    }
+}
+
+pub(super) fn granularity_from_proto(granularity: i32) -> Result<Granularity, Error> {
+    match pb::UsageGranularity::try_from(granularity) {
+        Ok(pb::UsageGranularity::Daily) => Ok(Granularity::Daily),
+        Ok(pb::UsageGranularity::Monthly) => Ok(Granularity::Monthly),
+        _ => Err(hourglass_core::Error::invalid(
+            "granularity",
+            "must be USAGE_GRANULARITY_DAILY or USAGE_GRANULARITY_MONTHLY",
+        )
+        .into()),
+    }
+}
+
+pub(super) fn dimension_from_proto(dimension: i32) -> Result<Dimension, Error> {
+    match pb::UsageDimension::try_from(dimension) {
+        Ok(pb::UsageDimension::Market) => Ok(Dimension::Market),
+        Ok(pb::UsageDimension::Category) => Ok(Dimension::Category),
+        Ok(pb::UsageDimension::PricingType) => Ok(Dimension::PricingType),
+        Ok(pb::UsageDimension::Business) => Ok(Dimension::Business),
+        Ok(pb::UsageDimension::Tier) => Err(hourglass_core::Error::invalid(
+            "dimensions",
+            "USAGE_DIMENSION_TIER is not built yet: volume tiers are not counted (docs/SPEC.md section 15.2)",
+        )
+        .into()),
+        _ => Err(hourglass_core::Error::invalid(
+            "dimensions",
+            "each must be USAGE_DIMENSION_MARKET, _CATEGORY, _PRICING_TYPE or _BUSINESS",
+        )
+        .into()),
+    }
+}
+
+pub(super) fn usage_to_proto(usage: &Usage) -> pb::GetUsageResponse {
+    pb::GetUsageResponse {
+        data_points: usage
+            .points()
+            .map(|(key, point)| pb::UsageDataPoint {
+                start: Some(key.start.to_proto()),
+                end: Some(key.end.to_proto()),
+                market: key.market.clone().unwrap_or_default(),
+                category: key.category.map_or(0, |category| category.to_proto().into()),
+                pricing_type: key
+                    .pricing_type
+                    .map_or(0, |pricing_type| pricing_type.to_proto().into()),
+                business_id: key
+                    .business
+                    .as_ref()
+                    .map(|business| business.as_str().to_owned())
+                    .unwrap_or_default(),
+                volume: point.volume,
+                failed: point.failed,
+                conversations: point.conversations,
+                cost: Some(
+                    Money {
+                        currency: key.currency,
+                        amount: point.cost,
+                    }
+                    .to_proto(),
+                ),
+            })
+            .collect(),
     }
 }

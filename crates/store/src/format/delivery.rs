@@ -4,7 +4,7 @@
 use hourglass_core::{AccountId, DeliveryStatus, Instant, MetaPricing, Prediction, Report, TemplateName};
 use serde::{Deserialize, Serialize};
 
-use super::{CategoryV1, MoneyV1, PricingTypeV1};
+use super::{CategoryV1, MoneyV1, PricingModelV1, PricingTypeV1};
 use crate::Error;
 
 /// A prediction as stored.
@@ -26,6 +26,8 @@ pub enum ReportRecord {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PredictionV1 {
     account: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    market: String,
     at: i64,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     template: Option<TemplateV1>,
@@ -33,6 +35,10 @@ pub struct PredictionV1 {
     pricing_type: PricingTypeV1,
     billable: bool,
     price: MoneyV1,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pricing_model: Option<PricingModelV1>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    opens_conversation: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -73,6 +79,7 @@ impl From<&Prediction> for PredictionRecord {
     fn from(prediction: &Prediction) -> PredictionRecord {
         PredictionRecord::V1(PredictionV1 {
             account: prediction.account.as_str().to_owned(),
+            market: prediction.market.clone(),
             at: prediction.at.as_millis(),
             template: prediction.template.as_ref().map(|template| TemplateV1 {
                 name: template.name().to_owned(),
@@ -82,6 +89,8 @@ impl From<&Prediction> for PredictionRecord {
             pricing_type: prediction.pricing_type.into(),
             billable: prediction.billable,
             price: MoneyV1::from(&prediction.price),
+            pricing_model: Some(prediction.pricing_model.into()),
+            opens_conversation: prediction.opens_conversation,
         })
     }
 }
@@ -96,6 +105,7 @@ impl TryFrom<PredictionRecord> for Prediction {
         };
         Ok(Prediction {
             account: AccountId::new("account", &v1.account).map_err(|error| corrupt("account", error))?,
+            market: v1.market,
             at: Instant::from_millis(v1.at),
             template: v1
                 .template
@@ -106,6 +116,17 @@ impl TryFrom<PredictionRecord> for Prediction {
             pricing_type: v1.pricing_type.into(),
             billable: v1.billable,
             price: v1.price.try_into()?,
+            // Predictions written before these fields: a conversation's price was on the message that
+            // opened it, and per-message ones opened none.
+            pricing_model: v1.pricing_model.map_or(
+                if v1.opens_conversation {
+                    hourglass_core::PricingModel::Conversation
+                } else {
+                    hourglass_core::PricingModel::PerMessage
+                },
+                Into::into,
+            ),
+            opens_conversation: v1.opens_conversation,
         })
     }
 }

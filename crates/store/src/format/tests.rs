@@ -243,12 +243,15 @@ fn prediction_and_report_v1_golden_files() {
 
     let prediction = Prediction {
         account: AccountId::new("account_id", "102290129340398").expect("an id"),
+        market: "India".to_owned(),
         at: T0.plus(minutes(1)),
         template: Some(TemplateName::new("order_update", "en_US").expect("a name")),
         category: Category::Utility,
         pricing_type: PricingType::FreeCustomerService,
         billable: false,
         price: inr("0"),
+        pricing_model: hourglass_core::PricingModel::PerMessage,
+        opens_conversation: false,
     };
     check_golden("prediction.v1.json", &PredictionRecord::from(&prediction));
     let decoded: PredictionRecord =
