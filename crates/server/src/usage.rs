@@ -6,7 +6,7 @@ mod convert;
 
 use std::sync::Arc;
 
-use hourglass_core::{AccountId, Duration, Instant, Usage, Zone};
+use hourglass_core::{Account, AccountId, Duration, Instant, Usage, Zone};
 use hourglass_proto::v1 as pb;
 use hourglass_proto::v1::usage_service_server::UsageService;
 use hourglass_store::Store;
@@ -57,7 +57,10 @@ impl UsageServer {
             .iter()
             .map(|dimension| convert::dimension_from_proto(*dimension))
             .collect::<Result<Vec<_>, Error>>()?;
-        let zone = self.zone_of(&account, start).await?;
+        let zone = self
+            .account_at(&account, start)
+            .await?
+            .map_or(Zone::UTC, |account| account.time_zone);
         let mut usage = Usage::new(zone, granularity, &dimensions);
         bounded(
             self.timeout,
@@ -67,9 +70,9 @@ impl UsageServer {
         Ok(convert::usage_to_proto(&usage))
     }
 
-    /// Returns the time zone of an account at `at`: UTC for one that is not registered (a business of
-    /// its own).
-    async fn zone_of(&self, account: &AccountId, at: Instant) -> Result<Zone, Error> {
+    /// Returns an account's settings at `at` (its first ones when `at` is earlier); none for an account
+    /// that is not registered (a business of its own, in UTC).
+    async fn account_at(&self, account: &AccountId, at: Instant) -> Result<Option<Account>, Error> {
         let entry = bounded(
             self.timeout,
             registry::get(self.store.as_ref(), &Key::Account(account.clone())),
@@ -79,8 +82,8 @@ impl UsageServer {
             Some(Entry::Account(history)) => history
                 .at(at)
                 .or_else(|| history.changes().first().map(|change| &change.value))
-                .map_or(Zone::UTC, |account| account.time_zone),
-            _ => Zone::UTC,
+                .cloned(),
+            _ => None,
         })
     }
 
@@ -102,17 +105,9 @@ impl UsageServer {
             (Zone::UTC, None)
         } else {
             let account = AccountId::new("account_id", &request.account_id)?;
-            let entry = bounded(
-                self.timeout,
-                registry::get(self.store.as_ref(), &Key::Account(account.clone())),
-            )
-            .await?;
-            match entry {
-                Some(Entry::Account(history)) => history
-                    .at(at)
-                    .or_else(|| history.changes().first().map(|change| &change.value))
-                    .map_or((Zone::UTC, None), |account| (account.time_zone, account.currency)),
-                _ => return Err(Error::NotFound(format!("account `{account}` is not registered"))),
+            match self.account_at(&account, at).await? {
+                Some(settings) => (settings.time_zone, settings.currency),
+                None => return Err(Error::NotFound(format!("account `{account}` is not registered"))),
             }
         };
         let policy = self.policy.current();

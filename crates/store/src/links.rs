@@ -137,46 +137,45 @@ pub async fn move_customer(
 }
 
 async fn set_canonical(store: &dyn Store, alias: &ThreadKey, canonical: &CustomerId) -> Result<(), Error> {
-    registry::update(store, &Key::Link(alias.clone()), |current| {
-        let mut link = match current {
-            Some(Entry::Link(link)) => link,
-            _ => CustomerLink::default(),
-        };
-        let changed = link.canonical.as_ref() != Some(canonical) || !link.aliases.is_empty();
+    change_link(store, alias, |link| {
         link.canonical = Some(canonical.clone());
         link.aliases.clear();
-        (Entry::Link(link), changed)
     })
     .await
-    .map(drop)
 }
 
 async fn add_alias(store: &dyn Store, canonical: &ThreadKey, alias: &CustomerId) -> Result<(), Error> {
-    registry::update(store, &Key::Link(canonical.clone()), |current| {
-        let mut link = match current {
-            Some(Entry::Link(link)) => link,
-            _ => CustomerLink::default(),
-        };
-        let changed = !link.aliases.contains(alias);
-        if changed {
+    change_link(store, canonical, |link| {
+        if !link.aliases.contains(alias) {
             link.aliases.push(alias.clone());
             link.aliases.sort();
         }
-        (Entry::Link(link), changed)
     })
     .await
-    .map(drop)
 }
 
 async fn remove_alias(store: &dyn Store, canonical: &ThreadKey, alias: &CustomerId) -> Result<(), Error> {
-    registry::update(store, &Key::Link(canonical.clone()), |current| {
-        let mut link = match current {
+    change_link(store, canonical, |link| {
+        link.aliases.retain(|other| other != alias)
+    })
+    .await
+}
+
+/// Changes the link entry of `thread`'s customer id (none yet: the default), writing only when the
+/// change changed it.
+async fn change_link(
+    store: &dyn Store,
+    thread: &ThreadKey,
+    change: impl Fn(&mut CustomerLink),
+) -> Result<(), Error> {
+    registry::update(store, &Key::Link(thread.clone()), |current| {
+        let before = match current {
             Some(Entry::Link(link)) => link,
             _ => CustomerLink::default(),
         };
-        let before = link.aliases.len();
-        link.aliases.retain(|other| other != alias);
-        let changed = link.aliases.len() != before;
+        let mut link = before.clone();
+        change(&mut link);
+        let changed = link != before;
         (Entry::Link(link), changed)
     })
     .await
