@@ -3,6 +3,7 @@
 //! its limits, and what its logs show of customers.
 
 mod binary;
+mod budget;
 mod deploy;
 mod durability;
 mod limits;

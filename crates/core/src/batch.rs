@@ -10,8 +10,8 @@ use crate::{Claim, CounterKey, Counters, Reading};
 /// What the earlier decisions of a batch took of the shared counters.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Spent {
-    /// Slots taken of counters whose slots count for good, by counter.
-    taken: BTreeMap<CounterKey, BTreeSet<String>>,
+    /// Slots taken of counters whose slots count for good, by counter, with their weights.
+    taken: BTreeMap<CounterKey, BTreeMap<String, u64>>,
     /// Slots of windowed counters that were not live when read, by counter: they are live now.
     windowed: BTreeMap<CounterKey, BTreeSet<String>>,
 }
@@ -27,7 +27,10 @@ impl Spent {
             .collect();
         for (counter, mut reading) in read {
             if let Some(slots) = self.taken.get(&counter) {
-                reading.used = reading.used.saturating_add(len(slots));
+                let weight = slots
+                    .values()
+                    .fold(0_u64, |sum, weight| sum.saturating_add(*weight));
+                reading.used = reading.used.saturating_add(weight);
             }
             if let Some(slots) = self.windowed.get(&counter) {
                 reading.used = reading.used.saturating_add(len(slots));
@@ -53,14 +56,14 @@ impl Spent {
                 self.taken
                     .entry(claim.counter.clone())
                     .or_default()
-                    .insert(claim.slot.clone());
+                    .insert(claim.slot.clone(), claim.weight);
             }
         }
     }
 }
 
-fn len(slots: &BTreeSet<String>) -> u32 {
-    u32::try_from(slots.len()).unwrap_or(u32::MAX)
+fn len(slots: &BTreeSet<String>) -> u64 {
+    u64::try_from(slots.len()).unwrap_or(u64::MAX)
 }
 
 #[cfg(test)]
@@ -81,6 +84,7 @@ mod tests {
             counter: limit.clone(),
             slot: slot.to_owned(),
             limit: 2,
+            weight: 1,
             window: Some(window),
         };
         let mut spent = Spent::default();

@@ -101,6 +101,9 @@ pub struct Charge {
     /// The conversation the message opens or falls in; none under per-message pricing outside a free
     /// entry point conversation.
     pub conversation: Option<Conversation>,
+    /// The volume tier the price comes from (1 for a ladder's first, docs/SPEC.md section 15.2); none
+    /// when the message's rate card row has no ladder for it, or it is not charged.
+    pub tier: Option<u32>,
 }
 
 /// Whether an outbound message may be sent, and why not.

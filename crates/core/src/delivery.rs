@@ -470,6 +470,7 @@ mod tests {
             price: Money::zero(Currency::new("USD").expect("a currency")),
             opens_conversation: false,
             conversation: None,
+            tier: None,
         };
         Prediction::new(
             AccountId::new("account_id", "1").expect("an id"),

@@ -6,9 +6,11 @@ use std::collections::BTreeSet;
 use std::fmt;
 
 use crate::registry::{ConsentState, Facts, TemplateStatus};
+use rust_decimal::Decimal;
+
 use crate::{
-    CUSTOMER_SERVICE_WINDOW, Claim, CounterKey, DenyReason, Instant, MESSAGING_LIMIT_WINDOW, Outbound,
-    Snapshot, Span, Template, TemplateCategory, ThreadKey,
+    CUSTOMER_SERVICE_WINDOW, Claim, CounterKey, Counters, DenyReason, Instant, MESSAGING_LIMIT_WINDOW, Money,
+    Outbound, Snapshot, Span, Template, TemplateCategory, ThreadKey,
 };
 
 /// A guard that can run in shadow (`--shadow`).
@@ -151,6 +153,97 @@ enum Reach {
     Denied(Denial),
 }
 
+/// Returns the account's spend counter of the calendar month of `at`: its billable charges in its
+/// billing currency. None for an unregistered business or an account with no billing currency, which
+/// can have no budget (docs/SPEC.md section 15.3).
+pub(crate) fn spend_counter(facts: &Facts, at: Instant) -> Option<CounterKey> {
+    let registered = facts.account.as_ref()?;
+    crate::budget::spend_counter(&registered.id, &registered.account, at)
+}
+
+/// What guard 8 makes of a charge.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Spending {
+    /// The claim that counts the charge in the account's spend of the month, held only within its
+    /// budget; none when the charge does not count (free, or in another currency).
+    pub claim: Option<Claim>,
+    /// Why the budget denies the charge. The claim, if any, then has no limit, for a guard in shadow.
+    pub denial: Option<Denial>,
+}
+
+/// Guard 8: an account with a monthly budget is charged at most its budget in a calendar month of its
+/// zone. Every charge above zero in its billing currency counts in its spend, budget or not, so that a
+/// budget set in the middle of a month counts what was spent before; a free message always passes.
+/// Exact through the claim on the account's spend, a weighted counter: the charge's slot (`slot`)
+/// weighs its price in nanos. Hourglass never converts currencies, so a charge in another currency
+/// than a budget's is denied.
+pub(crate) fn budget(
+    facts: &Facts,
+    counters: &Counters,
+    price: &Money,
+    at: Instant,
+    slot: String,
+) -> Spending {
+    let none = Spending {
+        claim: None,
+        denial: None,
+    };
+    let (Some(registered), Some(counter)) = (&facts.account, spend_counter(facts, at)) else {
+        return none;
+    };
+    if price.amount <= Decimal::ZERO {
+        return none;
+    }
+    let budget = registered.account.monthly_budget;
+    let Some(currency) = registered.account.currency else {
+        return none;
+    };
+    if price.currency != currency {
+        return Spending {
+            claim: None,
+            denial: budget.map(|budget| Denial {
+                reason: DenyReason::BudgetExceeded,
+                explanation: format!(
+                    "account {} has a monthly budget of {budget}, and this message is priced {price}: the \
+                     rate card has no {currency} rows for the customer's market, and Hourglass never \
+                     converts currencies; add {currency} rows to the rate card, or lift the budget",
+                    registered.id
+                ),
+            }),
+        };
+    }
+    let weight = price.to_nanos().unwrap_or(u64::MAX);
+    let limit = budget.map_or(Some(u64::MAX), |budget| budget.to_nanos());
+    let spent = counters.used(&counter);
+    let claim = |limit: u64| Claim {
+        counter: counter.clone(),
+        slot: slot.clone(),
+        limit,
+        weight,
+        window: None,
+    };
+    match (budget, limit) {
+        (Some(budget), Some(limit)) if spent.saturating_add(weight) > limit => Spending {
+            claim: Some(claim(u64::MAX)),
+            denial: Some(Denial {
+                reason: DenyReason::BudgetExceeded,
+                explanation: format!(
+                    "account {} has spent {} of its monthly budget of {budget} in {}, and this message \
+                     costs {price}: sending it would exceed the budget; raise the budget, or wait for next \
+                     month",
+                    registered.id,
+                    Money::from_nanos(currency, spent),
+                    facts.time_zone().wall_clock(at).utc_month(),
+                ),
+            }),
+        },
+        (_, limit) => Spending {
+            claim: Some(claim(limit.unwrap_or(u64::MAX))),
+            denial: None,
+        },
+    }
+}
+
 /// Guard 7: a portfolio with a messaging limit L reaches at most L distinct customers outside a
 /// customer service window in any moving 24 h. A customer already reached in `(at-24h, at]` may get
 /// more; a new one only while fewer than L are. Exact through the claim on the portfolio's counter.
@@ -172,11 +265,12 @@ fn messaging_limit(
         return Reach::Free;
     };
     let reading = snapshot.counters.reading(&counter);
-    if reading.has_slot || reading.used < limit {
+    if reading.has_slot || reading.used < u64::from(limit) {
         return Reach::Counts(Claim {
             counter,
             slot: thread.customer_id.as_str().to_owned(),
-            limit,
+            limit: u64::from(limit),
+            weight: 1,
             window: Some(Span::starting_at(at, MESSAGING_LIMIT_WINDOW)),
         });
     }
@@ -197,7 +291,7 @@ fn messaging_limit(
 
 /// Guard 1: a registered business's template must be approved in its account's registry at `at`, and
 /// takes the registry's category. Returns the message as it is priced, and the denial if any.
-fn template(facts: &Facts, message: &Outbound, at: Instant) -> (Outbound, Option<Denial>) {
+pub(crate) fn template(facts: &Facts, message: &Outbound, at: Instant) -> (Outbound, Option<Denial>) {
     let Outbound::Template(template) = message else {
         return (message.clone(), None);
     };

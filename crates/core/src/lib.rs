@@ -10,6 +10,7 @@
 //! atomically; a dry run is the same step without the commit. [`view`] describes a thread.
 
 mod batch;
+mod budget;
 mod counter;
 mod country;
 mod decision;
@@ -26,6 +27,7 @@ mod registry;
 mod rules;
 mod step;
 mod thread;
+mod tiers;
 mod time;
 mod usage;
 
@@ -33,9 +35,10 @@ mod usage;
 mod tests;
 
 pub use batch::Spent;
+pub use budget::{BudgetStatus, spend_counter};
 pub use counter::{
     Claim, CounterKey, CounterRead, Counters, FREE_TIER_RETENTION, MESSAGING_LIMIT_RETENTION,
-    MESSAGING_LIMIT_WINDOW, Reading,
+    MESSAGING_LIMIT_WINDOW, Reading, TierOwner,
 };
 pub use decision::{
     Charge, Conversation, Decision, DenyReason, PricingModel, PricingType, ThreadView, Verdict,

@@ -50,6 +50,21 @@ impl Money {
         }
     }
 
+    /// Returns the amount in nanos (10^-9 units), rounded to the nearest nano: what a weighted counter
+    /// counts (`CounterKey::Spend`). None for a negative amount or one beyond 2^64 nanos.
+    pub fn to_nanos(&self) -> Option<u64> {
+        use rust_decimal::prelude::ToPrimitive as _;
+        (self.amount * Decimal::from(1_000_000_000_u64)).round().to_u64()
+    }
+
+    /// Returns `nanos` (10^-9 units) of `currency`.
+    pub fn from_nanos(currency: Currency, nanos: u64) -> Money {
+        Money {
+            currency,
+            amount: Decimal::from_i128_with_scale(i128::from(nanos), 9).normalize(),
+        }
+    }
+
     /// Splits the amount into whole units and nanos (10^-9 units) of the same sign, as
     /// `google.type.Money` carries it; digits beyond the ninth decimal place are dropped.
     pub fn units_and_nanos(&self) -> (i64, i32) {

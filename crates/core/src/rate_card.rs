@@ -76,7 +76,7 @@ pub struct Tier {
 
 /// A row's volume-tier ladders (docs/SPEC.md section 15.2); an empty ladder means a flat rate.
 ///
-/// Kept with the card and validated, but not used in pricing yet.
+/// Validated with the card, and priced under per-message pricing (`tiers.rs`).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VolumeTiers {
     pub utility: Vec<Tier>,
@@ -537,8 +537,7 @@ impl RateCard {
             .unwrap_or_default()
     }
 
-    /// Returns the volume tiers of a row of this card, or `None` when it has none. Tiers are kept and
-    /// validated, but not priced yet.
+    /// Returns the volume tiers of a row of this card, or `None` when it has none.
     pub fn tiers_of(&self, row: &RateRow) -> Option<&VolumeTiers> {
         self.tiers
             .get(&(row.market.clone(), row.currency, row.effective_from))

@@ -247,12 +247,30 @@ pub struct Account {
 }
 
 impl Account {
-    /// Validates a monthly budget: zero or more.
-    pub fn check_budget(budget: &Money) -> Result<(), Error> {
+    /// Validates a monthly budget of an account billed in `currency`: zero or more, in the billing
+    /// currency (docs/SPEC.md section 15.3: Hourglass never converts currencies).
+    pub fn check_budget(budget: &Money, currency: Option<Currency>) -> Result<(), Error> {
         if budget.amount.is_sign_negative() && !budget.amount.is_zero() {
             return Err(Error::invalid("monthly_budget", "must not be negative"));
         }
-        Ok(())
+        match currency {
+            None => Err(Error::invalid(
+                "monthly_budget",
+                format!(
+                    "a budget needs the account's billing currency: set currency to {}",
+                    budget.currency
+                ),
+            )),
+            Some(currency) if currency != budget.currency => Err(Error::invalid(
+                "monthly_budget.currency_code",
+                format!(
+                    "must be the account's billing currency {currency}, got {}: Hourglass never converts \
+                     currencies",
+                    budget.currency
+                ),
+            )),
+            Some(_) => Ok(()),
+        }
     }
 }
 

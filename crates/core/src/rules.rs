@@ -4,14 +4,16 @@
 
 use uuid::Uuid;
 
-use crate::guards;
+use crate::guards::{self, Guard};
 use crate::policy::Era;
+use crate::registry::Facts;
 use crate::step::{free_tier_counter, service_messages_counter};
 use crate::thread::ResponseWindow;
+use crate::tiers::{self, Ladder};
 use crate::{
     Category, Charge, Claim, Conversation, Decision, Duration, Error, Inbound, Instant, MarketingCap, Money,
-    Outbound, Policy, PricingModel, PricingType, Snapshot, Span, ThreadKey, ThreadState, ThreadView, Verdict,
-    Write,
+    Outbound, Policy, PricingModel, PricingType, RateRow, Snapshot, Span, ThreadKey, ThreadState, ThreadView,
+    Verdict, Write,
 };
 
 /// The customer service window a customer message opens.
@@ -101,16 +103,7 @@ pub(crate) fn decide(
         Era::ConversationWithFreeTier | Era::ConversationServiceFree => PricingModel::Conversation,
         Era::PerMessage | Era::PerMessagePaidService => PricingModel::PerMessage,
     };
-    // An account with a billing currency is priced from its market's rows in that currency, where the
-    // card has them; else, and for a business with no account, from the market's default rows.
-    let billing = snapshot
-        .facts
-        .account
-        .as_ref()
-        .and_then(|registered| registered.account.currency);
-    let rates = billing
-        .and_then(|currency| policy.rate_card.rates_in(&thread.customer_id, local, currency))
-        .unwrap_or_else(|| policy.rate_card.rates_for(&thread.customer_id, local));
+    let rates = rates(policy, &snapshot.facts, thread, local);
     let zero = Money::zero(rates.currency);
     let mut next = state.clone();
     next.parts_mut().last_outbound_at = Some(instant);
@@ -142,11 +135,12 @@ pub(crate) fn decide(
                 let counter = service_messages_counter(&snapshot.facts, thread, instant);
                 let ordinal = state.parts().service_messages;
                 next.parts_mut().service_messages = ordinal + 1;
-                if snapshot.counters.used(&counter) < policy.free_service_messages {
+                if snapshot.counters.used(&counter) < u64::from(policy.free_service_messages) {
                     claims.push(Claim {
                         counter,
                         slot: format!("{}@{}#{ordinal}", thread.customer_id, instant.as_millis()),
-                        limit: policy.free_service_messages,
+                        limit: u64::from(policy.free_service_messages),
+                        weight: 1,
                         window: None,
                     });
                     charge_per_message(message, true, zero, zero)
@@ -183,7 +177,7 @@ pub(crate) fn decide(
                     false,
                     zero,
                 ),
-                None if snapshot.counters.used(&free_tier) < policy.free_tier_conversations => {
+                None if snapshot.counters.used(&free_tier) < u64::from(policy.free_tier_conversations) => {
                     let charge = open(
                         &mut next,
                         thread,
@@ -197,7 +191,8 @@ pub(crate) fn decide(
                         claims.push(Claim {
                             counter: free_tier.clone(),
                             slot: conversation.id.clone(),
-                            limit: policy.free_tier_conversations,
+                            limit: u64::from(policy.free_tier_conversations),
+                            weight: 1,
                             window: None,
                         });
                     }
@@ -218,6 +213,52 @@ pub(crate) fn decide(
             },
         }
     };
+    // A charged message's number in the thread names its slots of volume tiers and of the spend.
+    let ordinal = state.parts().charged;
+    let slot = format!("{}@{}#{ordinal}", thread.customer_id, instant.as_millis());
+    let mut charge = charge;
+    let mut counted = false;
+    if charge.pricing_model == PricingModel::PerMessage
+        && charge.billable
+        && let Some(ladder) = Ladder::of(policy, &snapshot.facts, thread, rates, charge.category, instant)
+    {
+        let rung = ladder.rung(&snapshot.counters);
+        charge.price = tiers::price(rates, &rung);
+        charge.tier = Some(rung.number);
+        if let Some((counter, width)) = rung.bounded {
+            claims.push(Claim {
+                counter,
+                slot: slot.clone(),
+                limit: width,
+                weight: 1,
+                window: None,
+            });
+            counted = true;
+        }
+    }
+    let mut shadow_deny_reason = shadow_deny_reason;
+    let spending = guards::budget(&snapshot.facts, &snapshot.counters, &charge.price, instant, slot);
+    if let Some(denial) = spending.denial {
+        if !policy.shadow.contains(&Guard::Budget) {
+            let decision = Decision {
+                verdict: Verdict::Denied {
+                    reason: denial.reason,
+                    explanation: denial.explanation,
+                },
+                customer_service_window_expires_at: window_end,
+                shadow_deny_reason,
+            };
+            return (decision, None);
+        }
+        shadow_deny_reason.get_or_insert(denial.reason);
+    }
+    if let Some(claim) = spending.claim {
+        claims.push(claim);
+        counted = true;
+    }
+    if counted {
+        next.parts_mut().charged = ordinal + 1;
+    }
     next.observe(instant);
     let decision = Decision {
         verdict: Verdict::Allowed(charge),
@@ -232,6 +273,24 @@ pub(crate) fn decide(
             prediction: None,
         }),
     )
+}
+
+/// Returns the rate card row a message to the thread's customer is priced from at `local` (the wall
+/// clock of the account's zone): an account with a billing currency is priced from its market's rows
+/// in that currency, where the card has them; else, and for a business with no account, from the
+/// market's default rows.
+pub(crate) fn rates<'a>(
+    policy: &'a Policy,
+    facts: &Facts,
+    thread: &ThreadKey,
+    local: Instant,
+) -> &'a RateRow {
+    facts
+        .account
+        .as_ref()
+        .and_then(|registered| registered.account.currency)
+        .and_then(|currency| policy.rate_card.rates_in(&thread.customer_id, local, currency))
+        .unwrap_or_else(|| policy.rate_card.rates_for(&thread.customer_id, local))
 }
 
 /// Returns the marketing cap of the message's account, if it has one.
@@ -268,6 +327,7 @@ fn attribute(pricing_model: PricingModel, conversation: &Conversation, zero: Mon
         price: zero,
         opens_conversation: false,
         conversation: Some(conversation.clone()),
+        tier: None,
     }
 }
 
@@ -304,6 +364,7 @@ fn open(
         price,
         opens_conversation: true,
         conversation: Some(conversation),
+        tier: None,
     }
 }
 
@@ -367,6 +428,7 @@ fn charge_per_message(message: &Outbound, window_open: bool, price: Money, zero:
         price,
         opens_conversation: false,
         conversation: None,
+        tier: None,
     }
 }
 
@@ -381,6 +443,7 @@ fn service_message(price: Money) -> Charge {
         price,
         opens_conversation: false,
         conversation: None,
+        tier: None,
     }
 }
 

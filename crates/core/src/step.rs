@@ -8,10 +8,11 @@
 
 use crate::guards;
 use crate::policy::Era;
-use crate::rules::{decide, record_inbound};
+use crate::rules::{self, decide, record_inbound};
+use crate::tiers::Ladder;
 use crate::{
-    Claim, CounterKey, CounterRead, Counters, Decision, Error, Facts, Inbound, Instant, Outbound, Policy,
-    Prediction, ThreadKey, ThreadState,
+    Category, Claim, CounterKey, CounterRead, Counters, Decision, Error, Facts, Inbound, Instant, Outbound,
+    Policy, Prediction, ThreadKey, ThreadState,
 };
 
 /// A message from the customer or from the business.
@@ -104,11 +105,13 @@ pub fn counters_read(
         return Vec::new();
     };
     let instant = thread.decision_instant(event.at);
+    let local = facts.time_zone().wall_clock(instant);
+    let era = policy.era_at(local);
     let mut reads = Vec::new();
     // Only a free-form message can open a service conversation, the one kind the free tier counts, or
     // be a service message, the one kind the free service messages count.
     if matches!(message, Outbound::FreeForm) {
-        match policy.era_at(facts.time_zone().wall_clock(instant)) {
+        match era {
             Era::ConversationWithFreeTier => {
                 reads.push(free_tier_counter(facts, &event.thread, instant).into());
             }
@@ -116,6 +119,26 @@ pub fn counters_read(
                 reads.push(service_messages_counter(facts, &event.thread, instant).into());
             }
             Era::ConversationServiceFree | Era::PerMessage => {}
+        }
+    }
+    // A charge in the account's billing currency counts in its spend (guard 8), unless the message
+    // cannot be charged: a free-form message where service is free.
+    let free = matches!(message, Outbound::FreeForm)
+        && matches!(era, Era::ConversationServiceFree | Era::PerMessage);
+    if let Some(counter) = guards::spend_counter(facts, instant)
+        && !free
+    {
+        reads.push(counter.into());
+    }
+    // A template of a category with a volume ladder reads the ladder's bounded tiers, with the category
+    // the registry gives it (guard 1).
+    if matches!(era, Era::PerMessage | Era::PerMessagePaidService)
+        && let (Outbound::Template(template), _) = guards::template(facts, message, instant)
+    {
+        let row = rules::rates(policy, facts, &event.thread, local);
+        let category = Category::from(template.category);
+        if let Some(ladder) = Ladder::of(policy, facts, &event.thread, row, category, instant) {
+            reads.extend(ladder.counters().map(CounterRead::from));
         }
     }
     // Only a message outside a customer service window counts for the messaging limit.

@@ -64,7 +64,7 @@ pub(crate) struct Timeline {
     pub(crate) policy: Policy,
     pub(crate) thread: ThreadKey,
     pub(crate) state: ThreadState,
-    pub(crate) free_tier_used: u32,
+    pub(crate) free_tier_used: u64,
     /// What the guards read: the registry and consent.
     pub(crate) facts: Facts,
 }
@@ -123,7 +123,7 @@ impl Timeline {
         let step = step(&self.policy, &snapshot, &event);
         if let Some(write) = &step.write {
             self.state = write.thread.clone();
-            self.free_tier_used += u32::try_from(write.claims.len()).expect("a few claims");
+            self.free_tier_used += u64::try_from(write.claims.len()).expect("a few claims");
         }
         step
     }
@@ -251,7 +251,7 @@ fn reply_in_window_opens_service_at_free_tier() {
 #[test]
 fn free_tier_ends_after_the_thousandth_service_conversation() {
     let mut timeline = Timeline::new();
-    timeline.free_tier_used = FREE_TIER_CONVERSATIONS - 1;
+    timeline.free_tier_used = u64::from(FREE_TIER_CONVERSATIONS) - 1;
     timeline.inbound(0.0);
     check_allowed(
         &timeline.outbound(1.0, Outbound::FreeForm),
@@ -768,7 +768,7 @@ proptest! {
         let policy = Policy::for_test();
         let thread = mk_thread();
         let mut state = ThreadState::default();
-        let mut free_tier_used = 0;
+        let mut free_tier_used: u64 = 0;
         for event in &events {
             match event {
                 TestEvent::Inbound { minutes: m, entry_point, platform } => {
@@ -800,7 +800,7 @@ proptest! {
                     for month in [minutes(*m).utc_month(), state.decision_instant(minutes(*m)).utc_month()] {
                         let counter = CounterKey::FreeTier { account: thread.unregistered_account(), month };
                         if !read.iter().any(|read| read.counter == counter) {
-                            unread.counters.insert(counter, u32::MAX);
+                            unread.counters.insert(counter, u64::MAX);
                         }
                     }
                     prop_assert_eq!(step(&policy, &unread, &event), outcome.clone());
@@ -815,7 +815,7 @@ proptest! {
                         for claim in &write.claims {
                             prop_assert!(read.iter().any(|read| read.counter == claim.counter), "a claim on a counter the step did not read");
                         }
-                        free_tier_used += u32::try_from(write.claims.len()).expect("a few claims");
+                        free_tier_used += u64::try_from(write.claims.len()).expect("a few claims");
                         state = write.thread;
                     }
                 }

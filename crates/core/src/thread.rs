@@ -36,6 +36,9 @@ pub struct ThreadParts {
     /// How many service messages the thread sent under paid service pricing (from 2026-10-01): numbers
     /// each one's slot of its business's free service messages, so that two at one instant differ.
     pub service_messages: u64,
+    /// How many messages of the thread took a slot of a volume tier or of their account's spend:
+    /// numbers each one's slot, so that two at one instant differ.
+    pub charged: u64,
     /// Set on the emptied thread of a customer id linked to another (docs/SPEC.md section 13.4): the
     /// id whose thread holds the customer now. No step runs on such a thread: the ledger goes there.
     pub moved_to: Option<CustomerId>,
@@ -193,6 +196,7 @@ impl ThreadState {
         parts.marketing_sent.sort();
         parts.last_outbound_at = parts.last_outbound_at.max(theirs.last_outbound_at);
         parts.service_messages = parts.service_messages.max(theirs.service_messages);
+        parts.charged = parts.charged.max(theirs.charged);
         parts.latest_event_at = parts.latest_event_at.max(theirs.latest_event_at);
         for span in &theirs.customer_service {
             merged.add_customer_service_span(*span);
@@ -269,6 +273,7 @@ mod tests {
             latest_event_at: Some(latest),
             marketing_sent: vec![Span::starting_at(latest, hours(24))],
             service_messages: 0,
+            charged: 0,
             moved_to: None,
         })
     }

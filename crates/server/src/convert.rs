@@ -392,6 +392,7 @@ impl ToProto for Charge {
             price,
             opens_conversation,
             conversation,
+            tier,
         } = self;
         pb::Charge {
             pricing_model: pricing_model.to_proto().into(),
@@ -401,6 +402,7 @@ impl ToProto for Charge {
             price: Some(price.to_proto()),
             opens_conversation: *opens_conversation,
             conversation: conversation.as_ref().map(ToProto::to_proto),
+            tier: tier.unwrap_or(0),
         }
     }
 }

@@ -253,6 +253,7 @@ async fn free_form_reply_opens_a_free_tier_service_conversation() {
                 price: inr(0, 0),
                 opens_conversation: true,
                 conversation: Some(expected_conversation),
+                tier: 0,
             }),
             customer_service_window_expires_at: at(T0 + 24 * HOUR),
             shadow_deny_reason: pb::DenyReason::Unspecified.into(),

@@ -6,7 +6,7 @@ mod convert;
 
 use std::sync::Arc;
 
-use hourglass_core::{Account, AccountId, Duration, Instant, Usage, Zone};
+use hourglass_core::{Account, AccountId, BudgetStatus, Duration, Instant, Usage, Zone};
 use hourglass_proto::v1 as pb;
 use hourglass_proto::v1::usage_service_server::UsageService;
 use hourglass_store::Store;
@@ -85,6 +85,27 @@ impl UsageServer {
                 .cloned(),
             _ => None,
         })
+    }
+
+    /// Reads an account's budget and its spend of a month for `GetBudget`.
+    async fn budget(&self, request: pb::GetBudgetRequest) -> Result<pb::GetBudgetResponse, Error> {
+        let clock = Clock::system(self.max_clock_skew);
+        let account = AccountId::new("account_id", &request.account_id)?;
+        let at = timestamp_from_proto("at", request.at)?.unwrap_or(clock.now);
+        let Some(settings) = self.account_at(&account, at).await? else {
+            return Err(Error::NotFound(format!("account `{account}` is not registered")));
+        };
+        let Some(counter) = hourglass_core::spend_counter(&account, &settings, at) else {
+            return Err(hourglass_core::Error::invalid(
+                "account_id",
+                format!("account `{account}` has no billing currency, so no budget: set its currency first"),
+            )
+            .into());
+        };
+        let read = bounded(self.timeout, self.store.read_counters(&[counter.clone().into()])).await?;
+        let status = BudgetStatus::new(&settings, at, read.used(&counter))
+            .ok_or_else(|| Error::NotFound(format!("account `{account}` has no billing currency")))?;
+        Ok(convert::budget_to_proto(&status))
     }
 
     /// Prices an `EstimateCost` request under the policy in force.
@@ -214,6 +235,21 @@ impl UsageService for UsageServer {
             .map(Response::new)
             .map_err(to_status);
         log_request("GetUsage", started, &result, |_| None);
+        result
+    }
+
+    #[tracing::instrument(name = "GetBudget", skip_all)]
+    async fn get_budget(
+        &self,
+        request: Request<pb::GetBudgetRequest>,
+    ) -> Result<Response<pb::GetBudgetResponse>, Status> {
+        let started = std::time::Instant::now();
+        let result = self
+            .budget(request.into_inner())
+            .await
+            .map(Response::new)
+            .map_err(to_status);
+        log_request("GetBudget", started, &result, |_| None);
         result
     }
 

@@ -66,6 +66,9 @@ pub struct ThreadV1 {
     /// Service messages sent under paid service pricing (`ThreadParts::service_messages`).
     #[serde(default, skip_serializing_if = "is_zero")]
     service_messages: u64,
+    /// Messages that took a slot of a volume tier or of the account's spend (`ThreadParts::charged`).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    charged: u64,
     /// The customer id a linked id's emptied thread leads to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     moved_to: Option<String>,
@@ -76,7 +79,7 @@ pub struct ThreadV1 {
 pub struct CounterV1 {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     keep_until: Option<i64>,
-    used: u32,
+    used: u64,
     /// For one slot of a windowed counter (a backend that keeps each slot as a record): the event-time
     /// instant its window ends.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -146,6 +149,9 @@ struct ChargeV1 {
     price: MoneyV1,
     opens_conversation: bool,
     conversation: Option<ConversationV1>,
+    /// The volume tier the price comes from (`Charge::tier`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tier: Option<u32>,
 }
 
 /// An exact amount: `amount` is a decimal string such as `"0.8147"`, never a float.
@@ -263,6 +269,7 @@ impl ThreadRecord {
                 .map(|span| SpanV1::from(*span))
                 .collect(),
             service_messages: parts.service_messages,
+            charged: parts.charged,
             moved_to: parts.moved_to.as_ref().map(|id| id.as_str().to_owned()),
         })
     }
@@ -302,6 +309,7 @@ impl ThreadRecord {
                 latest_event_at: v1.latest_event_at.map(Instant::from_millis),
                 marketing_sent: v1.marketing_sent.into_iter().map(Span::from).collect(),
                 service_messages: v1.service_messages,
+                charged: v1.charged,
                 // A stored id was valid when it was written; one that no longer is leads nowhere.
                 moved_to: v1.moved_to.and_then(|id| CustomerId::new(&id).ok()),
             }),
@@ -311,7 +319,7 @@ impl ThreadRecord {
 
 impl CounterRecord {
     /// Returns the current version of a counter's record.
-    pub fn new(used: u32, keep_until: Option<Instant>) -> CounterRecord {
+    pub fn new(used: u64, keep_until: Option<Instant>) -> CounterRecord {
         CounterRecord::V1(CounterV1 {
             keep_until: keep_until.map(Instant::as_millis),
             used,
@@ -343,7 +351,7 @@ impl CounterRecord {
     }
 
     /// Returns how many slots are taken.
-    pub fn used(&self) -> u32 {
+    pub fn used(&self) -> u64 {
         match self {
             CounterRecord::V1(v1) => v1.used,
         }
@@ -479,6 +487,7 @@ impl From<&Charge> for ChargeV1 {
             price: MoneyV1::from(&charge.price),
             opens_conversation: charge.opens_conversation,
             conversation: charge.conversation.as_ref().map(ConversationV1::from),
+            tier: charge.tier,
         }
     }
 }
@@ -495,6 +504,7 @@ impl TryFrom<ChargeV1> for Charge {
             price: Money::try_from(charge.price)?,
             opens_conversation: charge.opens_conversation,
             conversation: charge.conversation.map(Conversation::from),
+            tier: charge.tier,
         })
     }
 }

@@ -299,7 +299,7 @@ async fn claim_all(
     for claim in claims {
         let keep_until = now.plus(claim.counter.retention());
         match store.claim(claim, thread, now, keep_until).await {
-            Ok(Claimed::Held(hold)) => holds.push(hold),
+            Ok(Claimed::Held(hold)) => holds.push(*hold),
             Ok(Claimed::Full { unsettled }) => {
                 release_all(store, &holds).await?;
                 return Ok(Err(Full {

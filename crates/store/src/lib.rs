@@ -43,13 +43,15 @@ pub trait Store: Send + Sync + 'static {
     /// and the counters of `plan.counters`.
     async fn read(&self, plan: &ReadPlan) -> Result<Read, Error>;
 
-    /// Reads counters alone: the slots taken of each (of a windowed counter, those live at the read's
+    /// Reads counters alone: the slots (or weights) taken of each (of a windowed counter, those live at the read's
     /// instant, and whether the read's slot is one of them).
     async fn read_counters(&self, reads: &[CounterRead]) -> Result<Counters, Error>;
 
-    /// Takes `claim` for a step of `thread`: holds its slot if the slot is already taken or fewer than
-    /// `claim.limit` are (of a windowed counter: live at the start of the claim's window; a committed
-    /// claim makes its slot live until the end of its window, or later when it already was). A held slot counts as taken for everyone until it is committed with the step
+    /// Takes `claim` for a step of `thread`: holds its slot if the slot is already taken or the weights
+    /// taken plus `claim.weight` stay within `claim.limit` (on a counter of slots: fewer than
+    /// `claim.limit` are taken; of a windowed counter: live at the start of the claim's window; a
+    /// committed claim makes its slot live until the end of its window, or later when it already was).
+    /// A held slot counts as taken for everyone until it is committed with the step
     /// or given back with `release`. The counter is kept at least until `keep_until`, counted on the
     /// server clock from `now`.
     async fn claim(
@@ -161,7 +163,7 @@ pub struct Read {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Claimed {
     /// The slot is held for the step.
-    Held(Hold),
+    Held(Box<Hold>),
     /// Every slot is taken. With `unsettled`, some are held by steps not yet committed or given back,
     /// so a slot may still come free: wait and try again before deciding that the counter is full.
     Full { unsettled: bool },

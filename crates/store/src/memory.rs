@@ -30,7 +30,7 @@ pub struct MemoryStore {
 #[derive(Debug, Default)]
 struct Inner {
     threads: HashMap<ThreadKey, Kept<(Version, ThreadState)>>,
-    counters: HashMap<CounterKey, Kept<u32>>,
+    counters: HashMap<CounterKey, Kept<u64>>,
     /// Windowed counters: each slot with the instant (event time) its window ends.
     windows: HashMap<CounterKey, Kept<HashMap<String, Instant>>>,
     answers: HashMap<(ThreadKey, MessageId), Kept<Answer>>,
@@ -119,7 +119,7 @@ impl Inner {
         };
         let live = |until: &Instant| until > at;
         Reading {
-            used: u32::try_from(slots.value.values().filter(|until| live(until)).count()).unwrap_or(u32::MAX),
+            used: u64::try_from(slots.value.values().filter(|until| live(until)).count()).unwrap_or(u64::MAX),
             has_slot: slots.value.get(slot).is_some_and(live),
         }
     }
@@ -197,7 +197,9 @@ impl Store for MemoryStore {
                     continue;
                 }
                 let existing = inner.counters.get(&hold.claim.counter);
-                let value = existing.map_or(0, |kept| kept.value).saturating_add(1);
+                let value = existing
+                    .map_or(0, |kept| kept.value)
+                    .saturating_add(hold.claim.weight);
                 let keep_until = at_least(existing, hold.keep_until);
                 inner
                     .counters

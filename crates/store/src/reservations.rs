@@ -13,10 +13,17 @@ use hourglass_core::{Claim, CounterKey, Instant, Reading, ThreadKey};
 
 use crate::{Claimed, Hold};
 
-/// The holds of every counter: counter → slot → the tokens of the holds on it.
+/// The holds on one slot: its weight, and the tokens of the holds.
+#[derive(Debug)]
+struct Slot {
+    weight: u64,
+    tokens: Vec<String>,
+}
+
+/// The holds of every counter: counter → slot → its holds.
 #[derive(Debug, Default)]
 pub(crate) struct Reservations {
-    holds: Mutex<HashMap<CounterKey, HashMap<String, Vec<String>>>>,
+    holds: Mutex<HashMap<CounterKey, HashMap<String, Slot>>>,
     next_token: AtomicU64,
 }
 
@@ -36,23 +43,29 @@ impl Reservations {
         let mut holds = self.holds.lock().unwrap_or_else(PoisonError::into_inner);
         let committed = committed()?;
         let slots = holds.entry(claim.counter.clone()).or_default();
-        let held = u32::try_from(slots.len()).unwrap_or(u32::MAX);
+        let held = slots
+            .values()
+            .fold(0_u64, |sum, slot| sum.saturating_add(slot.weight));
         let token = || self.next_token.fetch_add(1, Ordering::Relaxed).to_string();
-        if let Some(tokens) = slots.get_mut(&claim.slot) {
+        if let Some(slot) = slots.get_mut(&claim.slot) {
             let token = token();
-            tokens.push(token.clone());
-            return Ok(Claimed::Held(hold(claim, thread, token, keep_until)));
+            slot.tokens.push(token.clone());
+            return Ok(Claimed::Held(Box::new(hold(claim, thread, token, keep_until))));
         }
         if committed.has_slot {
             if slots.is_empty() {
                 holds.remove(&claim.counter);
             }
-            return Ok(Claimed::Held(hold(claim, thread, token(), keep_until)));
+            return Ok(Claimed::Held(Box::new(hold(claim, thread, token(), keep_until))));
         }
-        if committed.used.saturating_add(held) < claim.limit {
+        if committed.used.saturating_add(held).saturating_add(claim.weight) <= claim.limit {
             let token = token();
-            slots.insert(claim.slot.clone(), vec![token.clone()]);
-            return Ok(Claimed::Held(hold(claim, thread, token, keep_until)));
+            let slot = Slot {
+                weight: claim.weight,
+                tokens: vec![token.clone()],
+            };
+            slots.insert(claim.slot.clone(), slot);
+            return Ok(Claimed::Held(Box::new(hold(claim, thread, token, keep_until))));
         }
         let unsettled = !slots.is_empty();
         if slots.is_empty() {
@@ -68,9 +81,9 @@ impl Reservations {
         let Some(slots) = holds.get_mut(&hold.claim.counter) else {
             return;
         };
-        if let Some(tokens) = slots.get_mut(&hold.claim.slot) {
-            tokens.retain(|token| *token != hold.token);
-            if tokens.is_empty() {
+        if let Some(slot) = slots.get_mut(&hold.claim.slot) {
+            slot.tokens.retain(|token| *token != hold.token);
+            if slot.tokens.is_empty() {
                 slots.remove(&hold.claim.slot);
             }
         }

@@ -557,6 +557,7 @@ fn calendar_rules_follow_the_account_zone() {
                 CounterKey::FreeTier { account, month } => format!("{account} {month}"),
                 CounterKey::MessagingLimit { portfolio } => format!("limit {portfolio}"),
                 CounterKey::ServiceMessages { business, month } => format!("service {business} {month}"),
+                other => format!("{other:?}"),
             })
             .collect()
     };
@@ -618,7 +619,15 @@ fn guard_7_limits_the_customers_a_portfolio_reaches_outside_a_window() {
             thread: timeline.state.clone(),
             counters: reads
                 .iter()
-                .map(|read| (read.counter.clone(), Reading { used, has_slot }))
+                .map(|read| {
+                    (
+                        read.counter.clone(),
+                        Reading {
+                            used: u64::from(used),
+                            has_slot,
+                        },
+                    )
+                })
                 .collect(),
             facts,
             ..Snapshot::default()
@@ -655,6 +664,7 @@ fn guard_7_limits_the_customers_a_portfolio_reaches_outside_a_window() {
             counter: counter.clone(),
             slot: thread.customer_id.as_str().to_owned(),
             limit: 250,
+            weight: 1,
             window: Some(Span::starting_at(at(1.0), Duration::hours(24))),
         }]
     );
@@ -743,7 +753,7 @@ fn paid_service_step(
     };
     let counters = counters_read(&timeline.policy, facts, &event, &state)
         .into_iter()
-        .map(|read| (read.counter, used))
+        .map(|read| (read.counter, u64::from(used)))
         .collect();
     let snapshot = Snapshot {
         thread: state,
@@ -801,7 +811,7 @@ fn from_october_2026_service_messages_past_the_free_ones_and_utility_in_a_window
     let [claim] = claims.as_slice() else {
         panic!("one claim: {claims:?}")
     };
-    assert_eq!(claim.limit, FREE_SERVICE_MESSAGES);
+    assert_eq!(claim.limit, u64::from(FREE_SERVICE_MESSAGES));
     assert_eq!(
         claim.counter,
         CounterKey::ServiceMessages {

@@ -73,11 +73,11 @@ pub(super) fn account_from_proto(
         .transpose()?;
     let monthly_budget = monthly_budget
         .map(|budget| {
-            let currency = Currency::new(&budget.currency_code)
+            let in_currency = Currency::new(&budget.currency_code)
                 .map_err(|error| Error::invalid("monthly_budget.currency_code", error.reason))?;
-            let money = Money::from_units_and_nanos(currency, budget.units, budget.nanos)
+            let money = Money::from_units_and_nanos(in_currency, budget.units, budget.nanos)
                 .map_err(|error| Error::invalid("monthly_budget", error.reason))?;
-            Account::check_budget(&money)?;
+            Account::check_budget(&money, currency)?;
             Ok::<_, Error>(money)
         })
         .transpose()?;

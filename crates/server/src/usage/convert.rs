@@ -285,3 +285,14 @@ pub(super) fn usage_to_proto(usage: &Usage) -> pb::GetUsageResponse {
             .collect(),
     }
 }
+
+/// Converts an account's budget status for `GetBudget`.
+pub(super) fn budget_to_proto(status: &hourglass_core::BudgetStatus) -> pb::GetBudgetResponse {
+    pb::GetBudgetResponse {
+        month_start: Some(status.start.to_proto()),
+        month_end: Some(status.end.to_proto()),
+        budget: status.budget.as_ref().map(ToProto::to_proto),
+        spent: Some(status.spent.to_proto()),
+        remaining: status.remaining.as_ref().map(ToProto::to_proto),
+    }
+}

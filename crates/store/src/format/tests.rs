@@ -71,6 +71,7 @@ fn golden_thread() -> ThreadState {
         latest_event_at: Some(T0.plus(minutes(2))),
         marketing_sent: Vec::new(),
         service_messages: 0,
+        charged: 0,
         moved_to: None,
     })
 }
@@ -96,6 +97,7 @@ fn golden_answer() -> Answer {
                 price: inr("0.8147"),
                 opens_conversation: true,
                 conversation: Some(conversation),
+                tier: None,
             }),
             customer_service_window_expires_at: Some(T0.plus(Duration::hours(24))),
             shadow_deny_reason: None,

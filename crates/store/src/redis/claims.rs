@@ -28,7 +28,10 @@ use hourglass_core::{Claim, CounterRead, Instant, RETENTION_GRACE, Reading, Thre
 use redis::Value;
 
 use super::keys::{CounterKeys, ThreadKeys};
-use super::scripts::{CLAIM, CLAIM_WINDOWED, COUNT, COUNT_WINDOWED, FENCE, RELEASE};
+use super::scripts::{
+    CLAIM, CLAIM_WEIGHTED, CLAIM_WINDOWED, COUNT, COUNT_WEIGHTED, COUNT_WINDOWED, FENCE, RELEASE,
+    RELEASE_WEIGHTED,
+};
 use super::{Redis, int, millis, wall_clock_millis};
 use crate::{Claimed, Error, Hold};
 
@@ -64,6 +67,11 @@ impl Redis {
                 invocation.key(&keys.pending).key(until);
                 invocation
             }
+            (None, None) if keys.weights.is_some() => {
+                let mut invocation = CLAIM_WEIGHTED.key(&keys.slots);
+                invocation.key(&keys.pending).key(keys.weights.as_deref());
+                invocation
+            }
             (None, None) => {
                 let mut invocation = CLAIM.key(&keys.slots);
                 invocation.key(&keys.pending);
@@ -88,15 +96,28 @@ impl Redis {
                 .arg(window.end.as_millis())
                 .arg(window.start.minus(RETENTION_GRACE).as_millis());
         }
+        if keys.weights.is_some() {
+            invocation.arg(claim.weight);
+        }
         let reply = self.invoke("counter claim", &invocation).await?;
-        let [claimed, _taken, pending, stale] = fields::<4>("counter claim", reply)?;
+        let (claimed, pending, stale) = match reply {
+            Value::Array(values) if values.len() == 1 => (values[0].clone(), Value::Int(0), Value::Int(0)),
+            Value::Array(values) if values.len() == 3 && keys.weights.is_some() => {
+                let [claimed, pending, stale] = fields::<3>("counter claim", Value::Array(values))?;
+                (claimed, pending, stale)
+            }
+            reply => {
+                let [claimed, _taken, pending, stale] = fields::<4>("counter claim", reply)?;
+                (claimed, pending, stale)
+            }
+        };
         if int(&claimed)? == 1 {
-            return Ok(Claimed::Held(Hold {
+            return Ok(Claimed::Held(Box::new(Hold {
                 claim: claim.clone(),
                 thread: thread.clone(),
                 token,
                 keep_until,
-            }));
+            })));
         }
         if int(&stale)? > 0 {
             self.settle(&keys).await?;
@@ -114,11 +135,21 @@ impl Redis {
     }
 
     async fn release_member(&self, keys: &CounterKeys, slot: &str, member: &str) -> Result<(), Error> {
-        let mut invocation = RELEASE.key(&keys.slots);
-        invocation.key(&keys.pending);
-        if let Some(until) = &keys.until {
-            invocation.key(until);
-        }
+        let mut invocation = match &keys.weights {
+            Some(weights) => {
+                let mut invocation = RELEASE_WEIGHTED.key(&keys.slots);
+                invocation.key(&keys.pending).key(weights);
+                invocation
+            }
+            None => {
+                let mut invocation = RELEASE.key(&keys.slots);
+                invocation.key(&keys.pending);
+                if let Some(until) = &keys.until {
+                    invocation.key(until);
+                }
+                invocation
+            }
+        };
         invocation.arg(slot).arg(member);
         self.invoke("counter release", &invocation).await.map(drop)
     }
@@ -159,6 +190,20 @@ impl Redis {
                 let reading = Reading {
                     used: count(&settled)?,
                     has_slot: int(&asked)? == 1,
+                };
+                (reading, stale)
+            }
+            (None, None) if keys.weights.is_some() => {
+                let mut invocation = COUNT_WEIGHTED.key(&keys.slots);
+                invocation
+                    .key(&keys.pending)
+                    .key(keys.weights.as_deref())
+                    .arg(now);
+                let reply = self.invoke("counter read", &invocation).await?;
+                let [total, unsettled, stale] = fields::<3>("counter read", reply)?;
+                let reading = Reading {
+                    used: settled_weight(&total, &unsettled)?,
+                    has_slot: false,
                 };
                 (reading, stale)
             }
@@ -272,8 +317,31 @@ pub(crate) fn fields<const N: usize>(what: &str, reply: Value) -> Result<[Value;
     }
 }
 
-fn count(value: &Value) -> Result<u32, Error> {
-    u32::try_from(int(value)?).map_err(|_| Error::corrupt(format!("a counter out of range: {value:?}")))
+fn count(value: &Value) -> Result<u64, Error> {
+    u64::try_from(int(value)?).map_err(|_| Error::corrupt(format!("a counter out of range: {value:?}")))
+}
+
+/// Returns a weighted counter's settled weight: its total less the weights of its unsettled slots, all
+/// decimal strings, computed in 64-bit integers.
+fn settled_weight(total: &Value, unsettled: &Value) -> Result<u64, Error> {
+    let weight = |value: &Value| -> Result<u64, Error> {
+        let bad = || Error::corrupt(format!("a weight out of range: {value:?}"));
+        match value {
+            Value::BulkString(bytes) => std::str::from_utf8(bytes)
+                .ok()
+                .and_then(|text| text.parse::<u64>().ok())
+                .ok_or_else(bad),
+            Value::Int(number) => u64::try_from(*number).map_err(|_| bad()),
+            _ => Err(bad()),
+        }
+    };
+    let pending = match unsettled {
+        Value::Array(values) => values.iter().try_fold(0_u64, |sum, value| {
+            Ok::<_, Error>(sum.saturating_add(weight(value)?))
+        })?,
+        _ => 0,
+    };
+    Ok(weight(total)?.saturating_sub(pending))
 }
 
 /// Returns the server clock as an RFC 3339 instant, for the marker's value.

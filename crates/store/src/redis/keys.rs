@@ -58,6 +58,8 @@ pub(crate) struct CounterKeys {
     /// For a windowed counter, a sorted set: each slot scored by the instant (event time) its window
     /// ends.
     pub(crate) until: Option<String>,
+    /// For a weighted counter, a hash: each slot's weight, and their sum in the field `=total`.
+    pub(crate) weights: Option<String>,
 }
 
 impl CounterKeys {
@@ -65,10 +67,12 @@ impl CounterKeys {
         let slots = format!("{namespace}:{{{}}}:{}", counter.scope(), counter.name());
         let pending = format!("{slots}:pending");
         let until = matches!(counter, CounterKey::MessagingLimit { .. }).then(|| format!("{slots}:until"));
+        let weights = counter.is_weighted().then(|| format!("{slots}:w"));
         CounterKeys {
             slots,
             pending,
             until,
+            weights,
         }
     }
 

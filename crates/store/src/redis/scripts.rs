@@ -107,6 +107,83 @@ return {1, live, 0, 0}
     )
 });
 
+/// Holds a slot of a weighted counter (`CounterKey::is_weighted`): a new slot only while the weights
+/// taken plus its own stay within `limit`, a slot already taken always. The weights live beside the
+/// slots, in a hash of slot to weight whose field `=total` is their sum. Sums are compared as decimal
+/// strings, since Lua's numbers are exact only up to 2^53 and Redis's integers go to 2^63.
+///
+/// KEYS: slots hash, pending set, weights hash. ARGV: slot id, pending member, lease deadline, limit,
+/// TTL, now (milliseconds), weight.
+///
+/// Returns `{1}` when claimed, else `{0, pending, pending past lease}`.
+pub(crate) static CLAIM_WEIGHTED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local function above(a, b)
+  return #a > #b or (#a == #b and a > b)
+end
+if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
+  redis.call('HINCRBY', KEYS[3], '=total', ARGV[7])
+  if above(redis.call('HGET', KEYS[3], '=total'), ARGV[4]) then
+    redis.call('HINCRBY', KEYS[3], '=total', '-' .. ARGV[7])
+    return {0, redis.call('ZCARD', KEYS[2]), redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[6])}
+  end
+  redis.call('HSET', KEYS[3], ARGV[1], ARGV[7])
+end
+redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
+redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
+for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
+return {1}
+",
+    )
+});
+
+/// Gives back a claim on a weighted counter, as `RELEASE` does; a slot freed takes its weight off the
+/// total.
+///
+/// KEYS: slots hash, pending set, weights hash. ARGV: slot id, pending member. Returns 1 when released.
+pub(crate) static RELEASE_WEIGHTED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+if redis.call('ZREM', KEYS[2], ARGV[2]) == 0 then return 0 end
+if redis.call('HINCRBY', KEYS[1], ARGV[1], -1) <= 0 then
+  redis.call('HDEL', KEYS[1], ARGV[1])
+  local weight = redis.call('HGET', KEYS[3], ARGV[1])
+  if weight then
+    redis.call('HINCRBY', KEYS[3], '=total', '-' .. weight)
+    redis.call('HDEL', KEYS[3], ARGV[1])
+  end
+end
+return 1
+",
+    )
+});
+
+/// Reads a weighted counter: `{total of the weights taken (a decimal string), the weights of the slots
+/// not settled yet, pending claims past their lease}`; the settled weight is the total less those,
+/// computed by the caller in 64-bit integers.
+///
+/// KEYS: slots hash, pending set, weights hash. ARGV: now (milliseconds).
+pub(crate) static COUNT_WEIGHTED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local pending = {}
+for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
+  local slot = string.match(member, '^%S+ (%S+)')
+  if slot then pending[slot] = (pending[slot] or 0) + 1 end
+end
+local unsettled = {}
+for slot, claims in pairs(pending) do
+  if (tonumber(redis.call('HGET', KEYS[1], slot)) or 0) <= claims then
+    local weight = redis.call('HGET', KEYS[3], slot)
+    if weight then table.insert(unsettled, weight) end
+  end
+end
+return {redis.call('HGET', KEYS[3], '=total') or '0', unsettled, redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[1])}
+",
+    )
+});
+
 /// Gives back a claim whose step did not persist its conversation; the slot frees when no claim holds
 /// it. A claim no longer pending (already given back, or confirmed) is left alone, so this is
 /// idempotent.

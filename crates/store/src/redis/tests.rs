@@ -33,7 +33,7 @@ fn test_options() -> RedisOptions {
 /// a decision at an instant would count against.
 struct Loaded {
     state: ThreadState,
-    free_tier_used: u32,
+    free_tier_used: u64,
 }
 
 /// The calls these tests make, through the ledger as the server makes them.
@@ -426,6 +426,7 @@ async fn claim_one(store: &RedisStore, thread: &ThreadKey, slot: &str) -> Claime
         counter: free_tier_counter(thread, Month { year: 2024, month: 3 }),
         slot: slot.to_owned(),
         limit: 1,
+        weight: 1,
         window: None,
     };
     store

@@ -448,7 +448,7 @@ impl Inner {
     }
 
     /// Returns the committed slots of a counter.
-    fn count(&self, counter: &CounterKey) -> Result<u32, Error> {
+    fn count(&self, counter: &CounterKey) -> Result<u64, Error> {
         let key = counter_key(counter);
         match self.counters.get(&key).map_err(from_sled)? {
             Some(bytes) => Ok(decode_at::<CounterRecord>("counter", &key, &bytes)?.used()),

@@ -270,7 +270,7 @@ impl Inner {
                 None => (0, None),
             };
             let keep_until = later(kept, hold.keep_until);
-            let record = CounterRecord::new(used.saturating_add(1), Some(keep_until));
+            let record = CounterRecord::new(used.saturating_add(hold.claim.weight), Some(keep_until));
             counters.insert(key.as_slice(), encode(&record))?;
             reindex(expiry, Kind::Counter, &key, kept, keep_until)?;
         }

@@ -621,5 +621,5 @@ pub async fn free_service_messages_are_exact_under_concurrency<B: Backend>(backe
         },
     };
     let used = must(first.read_counters(&[counter.clone().into()]).await).used(&counter);
-    assert_eq!(used, FREE);
+    assert_eq!(used, u64::from(FREE));
 }

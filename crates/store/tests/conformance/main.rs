@@ -1,4 +1,4 @@
-//! The store conformance suite: every case of `cases`, `registry`, `deliveries` and `links` runs against every backend, as its
+//! The store conformance suite: every case of `cases`, `registry`, `deliveries`, `links` and `money` runs against every backend, as its
 //! own test.
 //!
 //! To add a backend, implement `backends::Backend` for its fixture and invoke `store_conformance!`
@@ -8,6 +8,7 @@ mod backends;
 mod cases;
 mod deliveries;
 mod links;
+mod money;
 mod redis_backends;
 mod registry;
 mod support;
@@ -50,6 +51,9 @@ macro_rules! store_conformance {
             linked_ids_name_one_thread,
             a_link_made_while_recording_loses_nothing,
             a_number_change_moves_the_customer,
+        ], money [
+            volume_tiers_are_exact_across_a_boundary_under_concurrency,
+            a_budget_is_never_exceeded_under_concurrency,
         ]);
     };
     ($backend:ident, $fixture:expr) => {

@@ -23,7 +23,7 @@ pub type Record = Entry;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
     pub state: ThreadState,
-    pub free_tier_used: u32,
+    pub free_tier_used: u64,
 }
 
 /// The calls the cases make on a store, through the ledger as the server makes them.
