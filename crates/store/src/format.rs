@@ -565,3 +565,4 @@ pub mod delivery;
 pub mod registry;
 #[cfg(test)]
 mod tests;
+pub mod usage;
