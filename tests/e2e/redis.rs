@@ -776,6 +776,17 @@ async fn every_key_of_a_recorded_thread_has_a_ttl() {
     // One key lives without a TTL: the marker that tells a Redis that lost its data, one per namespace.
     let (markers, keys): (Vec<_>, Vec<_>) = keys.iter().partition(|(key, _, _)| key.ends_with(":marker"));
     assert_eq!(markers.len(), 1, "the store's marker: {markers:#?}");
+    // The account's usage of the day is kept 400 days (docs/SPEC.md section 15.1); every other key
+    // at most 62.
+    let (usage, keys): (Vec<_>, Vec<_>) = keys.into_iter().partition(|(key, _, _)| key.contains(":use:"));
+    assert_eq!(usage.len(), 1, "the account's usage of the day: {usage:#?}");
+    for (key, kind, pttl) in &usage {
+        assert_eq!(kind, "hash");
+        assert!(
+            *pttl > 62 * 24 * hour && *pttl <= 400 * 24 * hour,
+            "{key} is kept 400 days: PTTL {pttl}"
+        );
+    }
     for (key, kind, pttl) in &keys {
         assert!(*pttl > 0, "{key} ({kind}) has no TTL: PTTL {pttl}");
         assert!(

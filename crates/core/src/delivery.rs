@@ -17,11 +17,16 @@ use crate::{
 /// laid beside Meta's in the month after.
 pub const DELIVERY_RETENTION: Duration = Duration::from_millis(62 * Duration::DAY.as_millis());
 
+/// How long an account's usage of a day (`UsageRow`) is kept after its latest message: 400 days, so
+/// that a year's usage can be laid beside the year before's month by month (docs/SPEC.md section 15.1).
+pub const USAGE_RETENTION: Duration = Duration::from_millis(400 * Duration::DAY.as_millis());
+
 /// How many days before a status's own day its message may have been sent: a status older than this
 /// is kept as unmatched.
 pub const DELIVERY_LOOKBACK_DAYS: i64 = 31;
 
-/// A calendar day in UTC, the bucket delivery records are kept and listed by.
+/// A calendar day: of UTC, the bucket delivery records are kept and listed by; or of an account's zone,
+/// the day its usage is counted in (`Zone::day_of`). It is its number of days since 1970-01-01.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct Day(i64);
 
@@ -36,7 +41,35 @@ impl Day {
         Day(self.0.saturating_add(n))
     }
 
-    /// Returns the instant the day begins.
+    /// Returns the day of a calendar date.
+    pub(crate) fn of_date(date: chrono::NaiveDate) -> Day {
+        Day(date
+            .signed_duration_since(chrono::NaiveDate::default())
+            .num_days())
+    }
+
+    /// Returns the calendar date of the day.
+    pub(crate) fn date(self) -> chrono::NaiveDate {
+        chrono::NaiveDate::default()
+            .checked_add_signed(chrono::TimeDelta::days(self.0))
+            .unwrap_or_default()
+    }
+
+    /// Returns the first day of the day's calendar month.
+    pub fn first_of_month(self) -> Day {
+        use chrono::Datelike as _;
+        let date = self.date();
+        Day::of_date(date.with_day(1).unwrap_or(date))
+    }
+
+    /// Reads a day written `YYYY-MM-DD`; none when it is not one.
+    pub fn parse(raw: &str) -> Option<Day> {
+        chrono::NaiveDate::parse_from_str(raw, "%Y-%m-%d")
+            .ok()
+            .map(Day::of_date)
+    }
+
+    /// Returns the UTC instant the day begins (for a UTC day, when it begins).
     pub fn start(self) -> Instant {
         Instant::from_millis(self.0.saturating_mul(Duration::DAY.as_millis()))
     }
@@ -93,6 +126,10 @@ pub struct Prediction {
     /// The customer's market at the message's instant, as the rate card names it.
     pub market: String,
     pub at: Instant,
+    /// The calendar day of the account's zone at `at`, as the zone was at the message (`Zone::day_of`):
+    /// the day its usage is counted in (`UsageRow`), which a later change of zone does not move. None
+    /// for a prediction written before usage was counted by day, which counts in no usage row.
+    pub usage_day: Option<Day>,
     /// The template sent; none for a free-form message.
     pub template: Option<TemplateName>,
     pub category: Category,
@@ -110,6 +147,7 @@ impl Prediction {
         account: AccountId,
         market: String,
         at: Instant,
+        usage_day: Day,
         message: &Outbound,
         charge: &Charge,
     ) -> Prediction {
@@ -121,6 +159,7 @@ impl Prediction {
             account,
             market,
             at,
+            usage_day: Some(usage_day),
             template,
             category: charge.category,
             pricing_type: charge.pricing_type,
@@ -476,6 +515,7 @@ mod tests {
             AccountId::new("account_id", "1").expect("an id"),
             "India".to_owned(),
             T0,
+            Day::of(T0),
             &Outbound::FreeForm,
             &charge,
         )

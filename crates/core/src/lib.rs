@@ -45,7 +45,7 @@ pub use decision::{
 };
 pub use delivery::{
     DELIVERY_LOOKBACK_DAYS, DELIVERY_RETENTION, Day, DeliveryStats, DeliveryStatus, Differences, MessageRef,
-    MetaPricing, MetaTier, MetaTiers, Outcome, Prediction, Report, StatusReport, reconcile,
+    MetaPricing, MetaTier, MetaTiers, Outcome, Prediction, Report, StatusReport, USAGE_RETENTION, reconcile,
 };
 pub use error::Error;
 pub use estimate::{EstimateLine, LineEstimate, TierUse, estimate};
@@ -69,4 +69,4 @@ pub use rules::{
 pub use step::{Answer, Event, Message, Snapshot, Step, Write, check_priced, counters_read, step};
 pub use thread::{HISTORY, RETENTION_GRACE, ResponseWindow, ThreadParts, ThreadState};
 pub use time::{Duration, Instant, Month, Span};
-pub use usage::{Dimension, Granularity, Usage, UsageKey, UsagePoint};
+pub use usage::{Dimension, Granularity, Usage, UsageChange, UsageCounts, UsageKey, UsagePoint, UsageRow};

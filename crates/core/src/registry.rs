@@ -11,7 +11,7 @@ use chrono_tz::Tz;
 
 use crate::error::Echo;
 use crate::{
-    AccountId, Currency, CustomerId, Duration, Error, Instant, Money, PortfolioId, TemplateCategory,
+    AccountId, Currency, CustomerId, Day, Duration, Error, Instant, Money, PortfolioId, TemplateCategory,
 };
 
 /// The most changes a history keeps; older ones are forgotten first.
@@ -147,9 +147,21 @@ impl Zone {
     /// Returns the calendar day (or, with `monthly`, the month) of this zone that holds `at`, as the
     /// instants it begins and ends: `[start, end)`.
     pub fn period_of(&self, at: Instant, monthly: bool) -> (Instant, Instant) {
+        self.period_of_day(self.day_of(at), monthly)
+    }
+
+    /// Returns the calendar date of this zone that holds `at`, named as a `Day` (its number of days
+    /// since 1970-01-01, printed `YYYY-MM-DD`).
+    pub fn day_of(&self, at: Instant) -> Day {
+        Day::of_date(at.to_date_time().with_timezone(&self.0).date_naive())
+    }
+
+    /// Returns the calendar date `day` of this zone (or, with `monthly`, its month) as the instants it
+    /// begins and ends in this zone: `[start, end)`.
+    pub fn period_of_day(&self, day: Day, monthly: bool) -> (Instant, Instant) {
         use chrono::{Datelike as _, Days, Months, TimeZone as _};
 
-        let date = at.to_date_time().with_timezone(&self.0).date_naive();
+        let date = day.date();
         let first = if monthly {
             date.with_day(1).unwrap_or(date)
         } else {
@@ -170,7 +182,14 @@ impl Zone {
                         .from_local_datetime(&day.and_hms_opt(hour, 0, 0)?)
                         .earliest()
                 })
-                .map_or(at, |start| Instant::from_millis(start.timestamp_millis()))
+                .map_or_else(
+                    || {
+                        Instant::from_millis(
+                            day.and_time(chrono::NaiveTime::MIN).and_utc().timestamp_millis(),
+                        )
+                    },
+                    |start| Instant::from_millis(start.timestamp_millis()),
+                )
         };
         (begins(first), begins(next))
     }

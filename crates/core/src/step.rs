@@ -191,7 +191,12 @@ pub fn step(policy: &Policy, snapshot: &Snapshot, event: &Event) -> Step {
                     .rate_card
                     .market_at(&event.thread.customer_id, local)
                     .to_owned();
-                write.prediction = Some(Prediction::new(account, market, event.at, outbound, charge));
+                // Usage counts the message in the day of the account's zone as it is now, at the
+                // message; a later change of zone does not move it.
+                let usage_day = snapshot.facts.time_zone().day_of(event.at);
+                write.prediction = Some(Prediction::new(
+                    account, market, event.at, usage_day, outbound, charge,
+                ));
             }
             Step {
                 answer: Answer {

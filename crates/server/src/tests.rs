@@ -927,11 +927,21 @@ impl Store for FakeStore {
         bytes: &[u8],
         now: Instant,
         keep_until: Instant,
+        usage: Option<hourglass_store::UsageWrite<'_>>,
     ) -> Result<bool, hourglass_store::Error> {
         self.act().await?;
         self.inner
-            .write_report(key, expected, bytes, now, keep_until)
+            .write_report(key, expected, bytes, now, keep_until, usage)
             .await
+    }
+
+    async fn read_usage(
+        &self,
+        account: &hourglass_core::AccountId,
+        days: &[hourglass_core::Day],
+    ) -> Result<Vec<(hourglass_core::UsageRow, hourglass_core::UsageCounts)>, hourglass_store::Error> {
+        self.act().await?;
+        self.inner.read_usage(account, days).await
     }
 
     async fn list_deliveries(

@@ -61,6 +61,8 @@ impl UsageServer {
             .account_at(&account, start)
             .await?
             .map_or(Zone::UTC, |account| account.time_zone);
+        // The period is read by whole days of this zone, and each row keeps the day of the zone the
+        // account had when its messages were recorded.
         let mut usage = Usage::new(zone, granularity, &dimensions);
         bounded(
             self.timeout,

@@ -8,24 +8,32 @@
 //! once, and `Report::record` makes each count once. A status finds its message among the days before
 //! its own (`DELIVERY_LOOKBACK_DAYS`); a status of a message Hourglass never recorded is kept on its
 //! own day, unmatched.
+//!
+//! Usage (docs/SPEC.md section 15.1) is kept beside them as per-day rows (`UsageRow`), outliving the
+//! predictions: the ledger's commit adds a new prediction's `UsageChange::recorded`, and `note_status`
+//! hands `Store::write_report` the `UsageChange::failed` of a report's first failure, so that each is
+//! added once, in the same atomic write as what it counts.
 
 use std::collections::BTreeMap;
 
 use hourglass_core::{
     AccountId, BusinessId, DELIVERY_LOOKBACK_DAYS, DELIVERY_RETENTION, Day, DeliveryStats, Differences,
     Instant, MessageId, MessageRef, Outcome, Prediction, Report, StatusReport, TemplateName, ThreadKey,
-    Usage, reconcile as compare,
+    USAGE_RETENTION, Usage, UsageChange, reconcile as compare,
 };
 
 use crate::format::delivery::{PredictionRecord, ReportRecord};
 use crate::format::{decode, encode};
-use crate::{DeliveryKey, DeliveryRaw, Error, Store, Version, links, registry};
+use crate::{DeliveryKey, DeliveryRaw, Error, Store, UsageWrite, Version, links, registry};
 
 /// How many times a report write retries after losing a race.
 const MAX_ATTEMPTS: usize = 64;
 
 /// How many records a listing reads at once.
 const PAGE: usize = 500;
+
+/// How many days of usage rows one store read asks for.
+const USAGE_DAYS_READ: usize = 31;
 
 /// The most discrepancies a reconciliation lists.
 pub const MAX_DISCREPANCIES: usize = 100;
@@ -98,10 +106,11 @@ pub async fn note_status(
         .map(|bytes| decode_prediction(&record_name, bytes))
         .transpose()?;
     for _ in 0..MAX_ATTEMPTS {
-        let (version, mut report) = match &raw.report {
-            Some((version, bytes)) => (*version, decode_report(&record_name, bytes)?),
-            None => (Version(0), Report::default()),
+        let (version, before) = match &raw.report {
+            Some((version, bytes)) => (*version, Some(decode_report(&record_name, bytes)?)),
+            None => (Version(0), None),
         };
+        let mut report = before.clone().unwrap_or_default();
         if !report.record(status) {
             return Ok(Noted {
                 changed: false,
@@ -110,7 +119,23 @@ pub async fn note_status(
         }
         let bytes = encode(&ReportRecord::from(&report));
         let keep_until = now.plus(DELIVERY_RETENTION);
-        if store.write_report(&key, version, &bytes, now, keep_until).await? {
+        // The report's first failure moves the message's usage, in the same write, so it moves once.
+        let change = prediction.as_ref().and_then(|prediction| {
+            UsageChange::failed(
+                &key.message.thread.business_id,
+                prediction,
+                before.as_ref(),
+                &report,
+            )
+        });
+        let usage = change.as_ref().map(|change| UsageWrite {
+            change,
+            keep_until: now.plus(USAGE_RETENTION),
+        });
+        if store
+            .write_report(&key, version, &bytes, now, keep_until, usage)
+            .await?
+        {
             return Ok(Noted {
                 changed: true,
                 prediction,
@@ -273,8 +298,9 @@ pub async fn reconcile(
     Ok(summary)
 }
 
-/// Sums the usage of an account's messages in `[start, end)` into `usage`: every recorded message's
-/// prediction, with Meta's report of it (a status of a message never recorded counts for nothing).
+/// Sums the usage of an account's messages in `[start, end)` into `usage`: the usage rows of every day
+/// of `usage`'s zone the period touches, each day whole (`Usage::days`). The rows outlive the
+/// predictions: they are kept `USAGE_RETENTION`.
 pub async fn usage(
     store: &dyn Store,
     account: &AccountId,
@@ -282,16 +308,13 @@ pub async fn usage(
     end: Instant,
     usage: &mut Usage,
 ) -> Result<(), Error> {
-    each_delivery(store, account, start, end, |delivery| {
-        if let Some(prediction) = &delivery.prediction {
-            usage.add(
-                &delivery.message.thread.business_id,
-                prediction,
-                delivery.report.as_ref(),
-            );
+    let days = usage.days(start, end);
+    for days in days.chunks(USAGE_DAYS_READ) {
+        for (row, counts) in store.read_usage(account, days).await? {
+            usage.add_row(&row, &counts);
         }
-    })
-    .await
+    }
+    Ok(())
 }
 
 /// Delivery counts of one business and template (none: free-form messages and messages Hourglass

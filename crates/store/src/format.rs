@@ -575,3 +575,4 @@ pub mod delivery;
 pub mod registry;
 #[cfg(test)]
 mod tests;
+pub mod usage;

@@ -28,10 +28,10 @@ use std::time::Duration as StdDuration;
 
 use hourglass_core::{
     Answer, DELIVERY_RETENTION, Decision, Event, Facts, Message, MessageId, Policy, RETENTION_GRACE,
-    Snapshot, Spent, ThreadKey, ThreadState, counters_read, step,
+    Snapshot, Spent, ThreadKey, ThreadState, USAGE_RETENTION, UsageChange, counters_read, step,
 };
 
-use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, links, registry};
+use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, UsageWrite, links, registry};
 
 /// How many times a step is tried before the ledger gives up with `Error::Unavailable`. Each lost race
 /// means another writer of the thread succeeded, so `n` concurrent writers need at most `n` attempts;
@@ -73,6 +73,10 @@ pub async fn record(store: &dyn Store, policy: &Policy, entry: &Entry) -> Result
             }
         };
         let latest = write.thread.parts().latest_event_at.unwrap_or(entry.now);
+        let usage = write
+            .prediction
+            .as_ref()
+            .and_then(|prediction| UsageChange::recorded(&event.thread.business_id, prediction));
         let commit = Commit {
             thread: &event.thread,
             version: read.version,
@@ -86,6 +90,10 @@ pub async fn record(store: &dyn Store, policy: &Policy, entry: &Entry) -> Result
             answer_keep_until: entry.now.plus(RETENTION_GRACE),
             prediction: write.prediction.as_ref(),
             prediction_keep_until: entry.now.plus(DELIVERY_RETENTION),
+            usage: usage.as_ref().map(|change| UsageWrite {
+                change,
+                keep_until: entry.now.plus(USAGE_RETENTION),
+            }),
         };
         match store.commit(&commit).await? {
             Committed::Done => return Ok(step.answer),

@@ -27,7 +27,7 @@ pub use open::{OpenOptions, open, open_with};
 use async_trait::async_trait;
 use hourglass_core::{
     AccountId, Answer, Claim, CounterRead, Counters, Day, Instant, MessageId, MessageRef, Prediction,
-    Snapshot, ThreadKey, ThreadState,
+    Snapshot, ThreadKey, ThreadState, UsageChange, UsageCounts, UsageRow,
 };
 
 /// A store of threads, answers and counters.
@@ -72,6 +72,8 @@ pub trait Store: Send + Sync + 'static {
     /// With the step goes its prediction (`commit.prediction`), under `DeliveryKey::of`: in the same
     /// atomic write on a backend that can (memory, sled), right after the thread's on one that cannot
     /// (Redis, whose account and thread live on different nodes), and in every case before `Done`.
+    /// With the prediction goes `commit.usage`, added to its usage row in the same atomic write as the
+    /// prediction and only when the prediction was not there yet, so that a retry never counts twice.
     async fn commit(&self, commit: &Commit<'_>) -> Result<Committed, Error>;
 
     /// Reads delivery records: for each key, its prediction and Meta's report, each none when never
@@ -80,7 +82,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Writes Meta's report of a message if it is still at `expected` (`Version(0)`: never written), and
     /// returns whether it did. The write is durable when this returns true; the record is kept at least
-    /// until `keep_until` (server clock, counted from `now`).
+    /// until `keep_until` (server clock, counted from `now`). With the report goes `usage`, added to its
+    /// usage row in the same atomic write, only when the report is written.
     async fn write_report(
         &self,
         key: &DeliveryKey,
@@ -88,7 +91,16 @@ pub trait Store: Send + Sync + 'static {
         bytes: &[u8],
         now: Instant,
         keep_until: Instant,
+        usage: Option<UsageWrite<'_>>,
     ) -> Result<bool, Error>;
+
+    /// Reads an account's usage rows of the given days (of its zone), in no particular order. A row is
+    /// the sum of every change added to it; a row never written is absent.
+    async fn read_usage(
+        &self,
+        account: &AccountId,
+        days: &[Day],
+    ) -> Result<Vec<(UsageRow, UsageCounts)>, Error>;
 
     /// Lists an account's delivery records of one day in the order of their message (`MessageRef`
     /// written out), from after `after`, at most `limit`.
@@ -118,7 +130,7 @@ pub trait Store: Send + Sync + 'static {
         limit: usize,
     ) -> Result<Vec<(String, Vec<u8>)>, Error>;
 
-    /// Deletes every thread, counter and answer whose keep-until is at or before `now` (the server
+    /// Deletes every thread, counter, answer, delivery record and usage row whose keep-until is at or before `now` (the server
     /// clock), and returns how many it deleted.
     ///
     /// Correctness never depends on sweeping: it only reclaims space, never before a later event could
@@ -199,6 +211,16 @@ pub struct Commit<'a> {
     pub prediction: Option<&'a Prediction>,
     /// Keep the prediction at least until this instant (server clock).
     pub prediction_keep_until: Instant,
+    /// What the prediction adds to its account's usage, when it is new.
+    pub usage: Option<UsageWrite<'a>>,
+}
+
+/// An addition to a usage row, computed by the core (`UsageChange`), with how long to keep the row.
+#[derive(Clone, Copy, Debug)]
+pub struct UsageWrite<'a> {
+    pub change: &'a UsageChange,
+    /// Keep the row at least until this instant (server clock); a later write only moves it later.
+    pub keep_until: Instant,
 }
 
 /// Where a delivery record lives: its account, the UTC day of its message, and the message.

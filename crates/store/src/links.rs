@@ -310,6 +310,7 @@ async fn write(
         answer_keep_until: now.plus(RETENTION_GRACE),
         prediction: None,
         prediction_keep_until: now,
+        usage: None,
     };
     Ok(store.commit(&commit).await? == Committed::Done)
 }

@@ -8,7 +8,7 @@ use std::sync::{Mutex, MutexGuard, PoisonError};
 use async_trait::async_trait;
 use hourglass_core::{
     AccountId, Answer, Claim, CounterKey, CounterRead, Counters, Day, Instant, MessageId, RETENTION_GRACE,
-    Reading, Snapshot, ThreadKey, ThreadState,
+    Reading, Snapshot, ThreadKey, ThreadState, UsageCounts, UsageRow,
 };
 
 use crate::format::delivery::PredictionRecord;
@@ -16,7 +16,8 @@ use crate::format::encode;
 use crate::registry::{self, Raw};
 use crate::reservations::Reservations;
 use crate::{
-    Claimed, Commit, Committed, DeliveryKey, DeliveryRaw, Error, Hold, Read, ReadPlan, Store, Version,
+    Claimed, Commit, Committed, DeliveryKey, DeliveryRaw, Error, Hold, Read, ReadPlan, Store, UsageWrite,
+    Version,
 };
 
 /// A store in memory. One `std::sync::Mutex` guards the records: each call is short and never awaits
@@ -38,6 +39,8 @@ struct Inner {
     entries: BTreeMap<String, Raw>,
     /// Delivery records by account and day, each day's in the order of their message.
     deliveries: BTreeMap<(AccountId, Day), BTreeMap<String, Kept<DeliveryRaw>>>,
+    /// Usage rows by account and day (of the account's zone).
+    usage: BTreeMap<(AccountId, Day), HashMap<UsageRow, Kept<UsageCounts>>>,
 }
 
 /// A value and the server-clock instant until which it is kept; `Store::sweep` deletes it after.
@@ -75,6 +78,22 @@ impl Inner {
             });
         record.keep_until = record.keep_until.max(keep_until);
         record
+    }
+
+    /// Adds a change to its usage row, kept at least until the write's keep-until.
+    fn add_usage(&mut self, usage: UsageWrite<'_>) {
+        let row = &usage.change.row;
+        let kept = self
+            .usage
+            .entry((row.account.clone(), row.day))
+            .or_default()
+            .entry(row.clone())
+            .or_insert_with(|| Kept {
+                value: UsageCounts::default(),
+                keep_until: usage.keep_until,
+            });
+        kept.value.add(&usage.change.counts);
+        kept.keep_until = kept.keep_until.max(usage.keep_until);
     }
 
     fn read(&self, plan: &ReadPlan) -> Read {
@@ -216,7 +235,12 @@ impl Store for MemoryStore {
                 let key = DeliveryKey::of(prediction, commit.thread, commit.message_id);
                 let bytes = encode(&PredictionRecord::from(prediction));
                 let record = inner.delivery(&key, commit.prediction_keep_until);
+                // A prediction is written once: a usage row counts it only then.
+                let new = record.value.prediction.is_none();
                 record.value.prediction = Some(bytes);
+                if let (true, Some(usage)) = (new, commit.usage) {
+                    inner.add_usage(usage);
+                }
             }
         }
         // The slots are counted now: the holds can go.
@@ -248,6 +272,7 @@ impl Store for MemoryStore {
         bytes: &[u8],
         _now: Instant,
         keep_until: Instant,
+        usage: Option<UsageWrite<'_>>,
     ) -> Result<bool, Error> {
         let mut inner = self.lock();
         let record = inner.delivery(key, keep_until);
@@ -260,7 +285,23 @@ impl Store for MemoryStore {
             return Ok(false);
         }
         record.value.report = Some((Version(version.0 + 1), bytes.to_vec()));
+        if let Some(usage) = usage {
+            inner.add_usage(usage);
+        }
         Ok(true)
+    }
+
+    async fn read_usage(
+        &self,
+        account: &AccountId,
+        days: &[Day],
+    ) -> Result<Vec<(UsageRow, UsageCounts)>, Error> {
+        let inner = self.lock();
+        Ok(days
+            .iter()
+            .filter_map(|day| inner.usage.get(&(account.clone(), *day)))
+            .flat_map(|rows| rows.iter().map(|(row, kept)| (row.clone(), kept.value)))
+            .collect())
     }
 
     async fn list_deliveries(
@@ -335,6 +376,7 @@ impl Store for MemoryStore {
                 + inner.windows.len()
                 + inner.answers.len()
                 + inner.deliveries.values().map(BTreeMap::len).sum::<usize>()
+                + inner.usage.values().map(HashMap::len).sum::<usize>()
         };
         let before = count(&inner);
         inner.threads.retain(|_, kept| kept.keep_until > now);
@@ -345,6 +387,10 @@ impl Store for MemoryStore {
             records.retain(|_, kept| kept.keep_until > now);
         }
         inner.deliveries.retain(|_, records| !records.is_empty());
+        for rows in inner.usage.values_mut() {
+            rows.retain(|_, kept| kept.keep_until > now);
+        }
+        inner.usage.retain(|_, rows| !rows.is_empty());
         Ok(before - count(&inner))
     }
 }

@@ -67,7 +67,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::future::try_join_all;
 use hourglass_core::{
-    AccountId, Claim, CounterRead, Counters, Day, Instant, Snapshot, ThreadKey, ThreadState,
+    AccountId, Claim, CounterRead, Counters, Day, Instant, Snapshot, ThreadKey, ThreadState, UsageCounts,
+    UsageRow,
 };
 use redis::{Cmd, FromRedisValue, ScriptInvocation, Value};
 
@@ -78,8 +79,8 @@ use self::scripts::{COMPARE_AND_SET, MARKER, READ_THREAD};
 use crate::format::delivery::PredictionRecord;
 use crate::format::{AnswerRecord, ThreadRecord, decode, encode};
 use crate::{
-    Claimed, Commit, Committed, DeliveryKey, DeliveryRaw, Error, Hold, Read, ReadPlan, Store, Version,
-    registry,
+    Claimed, Commit, Committed, DeliveryKey, DeliveryRaw, Error, Hold, Read, ReadPlan, Store, UsageWrite,
+    Version, registry,
 };
 
 /// The store timeout when none is given: well under a second, far above a healthy Redis's latency.
@@ -307,7 +308,9 @@ impl Store for RedisStore {
                 let key = DeliveryKey::of(prediction, commit.thread, commit.message_id);
                 let record = encode(&PredictionRecord::from(prediction));
                 let ttl = deliveries::ttl(commit.now, commit.prediction_keep_until);
-                self.redis.put_prediction(&key, &record, ttl).await
+                self.redis
+                    .put_prediction(&key, &record, ttl, commit.usage, commit.now)
+                    .await
             };
             let ((), written) = tokio::join!(self.redis.confirm(commit.holds), prediction);
             if let Err(error) = written {
@@ -332,9 +335,20 @@ impl Store for RedisStore {
         bytes: &[u8],
         now: Instant,
         keep_until: Instant,
+        usage: Option<UsageWrite<'_>>,
     ) -> Result<bool, Error> {
         let ttl = deliveries::ttl(now, keep_until);
-        self.redis.write_report(key, expected, bytes, ttl).await
+        self.redis
+            .write_report(key, expected, bytes, ttl, usage, now)
+            .await
+    }
+
+    async fn read_usage(
+        &self,
+        account: &AccountId,
+        days: &[Day],
+    ) -> Result<Vec<(UsageRow, UsageCounts)>, Error> {
+        self.redis.read_usage(account, days).await
     }
 
     async fn list_deliveries(

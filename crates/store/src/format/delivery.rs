@@ -1,7 +1,9 @@
 //! The stored format of delivery records: a message's `Prediction`, written once with its step, and
 //! Meta's `Report` of it, changed by every new status. Versioned like every record.
 
-use hourglass_core::{AccountId, DeliveryStatus, Instant, MetaPricing, Prediction, Report, TemplateName};
+use hourglass_core::{
+    AccountId, Day, DeliveryStatus, Instant, MetaPricing, Prediction, Report, TemplateName,
+};
 use serde::{Deserialize, Serialize};
 
 use super::{CategoryV1, MoneyV1, PricingModelV1, PricingTypeV1};
@@ -29,6 +31,9 @@ pub struct PredictionV1 {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     market: String,
     at: i64,
+    /// The day of the account's zone its usage counts in, `YYYY-MM-DD`; none before usage was kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    usage_day: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     template: Option<TemplateV1>,
     category: CategoryV1,
@@ -81,6 +86,7 @@ impl From<&Prediction> for PredictionRecord {
             account: prediction.account.as_str().to_owned(),
             market: prediction.market.clone(),
             at: prediction.at.as_millis(),
+            usage_day: prediction.usage_day.map(|day| day.to_string()),
             template: prediction.template.as_ref().map(|template| TemplateV1 {
                 name: template.name().to_owned(),
                 language: template.language().to_owned(),
@@ -107,6 +113,14 @@ impl TryFrom<PredictionRecord> for Prediction {
             account: AccountId::new("account", &v1.account).map_err(|error| corrupt("account", error))?,
             market: v1.market,
             at: Instant::from_millis(v1.at),
+            usage_day: v1
+                .usage_day
+                .map(|day| {
+                    Day::parse(&day).ok_or_else(|| {
+                        Error::corrupt(format!("stored prediction has a bad usage day {day:?}"))
+                    })
+                })
+                .transpose()?,
             template: v1
                 .template
                 .map(|template| TemplateName::new(&template.name, &template.language))

@@ -247,6 +247,7 @@ fn prediction_and_report_v1_golden_files() {
         account: AccountId::new("account_id", "102290129340398").expect("an id"),
         market: "India".to_owned(),
         at: T0.plus(minutes(1)),
+        usage_day: None,
         template: Some(TemplateName::new("order_update", "en_US").expect("a name")),
         category: Category::Utility,
         pricing_type: PricingType::FreeCustomerService,
@@ -259,6 +260,12 @@ fn prediction_and_report_v1_golden_files() {
     let decoded: PredictionRecord =
         decode("prediction", &encode(&PredictionRecord::from(&prediction))).expect("decodes");
     assert_eq!(Prediction::try_from(decoded).expect("a prediction"), prediction);
+    // Since usage is kept by day, a prediction names the day of the account's zone it counts in.
+    let counted = Prediction {
+        usage_day: Some(hourglass_core::Day::parse("2024-03-05").expect("a day")),
+        ..prediction.clone()
+    };
+    check_golden("prediction.usage_day.v1.json", &PredictionRecord::from(&counted));
 
     let report = Report {
         sent: Some(T0.plus(minutes(1)).plus(Duration::SECOND)),

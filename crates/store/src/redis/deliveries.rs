@@ -4,15 +4,25 @@
 //! set `…:dlv:<day>:refs` of the day's messages, for listing in their order. Both carry the TTL of their
 //! longest-kept record, and live under the account's tag, apart from the thread: the prediction is
 //! written right after the thread's compare-and-set.
+//!
+//! An account's usage of one day of its zone is one more hash under the same tag,
+//! `hg:{a:<account>}:use:<day>`, with a field `<row>|<count>` per count of each row
+//! (`format::usage`), added to with `HINCRBY` by the script that writes what counts it: a prediction
+//! (only when its field was absent, so a retry never counts twice) or a report (only when its
+//! compare-and-swap holds). The scripts add the numbers the core computed and decide nothing. The hash
+//! carries the TTL of its longest-kept row (`USAGE_RETENTION` from its latest write).
 
 use std::sync::LazyLock;
 
 use futures::future::try_join_all;
-use hourglass_core::{AccountId, Day, Instant};
+use std::collections::BTreeMap;
+
+use hourglass_core::{AccountId, Day, Instant, UsageCounts, UsageRow};
 use redis::Script;
 
 use super::{Redis, int};
-use crate::{DeliveryKey, DeliveryRaw, Error, Version};
+use crate::format::usage::{COUNTS, from_counts, nonzero_counts, parse_row, row_field};
+use crate::{DeliveryKey, DeliveryRaw, Error, UsageWrite, Version};
 
 /// Sets a key's TTL to at least `ARGV[n]` milliseconds; Lua shared by the scripts below.
 const KEEP: &str = r"
@@ -22,30 +32,47 @@ local function keep(key, ttl)
 end
 ";
 
-/// Writes a prediction and lists its message. KEYS: day hash, day set. ARGV: message, record, TTL.
+/// Adds `ARGV[from]`, `ARGV[from + 1]`, … as field and increment pairs to the usage hash `KEYS[3]`,
+/// kept at least `ARGV[from - 1]` milliseconds; nothing when there is no `KEYS[3]`.
+const ADD_USAGE: &str = r"
+local function add_usage(from)
+  if not KEYS[3] then return end
+  for i = from, #ARGV, 2 do
+    redis.call('HINCRBY', KEYS[3], ARGV[i], ARGV[i + 1])
+  end
+  keep(KEYS[3], tonumber(ARGV[from - 1]))
+end
+";
+
+/// Writes a prediction unless it is there already and lists its message, and, when it was new, adds to
+/// its usage row. KEYS: day hash, day set, and the usage hash if any. ARGV: message, record, TTL, then
+/// the usage hash's TTL and its field and increment pairs. Returns 1 when the prediction was new.
 static PUT_PREDICTION: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        r"{KEEP}
-redis.call('HSET', KEYS[1], 'p:' .. ARGV[1], ARGV[2])
+        r"{KEEP}{ADD_USAGE}
+local new = redis.call('HSETNX', KEYS[1], 'p:' .. ARGV[1], ARGV[2])
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
 keep(KEYS[1], tonumber(ARGV[3]))
 keep(KEYS[2], tonumber(ARGV[3]))
-return 1
+if new == 1 then add_usage(5) end
+return new
 "
     ))
 });
 
-/// Writes a report if it is still at the expected version, and lists its message. KEYS: day hash, day
-/// set. ARGV: message, expected version, record, TTL. Returns 1 when written, else 0.
+/// Writes a report if it is still at the expected version, lists its message, and adds to its usage
+/// row. KEYS: day hash, day set, and the usage hash if any. ARGV: message, expected version, record,
+/// TTL, then the usage hash's TTL and its field and increment pairs. Returns 1 when written, else 0.
 static WRITE_REPORT: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        r"{KEEP}
+        r"{KEEP}{ADD_USAGE}
 local version = tonumber(redis.call('HGET', KEYS[1], 'v:' .. ARGV[1])) or 0
 if version ~= tonumber(ARGV[2]) then return 0 end
 redis.call('HSET', KEYS[1], 'v:' .. ARGV[1], version + 1, 'r:' .. ARGV[1], ARGV[3])
 redis.call('ZADD', KEYS[2], 0, ARGV[1])
 keep(KEYS[1], tonumber(ARGV[4]))
 keep(KEYS[2], tonumber(ARGV[4]))
+add_usage(6)
 return 1
 "
     ))
@@ -56,12 +83,41 @@ impl Redis {
         format!("{}:{{a:{account}}}:dlv:{day}", self.namespace)
     }
 
-    /// Writes a step's prediction, after its thread's compare-and-set.
+    /// The hash of an account's usage rows of one day of its zone.
+    pub(super) fn usage_key(&self, account: &AccountId, day: Day) -> String {
+        format!("{}:{{a:{account}}}:use:{day}", self.namespace)
+    }
+
+    /// Adds a usage change's key and arguments to an invocation: the usage hash, its TTL, and each
+    /// count's field and increment.
+    fn with_usage(
+        &self,
+        invocation: &mut redis::ScriptInvocation<'_>,
+        usage: Option<UsageWrite<'_>>,
+        now: Instant,
+    ) {
+        let Some(usage) = usage else {
+            return;
+        };
+        let row = &usage.change.row;
+        let field = row_field(row);
+        invocation
+            .key(self.usage_key(&row.account, row.day))
+            .arg(ttl(now, usage.keep_until));
+        for (count, delta) in nonzero_counts(&usage.change.counts) {
+            invocation.arg(format!("{field}|{count}")).arg(delta);
+        }
+    }
+
+    /// Writes a step's prediction, after its thread's compare-and-set, and adds to its usage row when
+    /// the prediction is new.
     pub(super) async fn put_prediction(
         &self,
         key: &DeliveryKey,
         record: &[u8],
         ttl_millis: i64,
+        usage: Option<UsageWrite<'_>>,
+        now: Instant,
     ) -> Result<(), Error> {
         let day = self.day_key(&key.account, key.day);
         let mut invocation = PUT_PREDICTION.key(&day);
@@ -70,6 +126,7 @@ impl Redis {
             .arg(key.message.to_string())
             .arg(record)
             .arg(ttl_millis);
+        self.with_usage(&mut invocation, usage, now);
         self.invoke("prediction write", &invocation).await.map(drop)
     }
 
@@ -79,6 +136,8 @@ impl Redis {
         expected: Version,
         record: &[u8],
         ttl_millis: i64,
+        usage: Option<UsageWrite<'_>>,
+        now: Instant,
     ) -> Result<bool, Error> {
         let day = self.day_key(&key.account, key.day);
         let mut invocation = WRITE_REPORT.key(&day);
@@ -88,6 +147,7 @@ impl Redis {
             .arg(i64::try_from(expected.0).unwrap_or(i64::MAX))
             .arg(record)
             .arg(ttl_millis);
+        self.with_usage(&mut invocation, usage, now);
         let reply = self.invoke("report write", &invocation).await?;
         Ok(int(&reply)? == 1)
     }
@@ -124,6 +184,40 @@ impl Redis {
         }
         let raws = self.read_day(&day, &messages).await?;
         Ok(messages.into_iter().zip(raws).collect())
+    }
+
+    /// Reads an account's usage rows of some days: one `HGETALL` per day, sent together.
+    pub(super) async fn read_usage(
+        &self,
+        account: &AccountId,
+        days: &[Day],
+    ) -> Result<Vec<(UsageRow, UsageCounts)>, Error> {
+        let read = try_join_all(days.iter().map(|day| async move {
+            let mut command = redis::cmd("HGETALL");
+            command.arg(self.usage_key(account, *day));
+            let fields: Vec<(String, i64)> = self.query("usage read", &command).await?;
+            Ok::<_, Error>((*day, fields))
+        }))
+        .await?;
+        let mut rows = Vec::new();
+        for (day, fields) in read {
+            let mut counts: BTreeMap<String, [i64; 5]> = BTreeMap::new();
+            for (field, value) in fields {
+                let place = field
+                    .rsplit_once('|')
+                    .and_then(|(row, count)| Some((row, COUNTS.iter().position(|name| *name == count)?)));
+                let Some((row, place)) = place else {
+                    return Err(Error::corrupt(format!(
+                        "usage field {field:?} of {account}/{day} names no count"
+                    )));
+                };
+                counts.entry(row.to_owned()).or_default()[place] = value;
+            }
+            for (row, values) in counts {
+                rows.push((parse_row(account, day, &row)?, from_counts(values)));
+            }
+        }
+        Ok(rows)
     }
 
     /// Reads the records of `messages` in one day's hash, with one `HMGET`.

@@ -454,6 +454,7 @@ async fn commit(store: &RedisStore, thread: &ThreadKey, version: Version, holds:
         answer_keep_until: T0.plus(RETENTION_GRACE),
         prediction: None,
         prediction_keep_until: T0,
+        usage: None,
     };
     store.commit(&commit).await.unwrap()
 }

@@ -14,7 +14,7 @@ use super::{Inner, from_sled};
 use crate::{DeliveryKey, DeliveryRaw, Error, Version};
 
 const PREDICTION: u8 = b'p';
-const REPORT: u8 = b'r';
+pub(super) const REPORT: u8 = b'r';
 
 /// `account \0 day \0`: the prefix of an account's records of one day.
 fn day_prefix(account: &AccountId, day: Day) -> Vec<u8> {
@@ -26,7 +26,7 @@ fn day_prefix(account: &AccountId, day: Day) -> Vec<u8> {
     key
 }
 
-fn part_key(key: &DeliveryKey, part: u8) -> Vec<u8> {
+pub(super) fn part_key(key: &DeliveryKey, part: u8) -> Vec<u8> {
     let mut bytes = day_prefix(&key.account, key.day);
     bytes.extend_from_slice(key.message.to_string().as_bytes());
     bytes.push(0);
@@ -35,7 +35,7 @@ fn part_key(key: &DeliveryKey, part: u8) -> Vec<u8> {
 }
 
 /// A value: keep-until, version, record.
-fn value(keep_until: Instant, version: Version, record: &[u8]) -> Vec<u8> {
+pub(super) fn value(keep_until: Instant, version: Version, record: &[u8]) -> Vec<u8> {
     let mut value = Vec::with_capacity(16 + record.len());
     value.extend_from_slice(&keep_until.as_millis().to_be_bytes());
     value.extend_from_slice(&version.0.to_be_bytes());
@@ -44,7 +44,7 @@ fn value(keep_until: Instant, version: Version, record: &[u8]) -> Vec<u8> {
 }
 
 /// Splits a value into its keep-until, version and record.
-fn split(key: &[u8], value: &[u8]) -> Result<(Instant, Version, Vec<u8>), Error> {
+pub(super) fn split(key: &[u8], value: &[u8]) -> Result<(Instant, Version, Vec<u8>), Error> {
     let corrupt = || {
         Error::corrupt(format!(
             "delivery record {:?} is shorter than its header",
@@ -65,15 +65,16 @@ pub(super) fn keep_until(key: &[u8], value: &[u8]) -> Result<Instant, Error> {
     split(key, value).map(|(keep_until, _, _)| keep_until)
 }
 
-/// Writes a prediction inside the writer's transaction, with its sweep index entry. A prediction is
-/// the same for every retry of its step, so writing it again changes only how long it is kept.
+/// Writes a prediction inside the writer's transaction, with its sweep index entry, and returns
+/// whether it is new. A prediction is the same for every retry of its step, so writing it again
+/// changes only how long it is kept.
 pub(super) fn put_prediction(
     deliveries: &TransactionalTree,
     expiry: &TransactionalTree,
     key: &DeliveryKey,
     record: &[u8],
     keep_until: Instant,
-) -> Result<(), UnabortableTransactionError> {
+) -> Result<bool, UnabortableTransactionError> {
     let key = part_key(key, PREDICTION);
     let kept = deliveries
         .get(&key)?
@@ -84,7 +85,7 @@ pub(super) fn put_prediction(
     if kept != Some(keep_until) {
         expiry.insert(index_key(keep_until, Kind::Delivery, &key), Vec::new())?;
     }
-    Ok(())
+    Ok(kept.is_none())
 }
 
 impl Inner {

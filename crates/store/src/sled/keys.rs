@@ -10,6 +10,8 @@ pub(super) enum Kind {
     Answer,
     /// A part of a delivery record (`deliveries`).
     Delivery,
+    /// A usage row (`usage`).
+    Usage,
 }
 
 /// `business_id \0 customer_id`.
@@ -81,6 +83,7 @@ pub(super) fn index_key(keep_until: Instant, kind: Kind, key: &[u8]) -> Vec<u8> 
         Kind::Counter => b'c',
         Kind::Answer => b'a',
         Kind::Delivery => b'd',
+        Kind::Usage => b'u',
     };
     let mut index_key = Vec::with_capacity(9 + key.len());
     index_key.extend_from_slice(&instant_bytes(index_bucket(keep_until)));
@@ -97,6 +100,7 @@ pub(super) fn parse_index_key(index_key: &[u8]) -> Option<(Kind, &[u8])> {
         b'c' => Kind::Counter,
         b'a' => Kind::Answer,
         b'd' => Kind::Delivery,
+        b'u' => Kind::Usage,
         _ => return None,
     };
     Some((kind, key))

@@ -10,6 +10,7 @@
 //! - `counters`: key `scope \0 name` (`a:<account> \0 free:YYYY-MM`), a `CounterRecord`;
 //! - `answers`: key `business_id \0 customer_id \0 message_id`, an `AnswerRecord`;
 //! - `deliveries`: predictions and Meta's reports by account, day and message (`deliveries`);
+//! - `usage`: usage rows by account, day of its zone and dimensions (`usage`);
 //! - `expiry`: the sweep index (`sweep`).
 //!
 //! The default tree holds a format marker, so that a database of another program is never mistaken
@@ -39,6 +40,7 @@ mod keys;
 mod sweep;
 #[cfg(test)]
 mod tests;
+mod usage;
 mod writer;
 
 use std::fmt;
@@ -51,7 +53,7 @@ use ::sled::{Db, Tree};
 use async_trait::async_trait;
 use hourglass_core::{
     AccountId, Claim, CounterKey, CounterRead, Counters, Day, Instant, MessageId, Month, Reading, Snapshot,
-    ThreadKey, ThreadState,
+    ThreadKey, ThreadState, UsageCounts, UsageRow,
 };
 use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
@@ -63,8 +65,8 @@ use self::writer::Writer;
 use crate::format::{AnswerRecord, CounterRecord, ThreadRecord, decode};
 use crate::reservations::Reservations;
 use crate::{
-    Claimed, Commit, Committed, DeliveryKey, DeliveryRaw, Error, Hold, Read, ReadPlan, Store, Version,
-    registry,
+    Claimed, Commit, Committed, DeliveryKey, DeliveryRaw, Error, Hold, Read, ReadPlan, Store, UsageWrite,
+    Version, registry,
 };
 
 /// The key of the record `check_connectivity` writes to prove the disk takes writes.
@@ -100,6 +102,7 @@ struct Inner {
     counters: Tree,
     answers: Tree,
     deliveries: Tree,
+    usage: Tree,
     expiry: Tree,
     /// Registry entries by `registry::Key::name`: the version (8 bytes, big-endian), then the record.
     registry: Tree,
@@ -168,6 +171,7 @@ impl SledStore {
             counters: tree("counters")?,
             answers: tree("answers")?,
             deliveries: tree("deliveries")?,
+            usage: tree("usage")?,
             expiry: tree("expiry")?,
             registry: tree("registry")?,
             db,
@@ -274,10 +278,26 @@ impl Store for SledStore {
         bytes: &[u8],
         _now: Instant,
         keep_until: Instant,
+        usage: Option<UsageWrite<'_>>,
     ) -> Result<bool, Error> {
         let inner = Arc::clone(&self.inner);
         let (key, bytes) = (key.clone(), bytes.to_vec());
-        blocking(move || inner.write_report(&key, expected, &bytes, keep_until)).await
+        let usage = usage.map(|usage| (usage.change.clone(), usage.keep_until));
+        blocking(move || match usage {
+            Some((change, usage_keep_until)) => {
+                inner.write_report_with_usage(&key, expected, &bytes, keep_until, &change, usage_keep_until)
+            }
+            None => inner.write_report(&key, expected, &bytes, keep_until),
+        })
+        .await
+    }
+
+    async fn read_usage(
+        &self,
+        account: &AccountId,
+        days: &[Day],
+    ) -> Result<Vec<(UsageRow, UsageCounts)>, Error> {
+        self.inner.read_usage(account, days)
     }
 
     async fn list_deliveries(

@@ -1,7 +1,7 @@
 //! The sweep of expired records, by the sweep index `expiry`: key `bucket (8 bytes) ++ kind (1 byte) ++
 //! key` with an empty value, where `bucket` is the record's keep-until rounded up to the minute, in
 //! milliseconds as a big-endian integer with the sign bit flipped (so that keys sort by time), and
-//! `kind` is `t`, `c`, `a` or `d`. A record rewritten within the same minute of keep-until keeps its entry.
+//! `kind` is `t`, `c`, `a`, `d` or `u`. A record rewritten within the same minute of keep-until keeps its entry.
 //! Every write keeps the index exact: when a record's bucket changes, it replaces the record's old entry
 //! in the same transaction.
 
@@ -57,9 +57,10 @@ impl Inner {
             &self.counters,
             &self.answers,
             &self.deliveries,
+            &self.usage,
             &self.expiry,
         );
-        let result = trees.transaction(|(threads, counters, answers, deliveries, expiry)| {
+        let result = trees.transaction(|(threads, counters, answers, deliveries, usage, expiry)| {
             let mut removed = 0;
             for index_key in batch {
                 let Some((kind, key)) = parse_index_key(index_key) else {
@@ -72,6 +73,7 @@ impl Inner {
                     Kind::Counter => counters,
                     Kind::Answer => answers,
                     Kind::Delivery => deliveries,
+                    Kind::Usage => usage,
                 };
                 let Some(bytes) = tree.get(key)? else {
                     expiry.remove(index_key.clone())?;
@@ -88,6 +90,7 @@ impl Inner {
                         decode_at::<AnswerRecord>("answer", key, &bytes).map(|stored| stored.keep_until())
                     }
                     Kind::Delivery => super::deliveries::keep_until(key, &bytes).map(Some),
+                    Kind::Usage => super::usage::keep_until(key, &bytes).map(Some),
                 };
                 match keep_until {
                     Ok(Some(keep_until)) if keep_until <= now => {

@@ -297,6 +297,7 @@ fn job(id: &str, version: Version, next: &ThreadState) -> (Job, oneshot::Receive
         answer_keep_until: T0.plus(Duration::DAY),
         prediction: None,
         prediction_keep_until: T0,
+        usage: None,
     };
     Job::new(&commit)
 }

@@ -9,13 +9,14 @@ use ::sled::transaction::{
     ConflictableTransactionError, ConflictableTransactionResult, TransactionalTree,
     UnabortableTransactionError,
 };
-use hourglass_core::{Answer, Instant, MessageId, Snapshot, ThreadKey, ThreadState};
+use hourglass_core::{Answer, Instant, MessageId, Snapshot, ThreadKey, ThreadState, UsageChange};
 use tokio::sync::oneshot;
 
 use super::deliveries::put_prediction;
 use super::keys::{
     Kind, answer_key, counter_key, index_bucket, index_key, legacy_answer_key, slot_key, thread_key,
 };
+use super::usage::add_usage;
 use super::{Inner, decode_at, from_transaction};
 use crate::format::delivery::PredictionRecord;
 use crate::format::{AnswerRecord, CounterRecord, ThreadHeader, ThreadRecord, encode};
@@ -42,6 +43,8 @@ pub(super) struct Job {
     answer_keep_until: Instant,
     /// The step's prediction: its key, the encoded record, and its keep-until.
     prediction: Option<(DeliveryKey, Vec<u8>, Instant)>,
+    /// What the prediction adds to its usage row when it is new, and the row's keep-until.
+    usage: Option<(UsageChange, Instant)>,
     reply: oneshot::Sender<Result<Committed, Error>>,
 }
 
@@ -65,6 +68,7 @@ impl Job {
                     commit.prediction_keep_until,
                 )
             }),
+            usage: commit.usage.map(|usage| (usage.change.clone(), usage.keep_until)),
             reply,
         };
         (job, answered)
@@ -159,8 +163,9 @@ impl Inner {
     }
 }
 
-/// The trees a commit writes: threads, counters, answers, deliveries, and the sweep index.
+/// The trees a commit writes: threads, counters, answers, deliveries, usage, and the sweep index.
 type Trees = (
+    TransactionalTree,
     TransactionalTree,
     TransactionalTree,
     TransactionalTree,
@@ -178,6 +183,7 @@ impl Inner {
             &self.counters,
             &self.answers,
             &self.deliveries,
+            &self.usage,
             &self.expiry,
         );
         let together = trees.transaction(|trees| {
@@ -204,7 +210,7 @@ impl Inner {
     /// run a transaction's closure again on a conflict, so this only reads and writes through it.
     fn commit_in(
         &self,
-        (threads, counters, answers, deliveries, expiry): &Trees,
+        (threads, counters, answers, deliveries, usage, expiry): &Trees,
         job: &Job,
     ) -> ConflictableTransactionResult<Committed, Error> {
         let thread_key = thread_key(&job.thread);
@@ -278,7 +284,11 @@ impl Inner {
         answers.insert(answer_key.as_slice(), job.answer.as_slice())?;
         reindex(expiry, Kind::Answer, &answer_key, None, job.answer_keep_until)?;
         if let Some((key, record, keep_until)) = &job.prediction {
-            put_prediction(deliveries, expiry, key, record, *keep_until)?;
+            let new = put_prediction(deliveries, expiry, key, record, *keep_until)?;
+            // A usage row counts a prediction once: when it is first written.
+            if let (true, Some((change, keep_until))) = (new, &job.usage) {
+                add_usage(usage, expiry, change, *keep_until)?;
+            }
         }
         Ok(Committed::Done)
     }
@@ -303,7 +313,7 @@ impl Inner {
 
 /// Moves a record's sweep index entry from `old` to `new`: only when the bucket changes, so that a
 /// thread written many times a minute touches the index at most once a minute.
-fn reindex(
+pub(super) fn reindex(
     expiry: &TransactionalTree,
     kind: Kind,
     key: &[u8],

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use hourglass_core::{AccountId, Day, Duration};
 use hourglass_store::{MemoryStore, SledStore, Store};
 use tempfile::TempDir;
 
@@ -25,6 +26,12 @@ pub trait Backend: Send + Sync + 'static {
     /// Returns whether stores opened at once share their data, as replicas over one Redis do.
     fn shared(&self) -> bool {
         false
+    }
+
+    /// Returns the time to live of an account's usage of a day, on a backend whose records expire on
+    /// their own; none elsewhere.
+    async fn usage_ttl(&self, _account: &AccountId, _day: Day) -> Option<Duration> {
+        None
     }
 }
 

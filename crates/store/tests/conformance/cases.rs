@@ -7,7 +7,7 @@ use std::sync::Arc;
 use hourglass_core::{
     Answer, Category, Charge, CounterKey, DELIVERY_RETENTION, DenyReason, Duration, FREE_TIER_RETENTION,
     Instant, Month, PAID_SERVICE_FROM, Policy, PricingSchedule, PricingType, RETENTION_GRACE,
-    TemplateCategory, Verdict,
+    TemplateCategory, USAGE_RETENTION, Verdict,
 };
 use hourglass_store::Store;
 use rust_decimal::Decimal;
@@ -430,6 +430,13 @@ pub async fn sweeping_removes_expired_records_and_keeps_live_ones<B: Backend>(ba
         "the counter and the reply's prediction"
     );
     assert_eq!(must(store.load(&thread, replied_at).await), Snapshot::default());
+    // The reply's usage row is kept for `USAGE_RETENTION`, longer.
+    let usage_expires = replied_at.plus(USAGE_RETENTION);
+    assert_eq!(
+        must(store.sweep(usage_expires.minus(Duration::MILLISECOND)).await),
+        0
+    );
+    assert_eq!(must(store.sweep(usage_expires).await), 1, "the reply's usage row");
     assert_eq!(
         must(
             store

@@ -1,4 +1,4 @@
-//! The store conformance suite: every case of `cases`, `registry`, `deliveries`, `links` and `money` runs against every backend, as its
+//! The store conformance suite: every case of `cases`, `registry`, `deliveries`, `usage`, `links` and `money` runs against every backend, as its
 //! own test.
 //!
 //! To add a backend, implement `backends::Backend` for its fixture and invoke `store_conformance!`
@@ -12,6 +12,7 @@ mod money;
 mod redis_backends;
 mod registry;
 mod support;
+mod usage;
 
 /// Generates, in a module named `$backend`, one `#[tokio::test]` per conformance case, each running
 /// the case against a fixture from `$fixture` (a closure returning a future of a `backends::Backend`).
@@ -47,6 +48,10 @@ macro_rules! store_conformance {
             predictions_are_written_with_their_step_and_statuses_reconcile,
             statuses_apply_once_in_any_order_and_under_concurrency,
             deliveries_are_kept_for_their_retention,
+        ], usage [
+            usage_is_the_exact_sum_of_the_answered_prices_under_concurrency,
+            usage_outlives_the_predictions,
+            a_failed_status_moves_usage_once,
         ], links [
             linked_ids_name_one_thread,
             a_link_made_while_recording_loses_nothing,

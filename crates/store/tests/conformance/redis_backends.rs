@@ -6,8 +6,9 @@
 use std::sync::Arc;
 
 use async_trait::async_trait;
+use hourglass_core::{AccountId, Day, Duration};
 use hourglass_store::{RedisOptions, RedisStore, Store};
-use hourglass_testkit::redis::{TEST_TIMEOUT, cluster_url, single_node_url, test_namespace};
+use hourglass_testkit::redis::{TEST_TIMEOUT, cli_on, cluster_url, single_node_url, test_namespace};
 
 use crate::backends::Backend;
 
@@ -62,5 +63,23 @@ impl Backend for Redis {
 
     fn shared(&self) -> bool {
         true
+    }
+
+    async fn usage_ttl(&self, account: &AccountId, day: Day) -> Option<Duration> {
+        let key = format!("{}:{{a:{account}}}:use:{day}", self.options.namespace);
+        // Any node will do: `-c` follows the cluster's redirection to the key's master.
+        let node = self
+            .url
+            .split("://")
+            .nth(1)?
+            .split(',')
+            .next()?
+            .trim_end_matches('/')
+            .to_owned();
+        let (host, port) = node.rsplit_once(':')?;
+        let port: u16 = port.parse().ok()?;
+        let reply = cli_on(host, port, &["-c", "PTTL", &key]).ok()?;
+        let millis: i64 = reply.trim().parse().ok()?;
+        (millis > 0).then(|| Duration::from_millis(millis))
     }
 }
