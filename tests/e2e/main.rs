@@ -1,12 +1,13 @@
 //! The end-to-end test binary: acceptance scenarios over gRPC on every embedded store, the real binary
 //! driven by grpcurl (the README's walk-through among it), crash safety under `kill -9`, the binary at
-//! its limits, and what its logs show of customers.
+//! its limits, what its logs show of customers, and its Prometheus metrics.
 
 mod binary;
 mod budget;
 mod deploy;
 mod durability;
 mod limits;
+mod metrics;
 mod privacy;
 mod readme;
 mod redis;

@@ -94,6 +94,12 @@ pub struct Config {
     #[arg(long, env = "HOURGLASS_LOG", value_name = "FILTER", default_value = "info")]
     pub log_filter: String,
 
+    /// Serve Prometheus metrics (text format) at `GET /metrics` over plain HTTP on this address, such
+    /// as `0.0.0.0:9090`; no label names a business, customer, account, template or message (see
+    /// docs/OPERATIONS.md). Without it, no metrics are kept.
+    #[arg(long, env = "HOURGLASS_METRICS_LISTEN", value_name = "ADDR")]
+    pub metrics_listen: Option<SocketAddr>,
+
     /// Connection and HTTP/2 limits.
     #[command(flatten)]
     pub connection: ConnectionConfig,
@@ -194,6 +200,7 @@ impl Config {
             store_timeout_ms: _,
             log_format: _,
             log_filter,
+            metrics_listen: _,
             connection: _,
             log_privacy: _,
             webhook,

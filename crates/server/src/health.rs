@@ -114,6 +114,7 @@ async fn watch_store(
 }
 
 async fn set_status(reporter: &HealthReporter, status: ServingStatus) {
+    crate::metrics::serving(status == ServingStatus::Serving);
     for service in SERVICES {
         reporter.set_service_status(service, status).await;
     }

@@ -9,6 +9,7 @@
 //! - `service`: the handlers: validate → store → core → `to_proto`.
 //! - `error`: the one mapping from errors to `tonic::Status`.
 //! - `health`: readiness that follows the store.
+//! - `metrics`: Prometheus metrics of `--metrics-listen`, with bounded labels only.
 //! - `telemetry`: the tracing subscriber.
 //! - `registry`: `RegistryService`, the facts the guards read.
 //! - `webhook`: `WebhookService` and the HTTP endpoint of `--webhook-listen`: Meta's webhook bodies.
@@ -22,6 +23,7 @@ pub mod config;
 mod convert;
 mod error;
 mod health;
+mod metrics;
 pub mod rate_card;
 mod registry;
 mod service;
@@ -79,6 +81,7 @@ pub async fn run(
         store_timeout_ms,
         log_format: _,
         log_filter: _,
+        metrics_listen,
         connection,
         // Installed process-wide by `telemetry::init`, from `main`.
         log_privacy: _,
@@ -93,12 +96,27 @@ pub async fn run(
         ),
         None => None,
     };
+    let metrics = match metrics_listen {
+        Some(addr) => {
+            let listener = TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("bind --metrics-listen {addr}"))?;
+            let handle = metrics::install().context("install the metrics recorder")?;
+            Some(MetricsEndpoint { listener, handle })
+        }
+        None => None,
+    };
     let open_options = hourglass_store::OpenOptions {
         timeout: std::time::Duration::from_millis(store_timeout_ms),
     };
     let store = hourglass_store::open_with(&store_url, open_options)
         .await
         .with_context(|| format!("open store {}", redact_store_url(&store_url)))?;
+    // Every store call is timed in one place, when metrics are kept.
+    let store = match &metrics {
+        Some(_) => metrics::MeteredStore::wrap(store),
+        None => store,
+    };
     let policy = SharedPolicy::new(policy);
     let _reload = AbortOnDrop(tokio::spawn(reload_on_sighup(policy.clone(), rate_card)));
     let options = ServeOptions {
@@ -113,6 +131,7 @@ pub async fn run(
             verify_token: webhook.webhook_verify_token.map(|token| token.0),
             listener: webhook_listener,
         },
+        metrics,
     };
     serve(store, &store_url, policy, options, listener, shutdown).await
 }
@@ -164,6 +183,22 @@ struct ServeOptions {
     health_check_interval: std::time::Duration,
     connection: ConnectionConfig,
     webhook: WebhookOptions,
+    /// Bound for `--metrics-listen`; none: no metrics are kept.
+    metrics: Option<MetricsEndpoint>,
+}
+
+/// The metrics endpoint: its listener and the recorder it renders.
+struct MetricsEndpoint {
+    listener: TcpListener,
+    handle: metrics_exporter_prometheus::PrometheusHandle,
+}
+
+impl std::fmt::Debug for MetricsEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MetricsEndpoint")
+            .field("listener", &self.listener)
+            .finish_non_exhaustive()
+    }
 }
 
 /// How webhooks are taken: the app secret bodies must be signed with, and the HTTP endpoint.
@@ -200,6 +235,7 @@ async fn serve(
         health_check_interval,
         connection,
         webhook,
+        metrics,
     } = options;
     let ConnectionConfig {
         max_concurrent_streams,
@@ -290,6 +326,14 @@ async fn serve(
         }
         None => None,
     };
+    let metrics_http = match metrics {
+        Some(MetricsEndpoint { listener, handle }) => {
+            let metrics_addr = listener.local_addr().context("read the metrics address")?;
+            tracing::info!(%metrics_addr, "metrics endpoint listening");
+            Some(tokio::spawn(metrics::serve(listener, handle, stopping.clone())))
+        }
+        None => None,
+    };
     let mut store_failed = store_watch.failure();
     let failure = store_watch.failure();
     // The request timeout is `EdgeLayer`'s, not tonic's `timeout`, which answers CANCELLED.
@@ -301,6 +345,8 @@ async fn serve(
         ))
         .http2_keepalive_interval(Some(std::time::Duration::from_secs(http2_keepalive_interval)))
         .http2_keepalive_timeout(Some(std::time::Duration::from_secs(http2_keepalive_timeout)))
+        // Outermost, so that every call is counted with the code it was answered, the edge's included.
+        .layer(metrics::RpcLayer)
         .layer(transport::EdgeLayer {
             request_timeout: std::time::Duration::from_millis(request_timeout_ms),
         })
@@ -329,6 +375,12 @@ async fn serve(
             .await
             .context("the webhook endpoint panicked")?
             .context("serve the webhook endpoint")?;
+    }
+    if let Some(metrics_http) = metrics_http {
+        metrics_http
+            .await
+            .context("the metrics endpoint panicked")?
+            .context("serve the metrics endpoint")?;
     }
     if let Some(problem) = failure.borrow().clone() {
         anyhow::bail!("stopped because the store failed: {problem}");
@@ -367,6 +419,7 @@ async fn reload_on_sighup(policy: SharedPolicy, rate_card: Option<PathBuf>) {
             None;
         while hangup.recv().await.is_some() {
             if stuck.as_ref().is_some_and(|read| !read.is_finished()) {
+                metrics::rate_card_reload(false);
                 tracing::error!(rate_card = %origin, "rate card not reloaded: the previous read has not ended");
                 continue;
             }
@@ -380,15 +433,19 @@ async fn reload_on_sighup(policy: SharedPolicy, rate_card: Option<PathBuf>) {
                         rate_card: card,
                         ..(*current).clone()
                     });
+                    metrics::rate_card_reload(true);
                     tracing::info!(rate_card = %origin, "rate card reloaded");
                 }
                 Ok(Ok(Err(error))) => {
+                    metrics::rate_card_reload(false);
                     tracing::error!(%error, "rate card not reloaded, the previous one stays in force")
                 }
                 Ok(Err(error)) => {
+                    metrics::rate_card_reload(false);
                     tracing::error!(%error, "rate card not reloaded: its read failed, the previous one stays in force")
                 }
                 Err(_elapsed) => {
+                    metrics::rate_card_reload(false);
                     tracing::error!(
                         rate_card = %origin,
                         timeout_s = RATE_CARD_READ_TIMEOUT.as_secs(),

@@ -15,6 +15,7 @@ use tonic::{Request, Response, Status};
 
 use crate::convert::{self, Clock, ToProto as _};
 use crate::error::{Error, to_status};
+use crate::metrics;
 
 /// The deployment's pricing policy, replaced whole when the rate card is reloaded.
 ///
@@ -160,6 +161,9 @@ impl PolicyService for PolicyServer {
             .await
             .map(Response::new)
             .map_err(to_status);
+        if let Ok(response) = &result {
+            metrics::decisions("Authorize", response.get_ref().decision.as_ref(), false);
+        }
         log_request("Authorize", started, &result, |answer| answer.decision.as_ref());
         result
     }
@@ -175,6 +179,14 @@ impl PolicyService for PolicyServer {
             .await
             .map(Response::new)
             .map_err(to_status);
+        if let Ok(response) = &result {
+            let decisions = response.get_ref().results.iter();
+            metrics::decisions(
+                "AuthorizeBatch",
+                decisions.filter_map(|result| result.decision.as_ref()),
+                false,
+            );
+        }
         log_request("AuthorizeBatch", started, &result, |_| None);
         result
     }
@@ -198,6 +210,11 @@ impl PolicyService for PolicyServer {
             .await
             .map(Response::new)
             .map_err(to_status);
+        if let Ok(response) = &result {
+            let answer = response.get_ref();
+            // A duplicate repeats an answer whose price was counted when it was first recorded.
+            metrics::decisions("RecordMessage", answer.decision.as_ref(), !answer.duplicate);
+        }
         log_request("RecordMessage", started, &result, |answer| {
             answer.decision.as_ref()
         });
@@ -234,9 +251,12 @@ pub(crate) async fn bounded<T>(
 ) -> Result<T, Error> {
     match tokio::time::timeout(timeout, call).await {
         Ok(result) => Ok(result?),
-        Err(_elapsed) => Err(Error::StoreTimeout {
-            timeout_ms: timeout.as_millis(),
-        }),
+        Err(_elapsed) => {
+            metrics::store_timeout();
+            Err(Error::StoreTimeout {
+                timeout_ms: timeout.as_millis(),
+            })
+        }
     }
 }
 

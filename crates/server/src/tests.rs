@@ -57,6 +57,7 @@ impl TestServer {
             health_check_interval: StdDuration::from_millis(20),
             connection: crate::config::ConnectionConfig::default(),
             webhook: crate::WebhookOptions::default(),
+            metrics: None,
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
         let addr = listener.local_addr().unwrap();

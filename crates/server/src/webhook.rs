@@ -24,6 +24,7 @@ use tonic::{Request, Response, Status};
 
 use crate::convert::Clock;
 use crate::error::{Error, to_status};
+use crate::metrics;
 use crate::service::{SharedPolicy, bounded, log_request};
 
 use self::apply::Applied;
@@ -77,6 +78,7 @@ impl Ingestor {
         let policy = self.policy.current();
         let mut response = pb::IngestWebhookResponse::default();
         for item in items {
+            let field = item.field;
             match item.what {
                 What::Apply(effect) => {
                     let applied = bounded(
@@ -85,25 +87,38 @@ impl Ingestor {
                     )
                     .await?;
                     match applied {
-                        Applied::Changed => response.applied += 1,
-                        Applied::Duplicate => response.duplicates += 1,
-                        Applied::Refused(reason) => response.errors.push(pb::WebhookItemError {
-                            path: item.path,
-                            reason,
-                        }),
+                        Applied::Changed => {
+                            metrics::webhook_item(field, "applied");
+                            response.applied += 1;
+                        }
+                        Applied::Duplicate => {
+                            metrics::webhook_item(field, "duplicate");
+                            response.duplicates += 1;
+                        }
+                        Applied::Refused(reason) => {
+                            metrics::webhook_item(field, "refused");
+                            response.errors.push(pb::WebhookItemError {
+                                path: item.path,
+                                reason,
+                            });
+                        }
                     }
                 }
                 What::Ignored(reason) => {
+                    metrics::webhook_item(field, "ignored");
                     response.ignored += 1;
                     response.ignored_items.push(pb::WebhookItemNote {
                         path: item.path,
                         reason,
                     });
                 }
-                What::Invalid(reason) => response.errors.push(pb::WebhookItemError {
-                    path: item.path,
-                    reason,
-                }),
+                What::Invalid(reason) => {
+                    metrics::webhook_item(field, "invalid");
+                    response.errors.push(pb::WebhookItemError {
+                        path: item.path,
+                        reason,
+                    });
+                }
             }
         }
         tracing::info!(

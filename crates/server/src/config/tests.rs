@@ -38,6 +38,7 @@ fn defaults() {
             store_timeout_ms: 500,
             log_format: LogFormat::Plain,
             log_filter: "info".to_owned(),
+            metrics_listen: None,
             connection: ConnectionConfig::default(),
             log_privacy: LogPrivacyConfig::default(),
             webhook: WebhookConfig::default(),
@@ -75,6 +76,8 @@ fn every_flag() {
         "json",
         "--log-filter",
         "warn,hourglass_server=debug",
+        "--metrics-listen",
+        "0.0.0.0:9090",
     ]);
     assert_eq!(
         config,
@@ -88,6 +91,7 @@ fn every_flag() {
             store_timeout_ms: 250,
             log_format: LogFormat::Json,
             log_filter: "warn,hourglass_server=debug".to_owned(),
+            metrics_listen: Some("0.0.0.0:9090".parse::<SocketAddr>().unwrap()),
             connection: ConnectionConfig::default(),
             log_privacy: LogPrivacyConfig::default(),
             webhook: WebhookConfig::default(),
@@ -105,6 +109,30 @@ fn every_flag() {
     }
     assert_eq!(parse(&["--store", "memory:"]).store, "memory:");
     assert_eq!(parse(&["--max-clock-skew", "0"]).max_clock_skew, 0);
+}
+
+#[test]
+fn metrics_listen_is_off_by_default_and_takes_an_address() {
+    assert_eq!(parse(&[]).metrics_listen, None, "no metrics unless asked for");
+    assert_eq!(
+        parse(&["--metrics-listen", "127.0.0.1:0"]).metrics_listen,
+        Some("127.0.0.1:0".parse::<SocketAddr>().unwrap())
+    );
+    assert_eq!(
+        parse(&["--metrics-listen=[::1]:9090"]).metrics_listen,
+        Some("[::1]:9090".parse::<SocketAddr>().unwrap())
+    );
+    parse(&["--metrics-listen", "127.0.0.1:9090"])
+        .validate()
+        .expect("a metrics address is valid");
+    check_rejected(&["--metrics-listen", "localhost:9090"], "--metrics-listen");
+    check_rejected(&["--metrics-listen", "127.0.0.1"], "--metrics-listen");
+    check_rejected(&["--metrics-listen"], "--metrics-listen");
+    let help = Config::command().render_long_help().to_string();
+    assert!(
+        help.contains("--metrics-listen <ADDR>") && help.contains("HOURGLASS_METRICS_LISTEN"),
+        "--help lists the flag with its variable:\n{help}"
+    );
 }
 
 #[test]
@@ -204,6 +232,7 @@ fn every_flag_has_an_environment_variable_and_help() {
                         | "log-id-key"
                         | "shadow"
                         | "webhook-listen"
+                        | "metrics-listen"
                         | "webhook-app-secret"
                         | "webhook-app-secret-file"
                         | "webhook-verify-token"

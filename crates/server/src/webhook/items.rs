@@ -26,8 +26,15 @@ const SECOND_PAUSE: Duration = Duration::hours(6);
 pub(crate) struct Item {
     /// Such as `entry[0].changes[1].value.statuses[0]`.
     pub path: String,
+    /// The change's `field` when it is one Hourglass reads (`messages`, …), `other` for a field it
+    /// does not, `unknown` for an item whose change could not be read that far: a closed set, for the
+    /// metrics' labels.
+    pub field: &'static str,
     pub what: What,
 }
+
+/// The `field` of an item read no further than its entry or change.
+const UNKNOWN_FIELD: &str = "unknown";
 
 #[derive(Debug)]
 pub(crate) enum What {
@@ -169,8 +176,33 @@ struct Context {
 
 fn read_change(path: &str, change: Change, context: &Context, items: &mut Vec<Item>) {
     let Change { field, value } = change;
+    let first = items.len();
+    read_field(path, &field, value, context, items);
+    let known = KNOWN_FIELDS
+        .iter()
+        .find(|known| **known == field)
+        .copied()
+        .unwrap_or("other");
+    for item in &mut items[first..] {
+        item.field = known;
+    }
+}
+
+/// The change fields Hourglass reads.
+const KNOWN_FIELDS: [&str; 8] = [
+    "messages",
+    "user_preferences",
+    "message_template_status_update",
+    "template_category_update",
+    "message_template_quality_update",
+    "phone_number_quality_update",
+    "business_capability_update",
+    "account_update",
+];
+
+fn read_field(path: &str, field: &str, value: Value, context: &Context, items: &mut Vec<Item>) {
     let value_path = format!("{path}.value");
-    match field.as_str() {
+    match field {
         "messages" => read_messages(&value_path, value, context, items),
         "user_preferences" => read_user_preferences(&value_path, value, context, items),
         // Meta has sent quality updates under this field too: they carry a quality score, no event.
@@ -188,6 +220,7 @@ fn read_change(path: &str, change: Change, context: &Context, items: &mut Vec<It
         "account_update" => items.push(one(path, account_update(value, context))),
         other => items.push(Item {
             path: path.to_owned(),
+            field: UNKNOWN_FIELD,
             what: What::Ignored(format!("field {other:?} is not one Hourglass uses")),
         }),
     }
@@ -218,6 +251,7 @@ fn quality(value: Value, context: &Context) -> Result<What, String> {
 fn one(path: &str, result: Result<What, String>) -> Item {
     Item {
         path: path.to_owned(),
+        field: UNKNOWN_FIELD,
         what: result.unwrap_or_else(What::Invalid),
     }
 }
@@ -225,6 +259,7 @@ fn one(path: &str, result: Result<What, String>) -> Item {
 fn invalid(path: String, reason: String) -> Item {
     Item {
         path,
+        field: UNKNOWN_FIELD,
         what: What::Invalid(reason),
     }
 }
@@ -303,6 +338,7 @@ fn read_messages(path: &str, value: Value, context: &Context, items: &mut Vec<It
     if !any {
         items.push(Item {
             path: path.to_owned(),
+            field: UNKNOWN_FIELD,
             what: What::Ignored("a messages value with no messages and no statuses".to_owned()),
         });
     }
@@ -471,6 +507,7 @@ fn read_user_preferences(path: &str, value: Value, context: &Context, items: &mu
     if value.user_preferences.is_empty() {
         items.push(Item {
             path: path.to_owned(),
+            field: UNKNOWN_FIELD,
             what: What::Ignored("a user_preferences value with no preferences".to_owned()),
         });
     }

@@ -206,7 +206,7 @@ fn messaging_limits_read_tier_names_and_numbers() {
         "field":"phone_number_quality_update","value":{"current_limit":"TIER_7"}}]}]}"#;
     let items = items(body.as_bytes(), clock()).unwrap();
     assert!(
-        matches!(&items[..], [Item { path, what: What::Invalid(reason) }] if path == "entry[0].changes[0]" && reason.contains("current_limit")),
+        matches!(&items[..], [Item { path, what: What::Invalid(reason), .. }] if path == "entry[0].changes[0]" && reason.contains("current_limit")),
         "{items:?}"
     );
 }
