@@ -365,14 +365,22 @@ async fn usage_sums_the_answered_prices_exactly() {
     let failed: u64 = monthly.data_points.iter().map(|point| point.failed).sum();
     assert_eq!((volume, failed), (89, 1));
 
-    let status = usage
+    // By tier: India's authentication ladder prices every authentication template of the month on its
+    // first tier; marketing and utility have no ladder.
+    let tiers = usage
         .get_usage(request(
-            pb::UsageGranularity::Daily,
-            vec![pb::UsageDimension::Tier],
+            pb::UsageGranularity::Monthly,
+            vec![pb::UsageDimension::Category, pb::UsageDimension::Tier],
         ))
         .await
-        .expect_err("tiers are not counted");
-    assert!(status.message().contains("`dimensions`"), "{status:?}");
+        .expect("GetUsage by tier")
+        .into_inner();
+    for point in &tiers.data_points {
+        let authentication = point.category == pb::Category::Authentication as i32;
+        assert_eq!(point.tier, u32::from(authentication), "{point:?}");
+    }
+    let volume: u64 = tiers.data_points.iter().map(|point| point.volume).sum();
+    assert_eq!(volume, 89);
     let status = usage
         .get_usage(request(pb::UsageGranularity::Unspecified, Vec::new()))
         .await

@@ -139,6 +139,8 @@ pub struct Prediction {
     pub pricing_model: PricingModel,
     /// Whether the message opened a conversation (it is the one its conversation's price is on).
     pub opens_conversation: bool,
+    /// The volume tier the price came from (`Charge::tier`).
+    pub tier: Option<u32>,
 }
 
 impl Prediction {
@@ -167,6 +169,7 @@ impl Prediction {
             price: charge.price,
             pricing_model: charge.pricing_model,
             opens_conversation: charge.opens_conversation,
+            tier: charge.tier,
         }
     }
 }

@@ -38,6 +38,8 @@ pub struct UsageRow {
     pub business: BusinessId,
     pub pricing_model: PricingModel,
     pub currency: Currency,
+    /// The volume tier the messages' price came from (`Charge::tier`); none off a ladder.
+    pub tier: Option<u32>,
 }
 
 /// What a usage row counts, or what a change adds to it (then possibly negative).
@@ -111,6 +113,7 @@ impl UsageRow {
             business: business.clone(),
             pricing_model: prediction.pricing_model,
             currency: prediction.price.currency,
+            tier: prediction.tier,
         }
     }
 }
@@ -163,6 +166,8 @@ pub enum Dimension {
     Category,
     PricingType,
     Business,
+    /// The volume tier of the price (docs/SPEC.md section 15.2).
+    Tier,
 }
 
 /// One group of usage: its period `[start, end)`, the values of the dimensions asked (none for the
@@ -175,6 +180,8 @@ pub struct UsageKey {
     pub category: Option<Category>,
     pub pricing_type: Option<PricingType>,
     pub business: Option<BusinessId>,
+    /// With `Dimension::Tier`: the tier, none for messages priced off a ladder.
+    pub tier: Option<u32>,
     pub currency: Currency,
 }
 
@@ -250,6 +257,7 @@ impl Usage {
             category: by(Dimension::Category).then_some(row.category),
             pricing_type: by(Dimension::PricingType).then_some(row.pricing_type),
             business: by(Dimension::Business).then(|| row.business.clone()),
+            tier: if by(Dimension::Tier) { row.tier } else { None },
             currency: row.currency,
         };
         let point = self.points.entry(key).or_default();
@@ -307,6 +315,7 @@ mod tests {
             },
             pricing_model: model,
             opens_conversation: model == PricingModel::Conversation,
+            tier: None,
         }
     }
 

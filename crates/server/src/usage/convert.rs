@@ -241,14 +241,10 @@ pub(super) fn dimension_from_proto(dimension: i32) -> Result<Dimension, Error> {
         Ok(pb::UsageDimension::Category) => Ok(Dimension::Category),
         Ok(pb::UsageDimension::PricingType) => Ok(Dimension::PricingType),
         Ok(pb::UsageDimension::Business) => Ok(Dimension::Business),
-        Ok(pb::UsageDimension::Tier) => Err(hourglass_core::Error::invalid(
-            "dimensions",
-            "USAGE_DIMENSION_TIER is not built yet: volume tiers are not counted (docs/SPEC.md section 15.2)",
-        )
-        .into()),
+        Ok(pb::UsageDimension::Tier) => Ok(Dimension::Tier),
         _ => Err(hourglass_core::Error::invalid(
             "dimensions",
-            "each must be USAGE_DIMENSION_MARKET, _CATEGORY, _PRICING_TYPE or _BUSINESS",
+            "each must be USAGE_DIMENSION_MARKET, _CATEGORY, _PRICING_TYPE, _BUSINESS or _TIER",
         )
         .into()),
     }
@@ -271,6 +267,7 @@ pub(super) fn usage_to_proto(usage: &Usage) -> pb::GetUsageResponse {
                     .as_ref()
                     .map(|business| business.as_str().to_owned())
                     .unwrap_or_default(),
+                tier: key.tier.unwrap_or(0),
                 volume: point.volume,
                 failed: point.failed,
                 conversations: point.conversations,

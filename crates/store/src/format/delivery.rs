@@ -44,6 +44,9 @@ pub struct PredictionV1 {
     pricing_model: Option<PricingModelV1>,
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     opens_conversation: bool,
+    /// The volume tier of the price (`Charge::tier`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tier: Option<u32>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -97,6 +100,7 @@ impl From<&Prediction> for PredictionRecord {
             price: MoneyV1::from(&prediction.price),
             pricing_model: Some(prediction.pricing_model.into()),
             opens_conversation: prediction.opens_conversation,
+            tier: prediction.tier,
         })
     }
 }
@@ -141,6 +145,7 @@ impl TryFrom<PredictionRecord> for Prediction {
                 Into::into,
             ),
             opens_conversation: v1.opens_conversation,
+            tier: v1.tier,
         })
     }
 }

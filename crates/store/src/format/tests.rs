@@ -255,6 +255,7 @@ fn prediction_and_report_v1_golden_files() {
         price: inr("0"),
         pricing_model: hourglass_core::PricingModel::PerMessage,
         opens_conversation: false,
+        tier: None,
     };
     check_golden("prediction.v1.json", &PredictionRecord::from(&prediction));
     let decoded: PredictionRecord =

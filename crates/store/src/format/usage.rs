@@ -2,8 +2,9 @@
 //!
 //! A row's account and day are in the key of every backend; the other dimensions are written as one
 //! string, the row's **field**: `market|category|pricing type|business|pricing model|currency`, each a
-//! short code, with `%` and `|` of the market escaped as `%25` and `%7C`. A new dimension is one more
-//! part at the end: a field with fewer parts reads as the new dimension's default.
+//! short code, with `%` and `|` of the market escaped as `%25` and `%7C`, then `|tier` for a price
+//! from a volume tier. A new dimension is one more part at the end: a field with fewer parts reads as
+//! the new dimension's default.
 //!
 //! Counts are kept as whole integers, so that Redis can add them with `HINCRBY`: `v` volume, `f`
 //! failed, `c` conversations, and the cost as `u` whole units and `n` nanos of the same sign (each
@@ -40,8 +41,9 @@ pub fn row_field(row: &UsageRow) -> String {
         PricingModel::PerMessage => "pm",
         PricingModel::Conversation => "cv",
     };
+    let tier = row.tier.map(|tier| format!("|{tier}")).unwrap_or_default();
     format!(
-        "{market}|{category}|{pricing_type}|{}|{model}|{}",
+        "{market}|{category}|{pricing_type}|{}|{model}|{}{tier}",
         row.business, row.currency
     )
 }
@@ -50,8 +52,21 @@ pub fn row_field(row: &UsageRow) -> String {
 pub fn parse_row(account: &AccountId, day: Day, field: &str) -> Result<UsageRow, Error> {
     let corrupt = || Error::corrupt(format!("usage row {account}/{day}/{field:?} is malformed"));
     let parts: Vec<&str> = field.split('|').collect();
-    let [market, category, pricing_type, business, model, currency, ..] = parts[..] else {
+    let [
+        market,
+        category,
+        pricing_type,
+        business,
+        model,
+        currency,
+        ref rest @ ..,
+    ] = parts[..]
+    else {
         return Err(corrupt());
+    };
+    let tier = match rest.first() {
+        Some(tier) => Some(tier.parse::<u32>().map_err(|_| corrupt())?),
+        None => None,
     };
     let category = match category {
         "mk" => Category::Marketing,
@@ -82,6 +97,7 @@ pub fn parse_row(account: &AccountId, day: Day, field: &str) -> Result<UsageRow,
         business: BusinessId::new(business).map_err(|_| corrupt())?,
         pricing_model,
         currency: Currency::new(currency).map_err(|_| corrupt())?,
+        tier,
     })
 }
 
@@ -161,10 +177,19 @@ mod tests {
             business: BusinessId::new("106540352242922").unwrap(),
             pricing_model: PricingModel::PerMessage,
             currency: Currency::new("INR").unwrap(),
+            tier: None,
         };
         let field = row_field(&row);
         assert_eq!(field, "Rest of 100%25 %7C Africa|au|fc|106540352242922|pm|INR");
         assert_eq!(parse_row(&row.account, row.day, &field).unwrap(), row);
+        let tiered = UsageRow {
+            tier: Some(2),
+            ..row.clone()
+        };
+        let field = row_field(&tiered);
+        assert_eq!(field, "Rest of 100%25 %7C Africa|au|fc|106540352242922|pm|INR|2");
+        assert_eq!(parse_row(&row.account, row.day, &field).unwrap(), tiered);
+        assert!(parse_row(&row.account, row.day, "India|ut|r|1|pm|INR|x").is_err());
         assert!(parse_row(&row.account, row.day, "India|xx|r|1|pm|INR").is_err());
         let value = UsageCounts {
             volume: 3,

@@ -56,7 +56,7 @@ class GetUsageResponse(_message.Message):
     def __init__(self, data_points: _Optional[_Iterable[_Union[UsageDataPoint, _Mapping]]] = ...) -> None: ...
 
 class UsageDataPoint(_message.Message):
-    __slots__ = ("start", "end", "market", "category", "pricing_type", "business_id", "volume", "failed", "conversations", "cost")
+    __slots__ = ("start", "end", "market", "category", "pricing_type", "business_id", "volume", "failed", "conversations", "cost", "tier")
     START_FIELD_NUMBER: _ClassVar[int]
     END_FIELD_NUMBER: _ClassVar[int]
     MARKET_FIELD_NUMBER: _ClassVar[int]
@@ -67,6 +67,7 @@ class UsageDataPoint(_message.Message):
     FAILED_FIELD_NUMBER: _ClassVar[int]
     CONVERSATIONS_FIELD_NUMBER: _ClassVar[int]
     COST_FIELD_NUMBER: _ClassVar[int]
+    TIER_FIELD_NUMBER: _ClassVar[int]
     start: _timestamp_pb2.Timestamp
     end: _timestamp_pb2.Timestamp
     market: str
@@ -77,7 +78,8 @@ class UsageDataPoint(_message.Message):
     failed: int
     conversations: int
     cost: _policy_pb2.Money
-    def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., market: _Optional[str] = ..., category: _Optional[_Union[_policy_pb2.Category, str]] = ..., pricing_type: _Optional[_Union[_policy_pb2.PricingType, str]] = ..., business_id: _Optional[str] = ..., volume: _Optional[int] = ..., failed: _Optional[int] = ..., conversations: _Optional[int] = ..., cost: _Optional[_Union[_policy_pb2.Money, _Mapping]] = ...) -> None: ...
+    tier: int
+    def __init__(self, start: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., end: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., market: _Optional[str] = ..., category: _Optional[_Union[_policy_pb2.Category, str]] = ..., pricing_type: _Optional[_Union[_policy_pb2.PricingType, str]] = ..., business_id: _Optional[str] = ..., volume: _Optional[int] = ..., failed: _Optional[int] = ..., conversations: _Optional[int] = ..., cost: _Optional[_Union[_policy_pb2.Money, _Mapping]] = ..., tier: _Optional[int] = ...) -> None: ...
 
 class GetReconciliationRequest(_message.Message):
     __slots__ = ("account_id", "start", "end")
