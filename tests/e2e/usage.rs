@@ -388,3 +388,86 @@ async fn usage_sums_the_answered_prices_exactly() {
     assert!(status.message().contains("`granularity`"), "{status:?}");
     server.stop().await;
 }
+
+/// An estimate for an account continues its portfolio's volume-tier count of the month: after two
+/// authentication templates to India, the next ones estimated are the month's third and on.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_estimate_continues_the_portfolios_count_of_the_month() {
+    const BUSINESS: &str = "106540352242922";
+    let server = InProcessServer::start(&["--store", "memory:"]).await;
+    let mut client = server.client().await;
+    let mut registry = hourglass_e2e::registry_client(server.addr).await;
+    let since = Some(prost_types::Timestamp { seconds: 0, nanos: 0 });
+    registry
+        .put_account(pb::PutAccountRequest {
+            account_id: "waba-1".to_owned(),
+            effective_at: since,
+            ..Default::default()
+        })
+        .await
+        .expect("PutAccount");
+    registry
+        .put_business(pb::PutBusinessRequest {
+            business_id: BUSINESS.to_owned(),
+            account_id: "waba-1".to_owned(),
+            effective_at: since,
+        })
+        .await
+        .expect("PutBusiness");
+    let at = Some("2026-11-15T12:00:00Z".parse().expect("a timestamp"));
+    for n in 0..2 {
+        let answer = client
+            .record_message(pb::RecordMessageRequest {
+                business_id: BUSINESS.to_owned(),
+                customer_id: format!("9198{n:08}"),
+                message_id: format!("otp-{n}"),
+                at,
+                direction: Some(pb::record_message_request::Direction::Outbound(
+                    pb::OutboundMessage {
+                        kind: Some(pb::outbound_message::Kind::Template(pb::Template {
+                            name: "otp".to_owned(),
+                            language: "en".to_owned(),
+                            category: pb::Category::Authentication as i32,
+                        })),
+                    },
+                )),
+            })
+            .await
+            .expect("RecordMessage")
+            .into_inner();
+        assert_eq!(
+            answer
+                .decision
+                .and_then(|decision| decision.charge)
+                .map(|charge| charge.tier),
+            Some(1)
+        );
+    }
+    let mut usage = usage_client(server.addr).await;
+    let estimate = |account_id: &str| pb::EstimateCostRequest {
+        account_id: account_id.to_owned(),
+        at,
+        lines: vec![line("India", "", pb::Category::Authentication, 3)],
+    };
+    let continued = usage
+        .estimate_cost(estimate("waba-1"))
+        .await
+        .expect("EstimateCost")
+        .into_inner();
+    let tiers: Vec<(u64, u64)> = continued.lines[0]
+        .tiers
+        .iter()
+        .map(|tier| (tier.from, tier.count))
+        .collect();
+    assert_eq!(tiers, [(3, 3)], "{continued:?}");
+    let alone = usage
+        .estimate_cost(estimate(""))
+        .await
+        .expect("EstimateCost")
+        .into_inner();
+    assert_eq!(
+        alone.lines[0].tiers[0].from, 1,
+        "without an account, from the month's first"
+    );
+    server.stop().await;
+}

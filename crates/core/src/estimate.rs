@@ -4,13 +4,19 @@
 //! An estimate prices every message as if it stood alone, which makes it an upper bound where Meta
 //! bundles or frees messages by what was sent before: under conversation pricing each message opens a
 //! conversation of its category (none falls in one already open), and no free tier or free service
-//! message is assumed left. Volume tiers are crossed from the first message of the month, since the
-//! portfolio's counts of the month are not kept yet (section 15.2).
+//! message is assumed left. Volume tiers are crossed from where the portfolio's counts of the month
+//! stand (section 15.2), read by the caller from the counters `estimate_reads` names.
+
+use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 
 use crate::policy::Era;
-use crate::{Category, Currency, Error, Instant, Money, Policy, PricingModel, RateRow, Tier, Zone};
+use crate::tiers::Ladder;
+use crate::{
+    Category, CounterRead, Counters, Currency, Error, Instant, Money, Policy, PricingModel, RateRow, Tier,
+    TierOwner, Zone,
+};
 
 /// One line of an estimate: `count` messages of `category` to customers of `market`.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -42,43 +48,125 @@ pub struct LineEstimate {
     pub cost: Money,
 }
 
-/// Prices every line at `at`, in the zone of the account the messages count for, from the rows in its
-/// billing currency where the card has them (else each market's default rows). A market the rate card
-/// does not have is an error naming the line.
-pub fn estimate(
+/// Whose month an estimate prices: the zone and billing currency of the account the messages count
+/// for, and whose volume-tier counts they continue (its portfolio's; none: from the month's first
+/// message).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EstimateFor {
+    pub zone: Zone,
+    pub currency: Option<Currency>,
+    pub owner: Option<TierOwner>,
+}
+
+impl Default for EstimateFor {
+    fn default() -> EstimateFor {
+        EstimateFor {
+            zone: Zone::UTC,
+            currency: None,
+            owner: None,
+        }
+    }
+}
+
+/// Returns the counters an estimate of `lines` reads: the bounded tiers of every ladder a line climbs,
+/// for the owner's month of `at`. A line that names no market of the card reads nothing (`estimate`
+/// refuses it).
+pub fn estimate_reads(
     policy: &Policy,
-    zone: Zone,
-    currency: Option<Currency>,
+    whose: &EstimateFor,
     at: Instant,
     lines: &[EstimateLine],
+) -> Vec<CounterRead> {
+    let local = whose.zone.wall_clock(at);
+    let mut reads: Vec<CounterRead> = Vec::new();
+    for (index, line) in lines.iter().enumerate() {
+        if let Ok(row) = line_row(policy, whose, local, index, line)
+            && let Some(ladder) = ladder(policy, whose, local, row, line.category)
+        {
+            for counter in ladder.counters() {
+                let read = CounterRead::from(counter);
+                if !reads.contains(&read) {
+                    reads.push(read);
+                }
+            }
+        }
+    }
+    reads
+}
+
+/// Prices every line at `at`, in the zone of the account the messages count for, from the rows in its
+/// billing currency where the card has them (else each market's default rows). A line that climbs a
+/// volume ladder starts after the messages `counted` already holds for its owner, market, category and
+/// month, and after the earlier lines of the same market and category. A market the rate card does not
+/// have is an error naming the line.
+pub fn estimate(
+    policy: &Policy,
+    whose: &EstimateFor,
+    at: Instant,
+    lines: &[EstimateLine],
+    counted: &Counters,
 ) -> Result<Vec<LineEstimate>, Error> {
-    let local = zone.wall_clock(at);
+    let local = whose.zone.wall_clock(at);
     let era = policy.era_at(local);
+    let mut earlier: BTreeMap<(String, Category), u64> = BTreeMap::new();
     lines
         .iter()
         .enumerate()
         .map(|(index, line)| {
-            let in_currency =
-                currency.and_then(|currency| policy.rate_card.market_rates_in(&line.market, local, currency));
-            let row = in_currency
-                .or_else(|| policy.rate_card.market_rates(&line.market, local))
-                .ok_or_else(|| {
-                    Error::invalid(
-                        "lines",
-                        format!(
-                            "line {}: the rate card has no market {:?} (markets are named as the card names \
-                         them, such as India or Rest of Africa)",
-                            index + 1,
-                            line.market
-                        ),
-                    )
-                })?;
-            Ok(price_line(policy, era, row, line))
+            let row = line_row(policy, whose, local, index, line)?;
+            let before =
+                ladder(policy, whose, local, row, line.category).map_or(0, |ladder| ladder.counted(counted));
+            let sent = earlier.entry((row.market.clone(), line.category)).or_default();
+            let start = before.saturating_add(*sent);
+            *sent = sent.saturating_add(line.count);
+            Ok(price_line(policy, era, row, line, start))
         })
         .collect()
 }
 
-fn price_line(policy: &Policy, era: Era, row: &RateRow, line: &EstimateLine) -> LineEstimate {
+/// Returns the row a line is priced from: its market's in the billing currency where the card has
+/// one, else the default row.
+fn line_row<'a>(
+    policy: &'a Policy,
+    whose: &EstimateFor,
+    local: Instant,
+    index: usize,
+    line: &EstimateLine,
+) -> Result<&'a RateRow, Error> {
+    let in_currency = whose
+        .currency
+        .and_then(|currency| policy.rate_card.market_rates_in(&line.market, local, currency));
+    in_currency
+        .or_else(|| policy.rate_card.market_rates(&line.market, local))
+        .ok_or_else(|| {
+            Error::invalid(
+                "lines",
+                format!(
+                    "line {}: the rate card has no market {:?} (markets are named as the card names them, \
+                     such as India or Rest of Africa)",
+                    index + 1,
+                    line.market
+                ),
+            )
+        })
+}
+
+/// Returns the ladder a line climbs under per-message pricing, counted for the estimate's owner; none
+/// without an owner, whose estimate starts from the month's first message.
+fn ladder<'a>(
+    policy: &'a Policy,
+    whose: &EstimateFor,
+    local: Instant,
+    row: &'a RateRow,
+    category: Category,
+) -> Option<Ladder<'a>> {
+    let owner = whose.owner.clone()?;
+    matches!(policy.era_at(local), Era::PerMessage | Era::PerMessagePaidService)
+        .then(|| Ladder::new(policy, owner, row, category, local.utc_month()))
+        .flatten()
+}
+
+fn price_line(policy: &Policy, era: Era, row: &RateRow, line: &EstimateLine, start: u64) -> LineEstimate {
     let money = |amount: Decimal| Money {
         currency: row.currency,
         amount,
@@ -105,8 +193,8 @@ fn price_line(policy: &Policy, era: Era, row: &RateRow, line: &EstimateLine) -> 
     }
     .filter(|ladder| !ladder.is_empty());
     let tiers = match ladder {
-        Some(ladder) => cross(ladder, line.count),
-        None => vec![(1, flat, line.count)],
+        Some(ladder) => cross(ladder, start, line.count),
+        None => vec![(start.saturating_add(1), flat, line.count)],
     };
     let cost = tiers
         .iter()
@@ -129,17 +217,21 @@ fn price_line(policy: &Policy, era: Era, row: &RateRow, line: &EstimateLine) -> 
     }
 }
 
-/// Splits `count` messages, numbered from 1, over a ladder: each tier takes the messages from its
-/// lower bound to the next tier's.
-fn cross(ladder: &[Tier], count: u64) -> Vec<(u64, Decimal, u64)> {
+/// Splits `count` messages, numbered from `start + 1`, over a ladder: each tier takes the messages
+/// from its lower bound to the next tier's.
+fn cross(ladder: &[Tier], start: u64, count: u64) -> Vec<(u64, Decimal, u64)> {
+    let end = start.saturating_add(count);
     let mut split = Vec::with_capacity(ladder.len());
     for (index, tier) in ladder.iter().enumerate() {
-        let first = tier.from.max(1);
+        let first = tier.from.max(1).max(start.saturating_add(1));
         let next = ladder.get(index + 1).map_or(u64::MAX, |next| next.from.max(1));
-        if first > count {
+        if first > end {
             break;
         }
-        let last = count.min(next.saturating_sub(1));
+        if first >= next {
+            continue;
+        }
+        let last = end.min(next.saturating_sub(1));
         split.push((first, tier.rate, last - first + 1));
     }
     split
@@ -205,10 +297,10 @@ mod tests {
         let policy = policy(PricingSchedule::MetaCalendar);
         let [estimate] = estimate(
             &policy,
-            Zone::UTC,
-            None,
+            &EstimateFor::default(),
             AT,
             &[line("India", Category::Authentication, 750_001)],
+            &Counters::default(),
         )
         .expect("an estimate")
         .try_into()
@@ -231,14 +323,59 @@ mod tests {
     }
 
     #[test]
+    fn an_estimate_continues_the_portfolios_count_of_the_month() {
+        let policy = policy(PricingSchedule::MetaCalendar);
+        let whose = EstimateFor {
+            owner: Some(TierOwner::Portfolio(
+                crate::PortfolioId::new("portfolio_id", "p-1").expect("an id"),
+            )),
+            ..EstimateFor::default()
+        };
+        let lines = [
+            line("India", Category::Authentication, 3),
+            line("India", Category::Authentication, 2),
+            line("India", Category::Marketing, 1),
+        ];
+        let reads = estimate_reads(&policy, &whose, AT, &lines);
+        assert_eq!(
+            reads.len(),
+            2,
+            "the two bounded tiers of India's ladder, read once: {reads:?}"
+        );
+        // 749,999 sent this month: the next is the last of tier 1, then tier 2.
+        let mut counted = Counters::default();
+        counted.insert(reads[0].counter.clone(), 749_999);
+        let estimates = estimate(&policy, &whose, AT, &lines, &counted).expect("an estimate");
+        let split = |estimate: &LineEstimate| -> Vec<(u64, u64)> {
+            estimate
+                .tiers
+                .iter()
+                .map(|tier| (tier.from, tier.count))
+                .collect()
+        };
+        assert_eq!(split(&estimates[0]), [(750_000, 1), (750_001, 2)]);
+        assert_eq!(
+            split(&estimates[1]),
+            [(750_003, 2)],
+            "a second line continues the first"
+        );
+        assert_eq!(estimates[0].cost.to_string(), "0.3312 INR");
+        assert_eq!(estimates[2].tiers.len(), 1, "marketing climbs no ladder");
+        // Without an owner the month starts from its first message.
+        let fresh =
+            estimate(&policy, &EstimateFor::default(), AT, &lines[..1], &counted).expect("an estimate");
+        assert_eq!(split(&fresh[0]), [(1, 3)]);
+    }
+
+    #[test]
     fn each_era_prices_its_own_way() {
         let service = |schedule| {
             estimate(
                 &policy(schedule),
-                Zone::UTC,
-                None,
+                &EstimateFor::default(),
                 AT,
                 &[line("Other", Category::Service, 10)],
+                &Counters::default(),
             )
             .expect("an estimate")[0]
                 .cost
@@ -249,10 +386,10 @@ mod tests {
         assert_eq!(service(PricingSchedule::Conversation2023), "0.077 USD");
         let marketing = estimate(
             &policy(PricingSchedule::Conversation2023),
-            Zone::UTC,
-            None,
+            &EstimateFor::default(),
             AT,
             &[line("India", Category::Marketing, 3)],
+            &Counters::default(),
         )
         .expect("an estimate");
         assert_eq!(marketing[0].pricing_model, PricingModel::Conversation);
@@ -264,13 +401,13 @@ mod tests {
     fn an_unknown_market_names_its_line() {
         let error = estimate(
             &policy(PricingSchedule::MetaCalendar),
-            Zone::UTC,
-            None,
+            &EstimateFor::default(),
             AT,
             &[
                 line("India", Category::Utility, 1),
                 line("Atlantis", Category::Utility, 1),
             ],
+            &Counters::default(),
         )
         .expect_err("no such market");
         assert_eq!(error.field, "lines");

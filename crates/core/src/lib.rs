@@ -48,7 +48,7 @@ pub use delivery::{
     MetaPricing, MetaTier, MetaTiers, Outcome, Prediction, Report, StatusReport, USAGE_RETENTION, reconcile,
 };
 pub use error::Error;
-pub use estimate::{EstimateLine, LineEstimate, TierUse, estimate};
+pub use estimate::{EstimateFor, EstimateLine, LineEstimate, TierUse, estimate, estimate_reads};
 pub use guards::{Guard, Shadowed};
 pub use ids::{AccountId, BusinessId, CustomerId, CustomerKind, MessageId, PortfolioId, ThreadKey};
 pub use message::{Category, ClientPlatform, EntryPoint, Inbound, Outbound, Template, TemplateCategory};

@@ -47,6 +47,28 @@ impl<'a> Ladder<'a> {
         category: Category,
         instant: Instant,
     ) -> Option<Ladder<'a>> {
+        let owner = match &facts.account {
+            Some(registered) => TierOwner::Portfolio(registered.account.portfolio.clone()),
+            None => TierOwner::Account(thread.unregistered_account()),
+        };
+        Ladder::new(
+            policy,
+            owner,
+            row,
+            category,
+            facts.time_zone().wall_clock(instant).utc_month(),
+        )
+    }
+
+    /// Returns the ladder of `row` for `category`, counted for `owner` in `month`; none when the row
+    /// has none for the category.
+    pub(crate) fn new(
+        policy: &'a Policy,
+        owner: TierOwner,
+        row: &'a RateRow,
+        category: Category,
+        month: crate::Month,
+    ) -> Option<Ladder<'a>> {
         let tiers = policy.rate_card.tiers_of(row)?;
         let tiers = match category {
             Category::Utility => tiers.utility.as_slice(),
@@ -56,17 +78,21 @@ impl<'a> Ladder<'a> {
         if tiers.is_empty() {
             return None;
         }
-        let owner = match &facts.account {
-            Some(registered) => TierOwner::Portfolio(registered.account.portfolio.clone()),
-            None => TierOwner::Account(thread.unregistered_account()),
-        };
         Some(Ladder {
             owner,
             market: &row.market,
             category,
-            month: facts.time_zone().wall_clock(instant).utc_month(),
+            month,
             tiers,
         })
+    }
+
+    /// Returns how many messages the bounded tiers hold, as `counters` read them: where the month's
+    /// count stands (the last tier is not counted, so past the bounded ones it reads as their sum).
+    pub(crate) fn counted(&self, counters: &Counters) -> u64 {
+        self.counters()
+            .map(|counter| counters.used(&counter))
+            .fold(0, u64::saturating_add)
     }
 
     /// Returns the counter of the bounded tier `index` (0 for the first).

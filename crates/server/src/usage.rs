@@ -6,7 +6,9 @@ mod convert;
 
 use std::sync::Arc;
 
-use hourglass_core::{Account, AccountId, BudgetStatus, Duration, Instant, Usage, Zone};
+use hourglass_core::{
+    Account, AccountId, BudgetStatus, Counters, Duration, EstimateFor, Instant, TierOwner, Usage, Zone,
+};
 use hourglass_proto::v1 as pb;
 use hourglass_proto::v1::usage_service_server::UsageService;
 use hourglass_store::Store;
@@ -124,24 +126,35 @@ impl UsageServer {
             )
             .into());
         }
-        let (zone, currency) = if request.account_id.is_empty() {
-            (Zone::UTC, None)
+        let whose = if request.account_id.is_empty() {
+            EstimateFor::default()
         } else {
             let account = AccountId::new("account_id", &request.account_id)?;
             match self.account_at(&account, at).await? {
-                Some(settings) => (settings.time_zone, settings.currency),
+                Some(settings) => EstimateFor {
+                    zone: settings.time_zone,
+                    currency: settings.currency,
+                    owner: Some(TierOwner::Portfolio(settings.portfolio)),
+                },
                 None => return Err(Error::NotFound(format!("account `{account}` is not registered"))),
             }
         };
         let policy = self.policy.current();
-        let local = zone.wall_clock(at);
+        let local = whose.zone.wall_clock(at);
         let lines = request
             .lines
             .iter()
             .enumerate()
             .map(|(index, line)| convert::estimate_line(line, index, &policy, local))
             .collect::<Result<Vec<_>, Error>>()?;
-        let estimates = hourglass_core::estimate(&policy, zone, currency, at, &lines)?;
+        // Ladders continue from the portfolio's counts of the month.
+        let reads = hourglass_core::estimate_reads(&policy, &whose, at, &lines);
+        let counted = if reads.is_empty() {
+            Counters::default()
+        } else {
+            bounded(self.timeout, self.store.read_counters(&reads)).await?
+        };
+        let estimates = hourglass_core::estimate(&policy, &whose, at, &lines, &counted)?;
         Ok(convert::estimate_to_proto(&estimates))
     }
 }
