@@ -1168,6 +1168,11 @@ async fn meta_tier_updates_are_kept_for_reconciliation() {
     info["tier"] = json!("1:25000000");
     info["tier_update_time"] = json!(1_743_451_000);
     assert_eq!(ingest(&mut client, body.to_string().as_bytes()).await.applied, 1);
+    // Meta's first authentication tier in India: the card's INR ladder, nothing counted yet.
+    let info = &mut body["entry"][0]["changes"][0]["value"]["volume_tier_info"];
+    info["pricing_category"] = json!("AUTHENTICATION");
+    info["tier"] = json!("0:750000");
+    assert_eq!(ingest(&mut client, body.to_string().as_bytes()).await.applied, 1);
 
     let mut usage = usage_client(server.addr).await;
     let month = |start: &str, end: &str| pb::GetReconciliationRequest {
@@ -1180,8 +1185,31 @@ async fn meta_tier_updates_are_kept_for_reconciliation() {
         .await
         .expect("GetReconciliation")
         .into_inner();
-    assert_eq!(november.meta_tiers.len(), 1, "{november:?}");
-    let tier = &november.meta_tiers[0];
+    assert_eq!(november.meta_tiers.len(), 2, "{november:?}");
+    let authentication = november
+        .meta_tiers
+        .iter()
+        .find(|tier| tier.category == "AUTHENTICATION")
+        .expect("the authentication tier");
+    assert_eq!(
+        (
+            authentication.hourglass_tier.as_str(),
+            authentication.hourglass_count,
+            authentication.matches
+        ),
+        ("1:750000", 0, true),
+        "Hourglass's count beside Meta's tier"
+    );
+    let tier = november
+        .meta_tiers
+        .iter()
+        .find(|tier| tier.category == "UTILITY")
+        .expect("the utility tier");
+    assert_eq!(
+        (tier.hourglass_tier.as_str(), tier.matches),
+        ("", false),
+        "the card has no utility ladder in India"
+    );
     assert_eq!(
         (
             tier.market.as_str(),

@@ -68,5 +68,6 @@ pub use rules::{
 };
 pub use step::{Answer, Event, Message, Snapshot, Step, Write, check_priced, counters_read, step};
 pub use thread::{HISTORY, RETENTION_GRACE, ResponseWindow, ThreadParts, ThreadState};
+pub use tiers::{CountedTier, MonthLadder};
 pub use time::{Duration, Instant, Month, Span};
 pub use usage::{Dimension, Granularity, Usage, UsageChange, UsageCounts, UsageKey, UsagePoint, UsageRow};

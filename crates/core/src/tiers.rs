@@ -142,6 +142,109 @@ impl<'a> Ladder<'a> {
     }
 }
 
+/// A ladder of one month as Hourglass counted it, to lay beside Meta's volume tier updates
+/// (`account_update` `VOLUME_BASED_PRICING_TIER_UPDATE`, docs/SPEC.md section 15.2).
+#[derive(Clone, Debug)]
+pub struct MonthLadder<'a>(Ladder<'a>);
+
+/// The tier a month's count stands in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CountedTier {
+    /// 1 for the first.
+    pub number: u32,
+    /// The tier's bounds as the card writes them; none above the last tier.
+    pub from: u64,
+    pub to: Option<u64>,
+    /// The charged messages the bounded tiers hold.
+    pub counted: u64,
+}
+
+impl CountedTier {
+    /// Returns the tier as Meta writes one, `from:to` (`from:` for the last, unbounded tier).
+    pub fn meta_form(&self) -> String {
+        match self.to {
+            Some(to) => format!("{}:{to}", self.from),
+            None => format!("{}:", self.from),
+        }
+    }
+
+    /// Returns whether Meta's tier (`25000001:50000000`) is this one: the same lower bound, a first
+    /// tier written from 0 or from 1 alike. A tier Meta writes otherwise is not.
+    pub fn is_metas(&self, metas: &str) -> bool {
+        let Some(from) = metas
+            .split(':')
+            .next()
+            .and_then(|from| from.trim().parse::<u64>().ok())
+        else {
+            return false;
+        };
+        from == self.from || (from <= 1 && self.from <= 1)
+    }
+}
+
+impl<'a> MonthLadder<'a> {
+    /// Returns the ladder of Meta's `region` (a market of the card, compared without regard to case,
+    /// spaces or underscores: `REST_OF_AFRICA` is `Rest of Africa`) and `pricing_category` for `owner`
+    /// in `month`, from the market's row in `currency` where the card has one, else its default row,
+    /// as in force on the month's first day; none when the card has no such market or ladder.
+    pub fn of(
+        policy: &'a Policy,
+        owner: TierOwner,
+        region: &str,
+        pricing_category: &str,
+        month: crate::Month,
+        currency: Option<crate::Currency>,
+    ) -> Option<MonthLadder<'a>> {
+        let key = |name: &str| name.to_ascii_uppercase().replace([' ', '_'], "");
+        let market = policy
+            .rate_card
+            .markets()
+            .find(|market| key(market) == key(region))?;
+        let category = match pricing_category.to_ascii_uppercase().as_str() {
+            "UTILITY" => Category::Utility,
+            "AUTHENTICATION" | "AUTHENTICATION_INTERNATIONAL" => Category::Authentication,
+            _ => return None,
+        };
+        let first_day = Instant::from_millis(
+            chrono::NaiveDate::from_ymd_opt(month.year, month.month, 1)?
+                .and_hms_opt(0, 0, 0)?
+                .and_utc()
+                .timestamp_millis(),
+        );
+        let row = currency
+            .and_then(|currency| policy.rate_card.market_rates_in(market, first_day, currency))
+            .or_else(|| policy.rate_card.market_rates(market, first_day))?;
+        Ladder::new(policy, owner, row, category, month).map(MonthLadder)
+    }
+
+    /// Returns the counters the month's tier is read from.
+    pub fn reads(&self) -> Vec<crate::CounterRead> {
+        self.0.counters().map(crate::CounterRead::from).collect()
+    }
+
+    /// Returns the tier the month's count stands in, as `counters` read it: the tier of its latest
+    /// message (the first tier before any; the last, unbounded one, which counts nothing, once the
+    /// bounded ones are full).
+    pub fn tier(&self, counters: &Counters) -> CountedTier {
+        let counted = self.0.counted(counters);
+        let tiers = self.0.tiers;
+        let index = if self.0.rung(counters).bounded.is_none() {
+            tiers.len() - 1
+        } else {
+            tiers
+                .iter()
+                .rposition(|tier| tier.from.max(1) <= counted.max(1))
+                .unwrap_or(0)
+        };
+        CountedTier {
+            number: u32::try_from(index + 1).unwrap_or(u32::MAX),
+            from: tiers[index].from,
+            to: tiers.get(index + 1).map(|next| next.from.saturating_sub(1)),
+            counted,
+        }
+    }
+}
+
 /// Returns the price of a message at `rung`, in the row's currency.
 pub(crate) fn price(row: &RateRow, rung: &Rung) -> Money {
     Money {
@@ -221,5 +324,37 @@ mod tests {
         assert_eq!((last.number, last.rate, last.bounded), (3, dec("0.0090"), None));
         // A slot given back on tier 1 is taken again before tier 2 grows.
         assert_eq!(at(149_999, 10).number, 1);
+    }
+
+    #[test]
+    fn a_months_count_is_laid_beside_metas_tier() {
+        let policy = policy();
+        let owner = TierOwner::Portfolio(crate::PortfolioId::new("portfolio_id", "p").expect("an id"));
+        let month = crate::Month {
+            year: 2026,
+            month: 11,
+        };
+        let ladder = MonthLadder::of(&policy, owner.clone(), "PAKISTAN", "UTILITY", month, None)
+            .expect("Pakistan's utility ladder");
+        assert!(MonthLadder::of(&policy, owner.clone(), "PAKISTAN", "MARKETING", month, None).is_none());
+        assert!(MonthLadder::of(&policy, owner, "ATLANTIS", "UTILITY", month, None).is_none());
+        let reads = ladder.reads();
+        let tier = |first: u64, second: u64| {
+            let mut counters = Counters::default();
+            counters.insert(reads[0].counter.clone(), first);
+            counters.insert(reads[1].counter.clone(), second);
+            ladder.tier(&counters)
+        };
+        assert_eq!(tier(0, 0).meta_form(), "1:150000");
+        assert!(tier(0, 0).is_metas("0:150000"));
+        let second = tier(150_000, 1);
+        assert_eq!(
+            (second.number, second.meta_form(), second.counted),
+            (2, "150001:1000000".to_owned(), 150_001)
+        );
+        assert!(second.is_metas("150001:1000000"));
+        assert!(!second.is_metas("1:150000"));
+        assert!(!second.is_metas("not a tier"));
+        assert_eq!(tier(150_000, 850_000).meta_form(), "1000001:");
     }
 }

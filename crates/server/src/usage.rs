@@ -7,7 +7,8 @@ mod convert;
 use std::sync::Arc;
 
 use hourglass_core::{
-    Account, AccountId, BudgetStatus, Counters, Duration, EstimateFor, Instant, TierOwner, Usage, Zone,
+    Account, AccountId, BudgetStatus, Counters, Duration, EstimateFor, Instant, MetaTier, MonthLadder,
+    TierOwner, Usage, Zone,
 };
 use hourglass_proto::v1 as pb;
 use hourglass_proto::v1::usage_service_server::UsageService;
@@ -112,6 +113,56 @@ impl UsageServer {
         Ok(convert::budget_to_proto(&status))
     }
 
+    /// Lays Meta's volume tier updates beside the tiers Hourglass counted for the account's portfolio
+    /// (docs/SPEC.md section 15.2), read in one call.
+    async fn compare_tiers(
+        &self,
+        account: &AccountId,
+        at: Instant,
+        metas: &[&MetaTier],
+    ) -> Result<Vec<pb::MetaVolumeTier>, Error> {
+        let settings = self.account_at(account, at).await?;
+        let owner = match &settings {
+            Some(settings) => TierOwner::Portfolio(settings.portfolio.clone()),
+            None => TierOwner::Account(account.clone()),
+        };
+        let currency = settings.as_ref().and_then(|settings| settings.currency);
+        let policy = self.policy.current();
+        let ladders: Vec<Option<MonthLadder<'_>>> = metas
+            .iter()
+            .map(|meta| {
+                MonthLadder::of(
+                    &policy,
+                    owner.clone(),
+                    &meta.market,
+                    &meta.category,
+                    meta.month,
+                    currency,
+                )
+            })
+            .collect();
+        let reads: Vec<_> = ladders.iter().flatten().flat_map(MonthLadder::reads).collect();
+        let counted = if reads.is_empty() {
+            Counters::default()
+        } else {
+            bounded(self.timeout, self.store.read_counters(&reads)).await?
+        };
+        Ok(metas
+            .iter()
+            .zip(&ladders)
+            .map(|(meta, ladder)| {
+                let mut proto = meta.to_proto();
+                if let Some(ladder) = ladder {
+                    let tier = ladder.tier(&counted);
+                    proto.hourglass_tier = tier.meta_form();
+                    proto.hourglass_count = tier.counted;
+                    proto.matches = tier.is_metas(&meta.tier);
+                }
+                proto
+            })
+            .collect())
+    }
+
     /// Prices an `EstimateCost` request under the policy in force.
     async fn estimate(&self, request: pb::EstimateCostRequest) -> Result<pb::EstimateCostResponse, Error> {
         let clock = Clock::system(self.max_clock_skew);
@@ -208,12 +259,12 @@ impl UsageService for UsageServer {
             .await?;
             let mut response = summary.to_proto();
             if let Some(Entry::MetaTiers(tiers)) = tiers {
-                response.meta_tiers = tiers
+                let metas: Vec<&MetaTier> = tiers
                     .tiers()
                     .iter()
                     .filter(|tier| convert::month_overlaps(tier.month, start, end))
-                    .map(ToProto::to_proto)
                     .collect();
+                response.meta_tiers = self.compare_tiers(&account, start, &metas).await?;
             }
             Ok::<_, Error>(Response::new(response))
         }

@@ -135,6 +135,7 @@ impl ToProto for MetaTier {
             effective_month: self.month.to_string(),
             tier: self.tier.clone(),
             updated_at: Some(self.updated_at.to_proto()),
+            ..pb::MetaVolumeTier::default()
         }
     }
 }

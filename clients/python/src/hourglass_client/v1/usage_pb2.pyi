@@ -116,18 +116,24 @@ class GetReconciliationResponse(_message.Message):
     def __init__(self, matched: _Optional[int] = ..., mismatched: _Optional[int] = ..., category_differs: _Optional[int] = ..., pricing_type_differs: _Optional[int] = ..., billable_differs: _Optional[int] = ..., pending: _Optional[int] = ..., failed: _Optional[int] = ..., unmatched: _Optional[int] = ..., discrepancies: _Optional[_Iterable[_Union[Discrepancy, _Mapping]]] = ..., meta_tiers: _Optional[_Iterable[_Union[MetaVolumeTier, _Mapping]]] = ...) -> None: ...
 
 class MetaVolumeTier(_message.Message):
-    __slots__ = ("market", "category", "effective_month", "tier", "updated_at")
+    __slots__ = ("market", "category", "effective_month", "tier", "updated_at", "hourglass_tier", "hourglass_count", "matches")
     MARKET_FIELD_NUMBER: _ClassVar[int]
     CATEGORY_FIELD_NUMBER: _ClassVar[int]
     EFFECTIVE_MONTH_FIELD_NUMBER: _ClassVar[int]
     TIER_FIELD_NUMBER: _ClassVar[int]
     UPDATED_AT_FIELD_NUMBER: _ClassVar[int]
+    HOURGLASS_TIER_FIELD_NUMBER: _ClassVar[int]
+    HOURGLASS_COUNT_FIELD_NUMBER: _ClassVar[int]
+    MATCHES_FIELD_NUMBER: _ClassVar[int]
     market: str
     category: str
     effective_month: str
     tier: str
     updated_at: _timestamp_pb2.Timestamp
-    def __init__(self, market: _Optional[str] = ..., category: _Optional[str] = ..., effective_month: _Optional[str] = ..., tier: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ...) -> None: ...
+    hourglass_tier: str
+    hourglass_count: int
+    matches: bool
+    def __init__(self, market: _Optional[str] = ..., category: _Optional[str] = ..., effective_month: _Optional[str] = ..., tier: _Optional[str] = ..., updated_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., hourglass_tier: _Optional[str] = ..., hourglass_count: _Optional[int] = ..., matches: _Optional[bool] = ...) -> None: ...
 
 class Discrepancy(_message.Message):
     __slots__ = ("business_id", "customer_id", "message_id", "predicted", "reported", "category_differs", "pricing_type_differs", "billable_differs")
