@@ -548,7 +548,7 @@ fn a_market_may_have_rows_in_several_currencies() {
 }
 
 #[test]
-fn volume_tiers_are_read_and_kept_but_not_priced() {
+fn the_shipped_volume_ladders_are_read_and_kept() {
     let card = default_card();
     let india = card.rates_for(&customer("919800000001"), instant("2026-01-01T00:00:00Z"));
     let tiers = card
