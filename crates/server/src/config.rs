@@ -80,10 +80,21 @@ pub struct Config {
         long,
         env = "HOURGLASS_STORE_TIMEOUT_MS",
         value_name = "MILLISECONDS",
-        default_value_t = 500,
+        default_value_t = 250,
         value_parser = clap::value_parser!(u64).range(1..=MAX_STORE_TIMEOUT_MS),
     )]
     pub store_timeout_ms: u64,
+
+    /// What Authorize answers when the store does not answer: `fail` (UNAVAILABLE), or `allow-replies`
+    /// (a free-form message is allowed unchecked, with decision_source DEGRADED; everything else still
+    /// fails).
+    #[arg(
+        long,
+        env = "HOURGLASS_WHEN_STORE_UNAVAILABLE",
+        value_enum,
+        default_value_t = WhenStoreUnavailable::Fail
+    )]
+    pub when_store_unavailable: WhenStoreUnavailable,
 
     /// The format of the logs written to standard output.
     #[arg(long, env = "HOURGLASS_LOG_FORMAT", value_enum, default_value_t = LogFormat::Plain)]
@@ -139,6 +150,18 @@ impl From<PricingScheduleArg> for PricingSchedule {
             PricingScheduleArg::MetaCalendar => PricingSchedule::MetaCalendar,
         }
     }
+}
+
+/// The `--when-store-unavailable` values (docs/SPEC.md section 16).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum WhenStoreUnavailable {
+    /// Every call that needs the store fails with UNAVAILABLE.
+    #[default]
+    Fail,
+    /// `Authorize` of a free-form message answers allowed, unchecked and unrecorded, with
+    /// `decision_source` DEGRADED: a gateway keeps answering customers who wrote while the store is
+    /// down. Templates, records and everything else still fail.
+    AllowReplies,
 }
 
 /// The `--log-format` values.
@@ -198,6 +221,7 @@ impl Config {
             shadow,
             max_clock_skew: _,
             store_timeout_ms: _,
+            when_store_unavailable: _,
             log_format: _,
             log_filter,
             metrics_listen: _,

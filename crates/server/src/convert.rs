@@ -347,6 +347,7 @@ impl ToProto for Decision {
                 charge: Some(charge.to_proto()),
                 customer_service_window_expires_at,
                 shadow_deny_reason,
+                decision_source: pb::DecisionSource::Store.into(),
             },
             Verdict::Denied { reason, explanation } => pb::Decision {
                 allowed: false,
@@ -356,6 +357,7 @@ impl ToProto for Decision {
                 charge: None,
                 customer_service_window_expires_at,
                 shadow_deny_reason,
+                decision_source: pb::DecisionSource::Store.into(),
             },
         }
     }

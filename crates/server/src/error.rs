@@ -26,6 +26,17 @@ pub(crate) enum Error {
     Unauthenticated(String),
 }
 
+impl Error {
+    /// Returns whether the store could not be reached: it timed out or said it is unavailable (not a
+    /// store that failed for good, nor corrupt data).
+    pub(crate) fn is_store_unavailable(&self) -> bool {
+        matches!(
+            self,
+            Error::StoreTimeout { .. } | Error::Store(hourglass_store::Error::Unavailable { .. })
+        )
+    }
+}
+
 /// Maps an error to the status the client sees, and logs what an operator must know. Internal causes
 /// stay in the log: the client only learns the kind of failure.
 pub(crate) fn to_status(error: Error) -> Status {

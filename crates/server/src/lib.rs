@@ -49,7 +49,7 @@ use hourglass_store::Store;
 use tokio::net::TcpListener;
 
 pub use crate::config::Config;
-use crate::config::ConnectionConfig;
+use crate::config::{ConnectionConfig, WhenStoreUnavailable};
 use crate::health::{StoreCheck, StoreWatch};
 use crate::service::{PolicyServer, SharedPolicy};
 pub use crate::webhook::signature::sign as webhook_signature;
@@ -79,6 +79,7 @@ pub async fn run(
         shadow: _,
         max_clock_skew,
         store_timeout_ms,
+        when_store_unavailable,
         log_format: _,
         log_filter: _,
         metrics_listen,
@@ -124,6 +125,7 @@ pub async fn run(
             i64::try_from(max_clock_skew.saturating_mul(1_000)).unwrap_or(i64::MAX),
         ),
         store_timeout: std::time::Duration::from_millis(store_timeout_ms),
+        when_store_unavailable,
         health_check_interval: HEALTH_CHECK_INTERVAL,
         connection,
         webhook: WebhookOptions {
@@ -180,6 +182,7 @@ pub async fn shutdown_signal() {
 struct ServeOptions {
     max_clock_skew: hourglass_core::Duration,
     store_timeout: std::time::Duration,
+    when_store_unavailable: WhenStoreUnavailable,
     health_check_interval: std::time::Duration,
     connection: ConnectionConfig,
     webhook: WebhookOptions,
@@ -232,6 +235,7 @@ async fn serve(
     let ServeOptions {
         max_clock_skew,
         store_timeout,
+        when_store_unavailable,
         health_check_interval,
         connection,
         webhook,
@@ -291,9 +295,14 @@ async fn serve(
         store_timeout,
     ))
     .max_decoding_message_size(max_message_bytes);
-    let policy_service =
-        PolicyServiceServer::new(PolicyServer::new(store, policy, max_clock_skew, store_timeout))
-            .max_decoding_message_size(max_message_bytes);
+    let policy_service = PolicyServiceServer::new(PolicyServer::new(
+        store,
+        policy,
+        max_clock_skew,
+        store_timeout,
+        when_store_unavailable,
+    ))
+    .max_decoding_message_size(max_message_bytes);
     let health_service = health_service.max_decoding_message_size(max_message_bytes);
     let reflection_v1 = reflection_v1.max_decoding_message_size(max_message_bytes);
     let reflection_v1alpha = reflection_v1alpha.max_decoding_message_size(max_message_bytes);

@@ -53,6 +53,7 @@ pub(crate) const STORE_CALL_DURATION: &str = "hourglass_store_call_duration_seco
 pub(crate) const STORE_ERRORS: &str = "hourglass_store_errors_total";
 /// Requests whose store work outlived `--store-timeout-ms`.
 pub(crate) const STORE_TIMEOUTS: &str = "hourglass_store_timeouts_total";
+pub(crate) const DEGRADED_ANSWERS: &str = "hourglass_degraded_answers_total";
 /// Webhook items by field and outcome.
 pub(crate) const WEBHOOK_ITEMS: &str = "hourglass_webhook_items_total";
 /// The rate card in force: 1 for the one loaded at start, one more at each successful reload.
@@ -136,6 +137,10 @@ fn describe() {
         STORE_TIMEOUTS,
         "Requests whose store work outlived --store-timeout-ms and were answered UNAVAILABLE"
     );
+    describe_counter!(
+        DEGRADED_ANSWERS,
+        "Free-form messages allowed without the store (--when-store-unavailable allow-replies)"
+    );
     describe_counter!(WEBHOOK_ITEMS, "Webhook items by Meta's change field and outcome");
     describe_gauge!(
         RATE_CARD_REVISION,
@@ -147,6 +152,7 @@ fn describe() {
         ::metrics::counter!(RATE_CARD_RELOADS, "outcome" => outcome).absolute(0);
     }
     ::metrics::counter!(STORE_TIMEOUTS).absolute(0);
+    ::metrics::counter!(DEGRADED_ANSWERS).absolute(0);
     ::metrics::gauge!(RATE_CARD_REVISION).set(1.0);
     ::metrics::gauge!(SERVING).set(0.0);
 }
@@ -253,6 +259,11 @@ pub(crate) fn webhook_item(field: &'static str, outcome: &'static str) {
 /// Counts a request whose store work outlived the store timeout.
 pub(crate) fn store_timeout() {
     ::metrics::counter!(STORE_TIMEOUTS).increment(1);
+}
+
+/// Counts a degraded answer: a reply allowed while the store was unavailable.
+pub(crate) fn degraded_answer() {
+    ::metrics::counter!(DEGRADED_ANSWERS).increment(1);
 }
 
 /// Counts a rate card reload and, when it succeeded, moves the revision on.

@@ -13,6 +13,7 @@ use hourglass_proto::v1::policy_service_server::PolicyService;
 use hourglass_store::{Store, ledger};
 use tonic::{Request, Response, Status};
 
+use crate::config::WhenStoreUnavailable;
 use crate::convert::{self, Clock, ToProto as _};
 use crate::error::{Error, to_status};
 use crate::metrics;
@@ -47,6 +48,7 @@ pub(crate) struct PolicyServer {
     policy: SharedPolicy,
     max_clock_skew: Duration,
     store_timeout: std::time::Duration,
+    when_store_unavailable: WhenStoreUnavailable,
 }
 
 impl PolicyServer {
@@ -55,12 +57,14 @@ impl PolicyServer {
         policy: SharedPolicy,
         max_clock_skew: Duration,
         store_timeout: std::time::Duration,
+        when_store_unavailable: WhenStoreUnavailable,
     ) -> PolicyServer {
         PolicyServer {
             store,
             policy,
             max_clock_skew,
             store_timeout,
+            when_store_unavailable,
         }
     }
 
@@ -80,13 +84,34 @@ impl PolicyServer {
         let event = convert::authorize_from_proto(request, self.clock())?;
         let policy = self.policy.current();
         hourglass_core::check_priced(&policy, &event)?;
-        let decision = self
+        let decision = match self
             .bounded(ledger::authorize(self.store.as_ref(), &policy, &event))
-            .await?;
+            .await
+        {
+            Ok(decision) => decision,
+            Err(error) if error.is_store_unavailable() && self.allows_degraded(&event) => {
+                tracing::warn!(%error, "the store is unavailable: a reply is allowed in degraded mode");
+                metrics::degraded_answer();
+                return Ok(pb::AuthorizeResponse {
+                    decision: Some(degraded_reply()),
+                });
+            }
+            Err(error) => return Err(error),
+        };
         tracing::debug!(allowed = decision.is_allowed(), "authorized");
         Ok(pb::AuthorizeResponse {
             decision: Some(decision.to_proto()),
         })
+    }
+
+    /// Returns whether `event` may be answered without the store: a free-form message, under
+    /// `--when-store-unavailable allow-replies` (docs/SPEC.md section 16).
+    fn allows_degraded(&self, event: &hourglass_core::Event) -> bool {
+        self.when_store_unavailable == WhenStoreUnavailable::AllowReplies
+            && matches!(
+                event.message,
+                hourglass_core::Message::Outbound(hourglass_core::Outbound::FreeForm)
+            )
     }
 
     async fn answer_authorize_batch(
@@ -257,6 +282,20 @@ pub(crate) async fn bounded<T>(
                 timeout_ms: timeout.as_millis(),
             })
         }
+    }
+}
+
+/// The degraded answer to a free-form message while the store is unavailable: allowed, with no
+/// charge and no window, since neither could be read.
+fn degraded_reply() -> pb::Decision {
+    pb::Decision {
+        allowed: true,
+        explanation: "the store is unavailable: this free-form message is allowed without checking the \
+                      customer service window or pricing it (--when-store-unavailable allow-replies), and \
+                      nothing is recorded; send it only as a reply to a customer who wrote in the last 24 h"
+            .to_owned(),
+        decision_source: pb::DecisionSource::Degraded.into(),
+        ..pb::Decision::default()
     }
 }
 

@@ -21,6 +21,7 @@ use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
 
 use super::*;
+use crate::config::WhenStoreUnavailable;
 use crate::convert::Clock;
 
 /// 2024-03-01T10:00:00Z, in seconds: a past instant, so that every `at` below is accepted.
@@ -50,10 +51,16 @@ impl TestServer {
 
     /// Serves `store` with the default policy, a 100 ms store timeout and a 20 ms health check.
     async fn start_with_store(store: Arc<dyn Store>) -> TestServer {
+        TestServer::start_degrading(store, WhenStoreUnavailable::Fail).await
+    }
+
+    /// Serves `store` as `start_with_store` does, answering as `when` says while it is unavailable.
+    async fn start_degrading(store: Arc<dyn Store>, when: WhenStoreUnavailable) -> TestServer {
         let policy = Policy::conversation_2023(rate_card::load(None).expect("the default card is valid"));
         let options = ServeOptions {
             max_clock_skew: hourglass_core::Duration::MINUTE,
             store_timeout: StdDuration::from_millis(100),
+            when_store_unavailable: when,
             health_check_interval: StdDuration::from_millis(20),
             connection: crate::config::ConnectionConfig::default(),
             webhook: crate::WebhookOptions::default(),
@@ -258,6 +265,7 @@ async fn free_form_reply_opens_a_free_tier_service_conversation() {
             }),
             customer_service_window_expires_at: at(T0 + 24 * HOUR),
             shadow_deny_reason: pb::DenyReason::Unspecified.into(),
+            decision_source: pb::DecisionSource::Store.into(),
         }
     );
 
@@ -1013,6 +1021,69 @@ async fn store_failures_map_to_unavailable_and_internal() {
         listed.customer_service_window_expires_at.is_some(),
         "the first inbound message was recorded"
     );
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn with_allow_replies_a_reply_is_allowed_degraded_while_the_store_is_down() {
+    let store = FakeStore::new();
+    let server = TestServer::start_degrading(
+        Arc::clone(&store) as Arc<dyn Store>,
+        WhenStoreUnavailable::AllowReplies,
+    )
+    .await;
+    let mut client = server.client().await;
+    let mut health = server.health().await;
+    let served = client
+        .authorize(authorize("acme", T0, free_form()))
+        .await
+        .expect("the store works")
+        .into_inner()
+        .decision
+        .expect("a decision");
+    assert_eq!(served.decision_source, pb::DecisionSource::Store as i32);
+    for behaviour in [Behaviour::Hang, Behaviour::Unavailable] {
+        store.set(behaviour);
+        let started = std::time::Instant::now();
+        let reply = client
+            .authorize(authorize("acme", T0, free_form()))
+            .await
+            .expect("a reply is answered without the store")
+            .into_inner()
+            .decision
+            .expect("a decision");
+        assert!(
+            started.elapsed() < StdDuration::from_secs(2),
+            "within the store timeout"
+        );
+        assert!(reply.allowed, "{reply:?}");
+        assert_eq!(reply.decision_source, pb::DecisionSource::Degraded as i32);
+        assert!(
+            reply.charge.is_none() && reply.explanation.contains("unavailable"),
+            "{reply:?}"
+        );
+        // A template, or a record, still fails: neither is safe without the store.
+        let template = pb::OutboundMessage {
+            kind: Some(pb::outbound_message::Kind::Template(pb::Template {
+                name: "offer".to_owned(),
+                language: "en".to_owned(),
+                category: pb::Category::Marketing as i32,
+            })),
+        };
+        let status = client
+            .authorize(authorize("acme", T0, template))
+            .await
+            .expect_err("a template needs the store");
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        let status = client
+            .record_message(inbound("in-9", "acme", T0))
+            .await
+            .expect_err("a record needs the store");
+        assert_eq!(status.code(), Code::Unavailable, "{status:?}");
+        wait_for_status(&mut health, "", ServingStatus::NotServing).await;
+    }
+    store.set(Behaviour::Work);
+    wait_for_status(&mut health, "", ServingStatus::Serving).await;
     server.stop().await;
 }
 

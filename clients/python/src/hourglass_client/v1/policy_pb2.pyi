@@ -61,6 +61,12 @@ class PricingType(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     PRICING_TYPE_FREE_TIER: _ClassVar[PricingType]
     PRICING_TYPE_FREE_ENTRY_POINT: _ClassVar[PricingType]
     PRICING_TYPE_FREE_CUSTOMER_SERVICE: _ClassVar[PricingType]
+
+class DecisionSource(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = ()
+    DECISION_SOURCE_UNSPECIFIED: _ClassVar[DecisionSource]
+    DECISION_SOURCE_STORE: _ClassVar[DecisionSource]
+    DECISION_SOURCE_DEGRADED: _ClassVar[DecisionSource]
 CATEGORY_UNSPECIFIED: Category
 CATEGORY_MARKETING: Category
 CATEGORY_UTILITY: Category
@@ -95,6 +101,9 @@ PRICING_TYPE_REGULAR: PricingType
 PRICING_TYPE_FREE_TIER: PricingType
 PRICING_TYPE_FREE_ENTRY_POINT: PricingType
 PRICING_TYPE_FREE_CUSTOMER_SERVICE: PricingType
+DECISION_SOURCE_UNSPECIFIED: DecisionSource
+DECISION_SOURCE_STORE: DecisionSource
+DECISION_SOURCE_DEGRADED: DecisionSource
 
 class Money(_message.Message):
     __slots__ = ("currency_code", "units", "nanos")
@@ -169,7 +178,7 @@ class Charge(_message.Message):
     def __init__(self, pricing_model: _Optional[_Union[PricingModel, str]] = ..., pricing_type: _Optional[_Union[PricingType, str]] = ..., billable: _Optional[bool] = ..., category: _Optional[_Union[Category, str]] = ..., price: _Optional[_Union[Money, _Mapping]] = ..., opens_conversation: _Optional[bool] = ..., conversation: _Optional[_Union[Conversation, _Mapping]] = ..., tier: _Optional[int] = ...) -> None: ...
 
 class Decision(_message.Message):
-    __slots__ = ("allowed", "deny_reason", "meta_error_code", "explanation", "charge", "customer_service_window_expires_at", "shadow_deny_reason")
+    __slots__ = ("allowed", "deny_reason", "meta_error_code", "explanation", "charge", "customer_service_window_expires_at", "shadow_deny_reason", "decision_source")
     ALLOWED_FIELD_NUMBER: _ClassVar[int]
     DENY_REASON_FIELD_NUMBER: _ClassVar[int]
     META_ERROR_CODE_FIELD_NUMBER: _ClassVar[int]
@@ -177,6 +186,7 @@ class Decision(_message.Message):
     CHARGE_FIELD_NUMBER: _ClassVar[int]
     CUSTOMER_SERVICE_WINDOW_EXPIRES_AT_FIELD_NUMBER: _ClassVar[int]
     SHADOW_DENY_REASON_FIELD_NUMBER: _ClassVar[int]
+    DECISION_SOURCE_FIELD_NUMBER: _ClassVar[int]
     allowed: bool
     deny_reason: DenyReason
     meta_error_code: int
@@ -184,7 +194,8 @@ class Decision(_message.Message):
     charge: Charge
     customer_service_window_expires_at: _timestamp_pb2.Timestamp
     shadow_deny_reason: DenyReason
-    def __init__(self, allowed: _Optional[bool] = ..., deny_reason: _Optional[_Union[DenyReason, str]] = ..., meta_error_code: _Optional[int] = ..., explanation: _Optional[str] = ..., charge: _Optional[_Union[Charge, _Mapping]] = ..., customer_service_window_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shadow_deny_reason: _Optional[_Union[DenyReason, str]] = ...) -> None: ...
+    decision_source: DecisionSource
+    def __init__(self, allowed: _Optional[bool] = ..., deny_reason: _Optional[_Union[DenyReason, str]] = ..., meta_error_code: _Optional[int] = ..., explanation: _Optional[str] = ..., charge: _Optional[_Union[Charge, _Mapping]] = ..., customer_service_window_expires_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., shadow_deny_reason: _Optional[_Union[DenyReason, str]] = ..., decision_source: _Optional[_Union[DecisionSource, str]] = ...) -> None: ...
 
 class AuthorizeRequest(_message.Message):
     __slots__ = ("business_id", "customer_id", "message", "at")
