@@ -284,6 +284,23 @@ impl BinaryServer {
         server
     }
 
+    /// Starts the binary on a free port with `--store store_url` and `extra_args`, and returns at once,
+    /// without waiting for plaintext health: for a server that serves TLS, whose test waits itself.
+    pub fn spawn(store_url: &str, extra_args: &[&str]) -> BinaryServer {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let log = tempfile::NamedTempFile::new().expect("a log file");
+        let child = Command::new(hourglass_binary())
+            .args(["--listen", &addr.to_string(), "--store", store_url])
+            .args(extra_args)
+            .env("HOURGLASS_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(log.reopen().expect("open the log file"))
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the hourglass binary");
+        BinaryServer { addr, child, log }
+    }
+
     /// Waits until every service of `HEALTH_SERVICES` reports `status`, and returns how long it took.
     pub async fn wait_for(&self, status: ServingStatus, within: Duration) -> Duration {
         let started = Instant::now();

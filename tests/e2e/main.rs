@@ -1,6 +1,6 @@
 //! The end-to-end test binary: acceptance scenarios over gRPC on every embedded store, the real binary
 //! driven by grpcurl (the README's walk-through among it), crash safety under `kill -9`, the binary at
-//! its limits, what its logs show of customers, and its Prometheus metrics.
+//! its limits, what its logs show of customers, its Prometheus metrics, and TLS and mTLS.
 
 mod binary;
 mod budget;
@@ -13,6 +13,7 @@ mod readme;
 mod redis;
 mod scenarios;
 mod sdk_payloads;
+mod tls;
 mod usage;
 mod webhooks;
 

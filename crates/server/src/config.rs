@@ -23,7 +23,8 @@ const MAX_STORE_TIMEOUT_MS: u64 = 60_000;
 #[derive(Clone, Debug, PartialEq, Eq, Parser)]
 #[command(name = "hourglass", version)]
 pub struct Config {
-    /// The address to serve gRPC on (Hourglass has no TLS: keep it on loopback or a private network).
+    /// The address to serve gRPC on; in plaintext (h2c) unless --tls-cert is given, so keep a plaintext
+    /// port on loopback or a private network.
     #[arg(
         long,
         env = "HOURGLASS_LISTEN",
@@ -122,6 +123,10 @@ pub struct Config {
     /// Meta's webhooks.
     #[command(flatten)]
     pub webhook: WebhookConfig,
+
+    /// TLS of the gRPC listener.
+    #[command(flatten)]
+    pub tls: TlsConfig,
 }
 
 /// The `--pricing-model` values.
@@ -210,8 +215,8 @@ impl Config {
         Config::from_arg_matches(&matches)
     }
 
-    /// Checks everything clap cannot check alone (the store URL, the rate card, the log filter) and
-    /// returns the deployment's pricing policy, or every problem at once.
+    /// Checks everything clap cannot check alone (the store URL, the rate card, the log filter, the TLS
+    /// files) and returns the deployment's pricing policy, or every problem at once.
     pub fn validate(&self) -> Result<Policy, ConfigError> {
         let Config {
             listen: _,
@@ -228,9 +233,17 @@ impl Config {
             connection: _,
             log_privacy: _,
             webhook,
+            tls,
         } = self;
         let mut problems = Vec::new();
         if let Err(problem) = webhook.app_secret() {
+            problems.push(problem);
+        }
+        // The files are read and checked whole here, before the port is bound; `run` reads them again.
+        if let Err(problem) = tls
+            .files()
+            .and_then(|files| files.map_or(Ok(()), |files| crate::tls::load(&files).map(drop)))
+        {
             problems.push(problem);
         }
         if let Err(problem) = check_store_url(store) {
@@ -602,5 +615,79 @@ impl WebhookConfig {
             return Err(format!("--webhook-app-secret-file: {} is empty", path.display()));
         }
         Ok(Some(secret.as_bytes().to_vec()))
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// TLS of the gRPC listener (issue 10).
+
+/// The certificate of the gRPC listener and the client certificates it asks for.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Args)]
+#[command(next_help_heading = "TLS")]
+pub struct TlsConfig {
+    /// Serve gRPC over TLS (ALPN h2) with this certificate chain, PEM, the server's certificate first;
+    /// needs --tls-key. Reloaded on SIGHUP, with the key and the client CA. The webhook and metrics
+    /// listeners stay plain HTTP.
+    #[arg(long, env = "HOURGLASS_TLS_CERT", value_name = "PATH", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+
+    /// The private key of --tls-cert, PEM (PKCS #8, PKCS #1 or SEC1).
+    #[arg(long, env = "HOURGLASS_TLS_KEY", value_name = "PATH", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
+
+    /// Require a client certificate signed by a CA of this PEM bundle (mutual TLS); a client without
+    /// one is refused in the handshake. Only with --tls-cert.
+    #[arg(
+        long,
+        env = "HOURGLASS_TLS_CLIENT_CA",
+        value_name = "PATH",
+        requires = "tls_cert"
+    )]
+    pub tls_client_ca: Option<PathBuf>,
+
+    /// How many seconds a client has to complete the TLS handshake after its connection is accepted;
+    /// then the connection is closed. Range 1 to 300.
+    #[arg(
+        long,
+        env = "HOURGLASS_TLS_HANDSHAKE_TIMEOUT",
+        value_name = "SECONDS",
+        default_value_t = 10,
+        value_parser = clap::value_parser!(u64).range(1..=300),
+    )]
+    pub tls_handshake_timeout: u64,
+}
+
+impl Default for TlsConfig {
+    /// Returns the flags' defaults (no TLS), ignoring the process environment.
+    fn default() -> TlsConfig {
+        let command = <TlsConfig as clap::Args>::augment_args(clap::Command::new("hourglass"))
+            .mut_args(|arg| arg.env(None));
+        let matches = command.get_matches_from(["hourglass"]);
+        TlsConfig::from_arg_matches(&matches).expect("the default of every flag is in its range")
+    }
+}
+
+impl TlsConfig {
+    /// Returns the files to serve TLS with, or none for plaintext; the error names the flag missing.
+    pub fn files(&self) -> Result<Option<crate::tls::TlsFiles>, String> {
+        match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => Ok(Some(crate::tls::TlsFiles {
+                cert: cert.clone(),
+                key: key.clone(),
+                client_ca: self.tls_client_ca.clone(),
+            })),
+            (Some(_), None) => Err("--tls-cert needs --tls-key, the key of its certificate".to_owned()),
+            (None, Some(_)) => Err("--tls-key needs --tls-cert, the certificate of the key".to_owned()),
+            (None, None) if self.tls_client_ca.is_some() => Err(
+                "--tls-client-ca needs --tls-cert and --tls-key: client certificates are asked for in TLS"
+                    .to_owned(),
+            ),
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// How long a client has to complete its TLS handshake.
+    pub fn handshake_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(self.tls_handshake_timeout)
     }
 }

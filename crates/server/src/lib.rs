@@ -13,8 +13,9 @@
 //! - `telemetry`: the tracing subscriber.
 //! - `registry`: `RegistryService`, the facts the guards read.
 //! - `webhook`: `WebhookService` and the HTTP endpoint of `--webhook-listen`: Meta's webhook bodies.
-//! - `transport`: the HTTP/2 edge: accept backoff, idle connections, deadlines, content-type and
-//!   message-size answers.
+//! - `transport`: the HTTP/2 edge: accept backoff, TLS termination, idle connections, deadlines,
+//!   content-type and message-size answers.
+//! - `tls`: the certificate, key and client CA of the gRPC listener, and their reload on SIGHUP.
 //!
 //! [`run`] serves on a listener the caller has bound, until a shutdown future completes, so that tests
 //! can bind port 0 and stop the server when they are done.
@@ -28,6 +29,7 @@ pub mod rate_card;
 mod registry;
 mod service;
 pub mod telemetry;
+pub mod tls;
 mod transport;
 mod usage;
 mod webhook;
@@ -63,7 +65,8 @@ const HEALTH_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_sec
 /// Serves Hourglass on `listener` until `shutdown` completes, then drains in-flight requests.
 ///
 /// Validates `config` (the `listen` address is the caller's: it has bound `listener` already), opens
-/// the store, reports NOT_SERVING until the store answers, and reloads the rate card on SIGHUP.
+/// the store, reports NOT_SERVING until the store answers, and reloads the rate card (and the TLS
+/// certificate, key and client CA, when serving TLS) on SIGHUP.
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -87,8 +90,18 @@ pub async fn run(
         // Installed process-wide by `telemetry::init`, from `main`.
         log_privacy: _,
         webhook,
+        tls,
     } = config;
     let app_secret = webhook.app_secret().map_err(anyhow::Error::msg)?;
+    let tls_files = tls.files().map_err(anyhow::Error::msg)?;
+    let tls_accept = match &tls_files {
+        Some(files) => Some(transport::TlsAccept {
+            // Checked by `validate` already; read again, as a reload would.
+            config: tls::SharedTls::new(tls::load(files).map_err(anyhow::Error::msg)?),
+            handshake_timeout: tls.handshake_timeout(),
+        }),
+        None => None,
+    };
     let webhook_listener = match webhook.webhook_listen {
         Some(addr) => Some(
             TcpListener::bind(addr)
@@ -120,6 +133,13 @@ pub async fn run(
     };
     let policy = SharedPolicy::new(policy);
     let _reload = AbortOnDrop(tokio::spawn(reload_on_sighup(policy.clone(), rate_card)));
+    let _reload_tls = match (&tls_accept, tls_files) {
+        (Some(accept), Some(files)) => Some(AbortOnDrop(tokio::spawn(tls::reload_on_sighup(
+            accept.config.clone(),
+            files,
+        )))),
+        _ => None,
+    };
     let options = ServeOptions {
         max_clock_skew: hourglass_core::Duration::from_millis(
             i64::try_from(max_clock_skew.saturating_mul(1_000)).unwrap_or(i64::MAX),
@@ -134,6 +154,7 @@ pub async fn run(
             listener: webhook_listener,
         },
         metrics,
+        tls: tls_accept,
     };
     serve(store, &store_url, policy, options, listener, shutdown).await
 }
@@ -188,6 +209,8 @@ struct ServeOptions {
     webhook: WebhookOptions,
     /// Bound for `--metrics-listen`; none: no metrics are kept.
     metrics: Option<MetricsEndpoint>,
+    /// With `--tls-cert`: the TLS the gRPC listener terminates; none: plaintext (h2c).
+    tls: Option<transport::TlsAccept>,
 }
 
 /// The metrics endpoint: its listener and the recorder it renders.
@@ -240,6 +263,7 @@ async fn serve(
         connection,
         webhook,
         metrics,
+        tls,
     } = options;
     let ConnectionConfig {
         max_concurrent_streams,
@@ -312,8 +336,12 @@ async fn serve(
         std::time::Duration::from_secs(idle_timeout),
         std::time::Duration::from_secs(tcp_keepalive),
     );
+    let (incoming, security) = match tls {
+        Some(tls) => (incoming.with_tls(tls), "tls"),
+        None => (incoming, "plaintext"),
+    };
 
-    tracing::info!(%addr, store = %redact_store_url(store_url), "hourglass listening");
+    tracing::info!(%addr, store = %redact_store_url(store_url), %security, "hourglass listening");
     // One shutdown for both servers: the gRPC one below and the webhook endpoint.
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let webhook_http = match webhook.listener {

@@ -14,7 +14,8 @@
 //! - [`RpcLayer`], around every service, counts each RPC once, with its code, when its answer ends
 //!   (rejected ones included), and times it.
 //! - [`MeteredStore`] times every call of the `Store` trait and counts its errors.
-//! - The handlers call [`decisions`], [`webhook_item`], [`rate_card_reload`] and [`serving`].
+//! - The handlers call [`decisions`], [`webhook_item`], [`rate_card_reload`], [`tls_reload`] and
+//!   [`serving`].
 
 mod store;
 #[cfg(test)]
@@ -60,6 +61,8 @@ pub(crate) const WEBHOOK_ITEMS: &str = "hourglass_webhook_items_total";
 pub(crate) const RATE_CARD_REVISION: &str = "hourglass_rate_card_revision";
 /// Rate card reloads (SIGHUP) by outcome.
 pub(crate) const RATE_CARD_RELOADS: &str = "hourglass_rate_card_reloads_total";
+/// TLS certificate reloads (SIGHUP) by outcome.
+pub(crate) const TLS_RELOADS: &str = "hourglass_tls_reloads_total";
 /// 1 while health reports SERVING, else 0.
 pub(crate) const SERVING: &str = "hourglass_serving";
 
@@ -147,9 +150,11 @@ fn describe() {
         "The rate card in force: 1 at start, one more at each successful reload"
     );
     describe_counter!(RATE_CARD_RELOADS, "Rate card reloads on SIGHUP by outcome");
+    describe_counter!(TLS_RELOADS, "TLS certificate reloads on SIGHUP by outcome");
     describe_gauge!(SERVING, "1 while health reports SERVING, else 0");
     for outcome in ["ok", "failed"] {
         ::metrics::counter!(RATE_CARD_RELOADS, "outcome" => outcome).absolute(0);
+        ::metrics::counter!(TLS_RELOADS, "outcome" => outcome).absolute(0);
     }
     ::metrics::counter!(STORE_TIMEOUTS).absolute(0);
     ::metrics::counter!(DEGRADED_ANSWERS).absolute(0);
@@ -273,6 +278,12 @@ pub(crate) fn rate_card_reload(succeeded: bool) {
     if succeeded {
         ::metrics::gauge!(RATE_CARD_REVISION).increment(1.0);
     }
+}
+
+/// Counts a reload of the TLS certificate, key and client CA.
+pub(crate) fn tls_reload(succeeded: bool) {
+    let outcome = if succeeded { "ok" } else { "failed" };
+    ::metrics::counter!(TLS_RELOADS, "outcome" => outcome).increment(1);
 }
 
 /// Sets the serving gauge as health reports it.

@@ -65,6 +65,7 @@ impl TestServer {
             connection: crate::config::ConnectionConfig::default(),
             webhook: crate::WebhookOptions::default(),
             metrics: None,
+            tls: None,
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");
         let addr = listener.local_addr().unwrap();

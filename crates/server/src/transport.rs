@@ -1,8 +1,10 @@
 //! The HTTP/2 edge: what tonic leaves to the server around the handlers.
 //!
 //! - [`Incoming`] accepts connections, backs off and logs when `accept` fails (a full descriptor
-//!   table fails every call at once), and wraps each connection in an [`IdleIo`] that closes it once
-//!   it has carried no request for the idle timeout.
+//!   table fails every call at once), terminates TLS when the server has a certificate (each handshake
+//!   on a task of its own, bounded by a timeout, with the TLS configuration in force when it starts),
+//!   and wraps each connection in an [`IdleIo`] that closes it once it has carried no request for the
+//!   idle timeout.
 //! - [`EdgeLayer`] answers what the gRPC protocol asks of a server before a handler runs: a wrong
 //!   content-type gets HTTP 415, a request past its deadline (the client's `grpc-timeout` or the
 //!   server's request timeout) gets `DEADLINE_EXCEEDED`, and a message over the size limit gets
@@ -21,11 +23,16 @@ use std::time::Duration;
 use http::{HeaderMap, HeaderValue, StatusCode};
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinSet;
 use tokio::time::{Instant, Sleep};
+use tokio_rustls::TlsAcceptor;
+use tokio_rustls::server::TlsStream;
 use tokio_stream::Stream;
 use tonic::body::Body;
 use tonic::transport::server::{Connected, TcpConnectInfo, TcpIncoming};
 use tonic::{Code, Status};
+
+use crate::tls::SharedTls;
 
 #[cfg(test)]
 mod tests;
@@ -42,14 +49,24 @@ const CLIENT_DEADLINE_MARGIN: Duration = Duration::from_millis(1);
 /// The most characters of a client's header value that an answer repeats.
 const MAX_ECHO_CHARS: usize = 64;
 
-/// The connections a server accepts: a `TcpIncoming` whose failures are paced and logged, each
-/// connection closed once idle.
+/// The connections a server accepts: a `TcpIncoming` whose failures are paced and logged, over TLS
+/// when the server has a certificate, each connection closed once idle.
 pub(crate) struct Incoming {
     tcp: TcpIncoming,
     idle_timeout: Duration,
     backoff: Option<Duration>,
     n_failures: u64,
     pause: Option<Pin<Box<Sleep>>>,
+    tls: Option<TlsAccept>,
+    /// TLS handshakes under way, each on a task of its own so that a slow one delays no other accept.
+    handshakes: JoinSet<Option<Conn>>,
+}
+
+/// How `Incoming` terminates TLS: the configuration in force and how long a handshake may take.
+#[derive(Clone, Debug)]
+pub(crate) struct TlsAccept {
+    pub config: SharedTls,
+    pub handshake_timeout: Duration,
 }
 
 impl Incoming {
@@ -62,16 +79,54 @@ impl Incoming {
             backoff: None,
             n_failures: 0,
             pause: None,
+            tls: None,
+            handshakes: JoinSet::new(),
+        }
+    }
+
+    /// Terminates TLS on every connection accepted from now on.
+    pub fn with_tls(mut self, tls: TlsAccept) -> Incoming {
+        self.tls = Some(tls);
+        self
+    }
+}
+
+/// Runs the TLS handshake of one connection, within the timeout; `None` when it failed, which is the
+/// client's doing and is logged at debug level.
+async fn handshake(stream: TcpStream, tls: TlsAccept) -> Option<Conn> {
+    let peer = stream.peer_addr().ok();
+    let acceptor = TlsAcceptor::from(tls.config.current());
+    match tokio::time::timeout(tls.handshake_timeout, acceptor.accept(stream)).await {
+        Ok(Ok(stream)) => Some(Conn::Tls(Box::new(stream))),
+        Ok(Err(error)) => {
+            tracing::debug!(%error, ?peer, "TLS handshake failed");
+            None
+        }
+        Err(_elapsed) => {
+            tracing::debug!(
+                ?peer,
+                timeout_ms = tls.handshake_timeout.as_millis(),
+                "TLS handshake timed out"
+            );
+            None
         }
     }
 }
 
 impl Stream for Incoming {
-    type Item = io::Result<IdleIo<TcpStream>>;
+    type Item = io::Result<IdleIo<Conn>>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = &mut *self;
         loop {
+            // Handshakes that ended: a connection to serve, or one that failed and is already closed.
+            while let Poll::Ready(Some(ended)) = this.handshakes.poll_join_next(cx) {
+                match ended {
+                    Ok(Some(conn)) => return Poll::Ready(Some(Ok(IdleIo::new(conn, this.idle_timeout)))),
+                    Ok(None) => {}
+                    Err(error) => tracing::warn!(%error, "a TLS handshake task failed"),
+                }
+            }
             if let Some(pause) = this.pause.as_mut() {
                 std::task::ready!(pause.as_mut().poll(cx));
                 this.pause = None;
@@ -83,7 +138,18 @@ impl Stream for Incoming {
                         tracing::info!(n_failures = this.n_failures, "accepting connections again");
                         this.n_failures = 0;
                     }
-                    return Poll::Ready(Some(Ok(IdleIo::new(stream, this.idle_timeout))));
+                    match &this.tls {
+                        None => {
+                            return Poll::Ready(Some(Ok(IdleIo::new(
+                                Conn::Plain(stream),
+                                this.idle_timeout,
+                            ))));
+                        }
+                        // Polled at the top of the loop, so that the set's waker is registered.
+                        Some(tls) => {
+                            this.handshakes.spawn(handshake(stream, tls.clone()));
+                        }
+                    }
                 }
                 // The peer gave up before the server took its connection: nothing to wait for.
                 Some(Err(error)) if is_connection_error(&error) => {
@@ -107,6 +173,80 @@ impl Stream for Incoming {
                 }
             }
         }
+    }
+}
+
+/// An accepted connection: plain TCP (h2c), or TLS over TCP.
+#[derive(Debug)]
+pub(crate) enum Conn {
+    Plain(TcpStream),
+    Tls(Box<TlsStream<TcpStream>>),
+}
+
+impl Conn {
+    fn tcp(&self) -> &TcpStream {
+        match self {
+            Conn::Plain(stream) => stream,
+            Conn::Tls(stream) => stream.get_ref().0,
+        }
+    }
+}
+
+impl AsyncRead for Conn {
+    fn poll_read(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(stream) => Pin::new(stream).poll_read(cx, buf),
+            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_read(cx, buf),
+        }
+    }
+}
+
+impl AsyncWrite for Conn {
+    fn poll_write(self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(stream) => Pin::new(stream).poll_write(cx, buf),
+            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_write(cx, buf),
+        }
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(stream) => Pin::new(stream).poll_flush(cx),
+            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_flush(cx),
+        }
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match self.get_mut() {
+            Conn::Plain(stream) => Pin::new(stream).poll_shutdown(cx),
+            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_shutdown(cx),
+        }
+    }
+
+    fn poll_write_vectored(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        match self.get_mut() {
+            Conn::Plain(stream) => Pin::new(stream).poll_write_vectored(cx, bufs),
+            Conn::Tls(stream) => Pin::new(stream.as_mut()).poll_write_vectored(cx, bufs),
+        }
+    }
+
+    fn is_write_vectored(&self) -> bool {
+        match self {
+            Conn::Plain(stream) => stream.is_write_vectored(),
+            Conn::Tls(stream) => stream.is_write_vectored(),
+        }
+    }
+}
+
+impl Connected for Conn {
+    type ConnectInfo = TcpConnectInfo;
+
+    fn connect_info(&self) -> TcpConnectInfo {
+        self.tcp().connect_info()
     }
 }
 
@@ -260,7 +400,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for IdleIo<T> {
     }
 }
 
-impl Connected for IdleIo<TcpStream> {
+impl<T: Connected<ConnectInfo = TcpConnectInfo>> Connected for IdleIo<T> {
     type ConnectInfo = ConnectionInfo;
 
     fn connect_info(&self) -> ConnectionInfo {

@@ -43,6 +43,7 @@ fn defaults() {
             connection: ConnectionConfig::default(),
             log_privacy: LogPrivacyConfig::default(),
             webhook: WebhookConfig::default(),
+            tls: TlsConfig::default(),
         }
     );
     let policy = config.validate().expect("the defaults are valid");
@@ -99,6 +100,7 @@ fn every_flag() {
             connection: ConnectionConfig::default(),
             log_privacy: LogPrivacyConfig::default(),
             webhook: WebhookConfig::default(),
+            tls: TlsConfig::default(),
         }
     );
     assert_eq!(config.validate().unwrap().schedule, PricingSchedule::MetaCalendar);
@@ -240,6 +242,9 @@ fn every_flag_has_an_environment_variable_and_help() {
                         | "webhook-app-secret"
                         | "webhook-app-secret-file"
                         | "webhook-verify-token"
+                        | "tls-cert"
+                        | "tls-key"
+                        | "tls-client-ca"
                 ),
             "--{long} has no default"
         );
@@ -399,5 +404,163 @@ fn shadow_takes_guard_names() {
     assert!(
         error.to_string().contains("\"templates\" is not a guard"),
         "{error}"
+    );
+}
+
+// TLS of the gRPC listener (issue 10).
+
+/// A test CA, a certificate it issued for `localhost` and that certificate's key, as PEM.
+fn test_certificates() -> (String, String, String) {
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    let ca = rcgen::CertifiedIssuer::self_signed(ca_params, rcgen::KeyPair::generate().unwrap()).unwrap();
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_owned()])
+        .unwrap()
+        .signed_by(&key, &*ca)
+        .unwrap();
+    (ca.pem(), cert.pem(), key.serialize_pem())
+}
+
+#[test]
+fn tls_is_off_by_default() {
+    let config = parse(&[]);
+    assert_eq!(config.tls, TlsConfig::default());
+    assert_eq!(config.tls.files(), Ok(None), "plaintext unless asked for");
+    assert_eq!(config.tls.handshake_timeout(), std::time::Duration::from_secs(10));
+}
+
+#[test]
+fn tls_flags_need_each_other() {
+    check_rejected(&["--tls-cert", "server.crt"], "--tls-key");
+    check_rejected(&["--tls-key", "server.key"], "--tls-cert");
+    check_rejected(&["--tls-client-ca", "clients.pem"], "--tls-cert");
+    check_rejected(
+        &["--tls-key", "server.key", "--tls-client-ca", "clients.pem"],
+        "--tls-cert",
+    );
+    check_rejected(&["--tls-handshake-timeout", "0"], "--tls-handshake-timeout");
+    check_rejected(&["--tls-handshake-timeout", "301"], "--tls-handshake-timeout");
+    // A configuration built in code, past clap, is checked by `validate` the same way.
+    for (tls, flag) in [
+        (
+            TlsConfig {
+                tls_cert: Some(PathBuf::from("server.crt")),
+                ..TlsConfig::default()
+            },
+            "--tls-cert needs --tls-key",
+        ),
+        (
+            TlsConfig {
+                tls_key: Some(PathBuf::from("server.key")),
+                ..TlsConfig::default()
+            },
+            "--tls-key needs --tls-cert",
+        ),
+        (
+            TlsConfig {
+                tls_client_ca: Some(PathBuf::from("clients.pem")),
+                ..TlsConfig::default()
+            },
+            "--tls-client-ca needs --tls-cert",
+        ),
+    ] {
+        let config = Config { tls, ..parse(&[]) };
+        let error = config.validate().expect_err("an incomplete TLS configuration");
+        assert_eq!(error.problems.len(), 1, "{error}");
+        assert!(error.problems[0].starts_with(flag), "{error}");
+    }
+}
+
+#[test]
+fn tls_files_are_read_and_checked_by_validate() {
+    let directory = tempfile::tempdir().unwrap();
+    let write = |name: &str, text: &str| {
+        let path = directory.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        path.to_str().unwrap().to_owned()
+    };
+    let (ca, cert, key) = test_certificates();
+    let (_, other_cert, _) = test_certificates();
+    let ca = write("ca.pem", &ca);
+    let cert = write("server.crt", &cert);
+    let key = write("server.key", &key);
+    let other_cert = write("other.crt", &other_cert);
+    let garbage = write("garbage.pem", "not PEM at all\n");
+    let missing = directory.path().join("missing.pem").to_str().unwrap().to_owned();
+    let directory_path = directory.path().to_str().unwrap().to_owned();
+
+    let config = parse(&[
+        "--tls-cert",
+        &cert,
+        "--tls-key",
+        &key,
+        "--tls-client-ca",
+        &ca,
+        "--tls-handshake-timeout",
+        "3",
+    ]);
+    config
+        .validate()
+        .expect("a certificate, its key and a CA are valid");
+    let files = config.tls.files().unwrap().expect("TLS is on");
+    assert_eq!(files.client_ca.as_deref(), Some(std::path::Path::new(&ca)));
+    assert_eq!(config.tls.handshake_timeout(), std::time::Duration::from_secs(3));
+    parse(&["--tls-cert", &cert, "--tls-key", &key])
+        .validate()
+        .expect("TLS without client certificates is valid");
+    let served = crate::tls::load(&files).expect("the files load");
+    assert_eq!(served.alpn_protocols, vec![b"h2".to_vec()], "ALPN offers h2");
+
+    for (args, expected) in [
+        (
+            vec!["--tls-cert", &missing, "--tls-key", &key],
+            "--tls-cert: cannot read",
+        ),
+        (
+            vec!["--tls-cert", &directory_path, "--tls-key", &key],
+            "--tls-cert:",
+        ),
+        (vec!["--tls-cert", &garbage, "--tls-key", &key], "--tls-cert:"),
+        (vec!["--tls-cert", &key, "--tls-key", &key], "--tls-cert:"),
+        (vec!["--tls-cert", &cert, "--tls-key", &garbage], "--tls-key:"),
+        (vec!["--tls-cert", &cert, "--tls-key", &cert], "--tls-key:"),
+        (vec!["--tls-cert", &other_cert, "--tls-key", &key], "--tls-key:"),
+        (
+            vec![
+                "--tls-cert",
+                &cert,
+                "--tls-key",
+                &key,
+                "--tls-client-ca",
+                &garbage,
+            ],
+            "--tls-client-ca:",
+        ),
+        (
+            vec![
+                "--tls-cert",
+                &cert,
+                "--tls-key",
+                &key,
+                "--tls-client-ca",
+                &missing,
+            ],
+            "--tls-client-ca: cannot read",
+        ),
+    ] {
+        let error = parse(&args).validate().expect_err("a bad TLS file is refused");
+        assert_eq!(error.problems.len(), 1, "{args:?}: {error}");
+        assert!(
+            error.problems[0].starts_with(expected),
+            "{args:?}: {error} does not start with {expected}"
+        );
+    }
+    let mismatch = parse(&["--tls-cert", &other_cert, "--tls-key", &key])
+        .validate()
+        .expect_err("a key of another certificate");
+    assert!(
+        mismatch.problems[0].contains("is not the key of the certificate"),
+        "{mismatch}"
     );
 }
