@@ -4,6 +4,7 @@
 
 mod binary;
 mod budget;
+mod decision_log;
 mod deploy;
 mod durability;
 mod limits;

@@ -127,6 +127,30 @@ pub struct Config {
     /// TLS of the gRPC listener.
     #[command(flatten)]
     pub tls: TlsConfig,
+
+    /// Write one JSON line per recorded message and per Authorize decision to this file (appended),
+    /// or `-` for standard output, off the request path: a line that finds the writer's queue full is
+    /// dropped and counted (docs/OPERATIONS.md, "Decision log and replay"). Customer and message ids
+    /// are hashed unless --decision-log-clear-ids is given.
+    #[arg(long, env = "HOURGLASS_DECISION_LOG", value_name = "PATH")]
+    pub decision_log: Option<PathBuf>,
+
+    /// Write customer and message ids in clear in the decision log, so that a replay prices each
+    /// customer in its market.
+    #[arg(long, env = "HOURGLASS_DECISION_LOG_CLEAR_IDS", default_value_t = false)]
+    pub decision_log_clear_ids: bool,
+
+    /// Without a subcommand, the server serves.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// The subcommands of the binary.
+#[derive(Clone, Debug, PartialEq, Eq, clap::Subcommand)]
+pub enum Command {
+    /// Replays the recorded messages of a decision log on a fresh memory store under a pricing model
+    /// and rate card, and prints the bill answered beside the bill replayed.
+    Replay(crate::decision_log::ReplayArgs),
 }
 
 /// The `--pricing-model` values.
@@ -234,6 +258,9 @@ impl Config {
             log_privacy: _,
             webhook,
             tls,
+            decision_log: _,
+            decision_log_clear_ids: _,
+            command: _,
         } = self;
         let mut problems = Vec::new();
         if let Err(problem) = webhook.app_secret() {

@@ -9,6 +9,7 @@
 //! - `service`: the handlers: validate → store → core → `to_proto`.
 //! - `error`: the one mapping from errors to `tonic::Status`.
 //! - `health`: readiness that follows the store.
+//! - `decision_log`: the decision log of `--decision-log` and `hourglass replay`.
 //! - `metrics`: Prometheus metrics of `--metrics-listen`, with bounded labels only.
 //! - `telemetry`: the tracing subscriber.
 //! - `registry`: `RegistryService`, the facts the guards read.
@@ -22,6 +23,7 @@
 
 pub mod config;
 mod convert;
+pub mod decision_log;
 mod error;
 mod health;
 mod metrics;
@@ -91,6 +93,9 @@ pub async fn run(
         log_privacy: _,
         webhook,
         tls,
+        decision_log,
+        decision_log_clear_ids,
+        command: _,
     } = config;
     let app_secret = webhook.app_secret().map_err(anyhow::Error::msg)?;
     let tls_files = tls.files().map_err(anyhow::Error::msg)?;
@@ -120,6 +125,18 @@ pub async fn run(
         }
         None => None,
     };
+    let decision_log = match decision_log {
+        Some(path) => {
+            let ids = if decision_log_clear_ids {
+                decision_log::Ids::Clear
+            } else {
+                decision_log::Ids::Hashed
+            };
+            Some(decision_log::Writer::start(&path, ids)?)
+        }
+        None => None,
+    };
+    let (decision_sink, decision_writer) = decision_log.unzip();
     let open_options = hourglass_store::OpenOptions {
         timeout: std::time::Duration::from_millis(store_timeout_ms),
     };
@@ -132,7 +149,11 @@ pub async fn run(
         None => store,
     };
     let policy = SharedPolicy::new(policy);
-    let _reload = AbortOnDrop(tokio::spawn(reload_on_sighup(policy.clone(), rate_card)));
+    let _reload = AbortOnDrop(tokio::spawn(reload_on_sighup(
+        policy.clone(),
+        rate_card,
+        decision_sink.clone(),
+    )));
     let _reload_tls = match (&tls_accept, tls_files) {
         (Some(accept), Some(files)) => Some(AbortOnDrop(tokio::spawn(tls::reload_on_sighup(
             accept.config.clone(),
@@ -155,8 +176,14 @@ pub async fn run(
         },
         metrics,
         tls: tls_accept,
+        decision_log: decision_sink,
     };
-    serve(store, &store_url, policy, options, listener, shutdown).await
+    let served = serve(store, &store_url, policy, options, listener, shutdown).await;
+    // After the last answer: what is queued is written and flushed.
+    if let Some(writer) = decision_writer {
+        writer.finish().await;
+    }
+    served
 }
 
 /// Raises the soft limit on open file descriptors to the hard limit, and logs the limit in force.
@@ -211,6 +238,8 @@ struct ServeOptions {
     metrics: Option<MetricsEndpoint>,
     /// With `--tls-cert`: the TLS the gRPC listener terminates; none: plaintext (h2c).
     tls: Option<transport::TlsAccept>,
+    /// With `--decision-log`: where the handlers send its lines.
+    decision_log: Option<decision_log::Sink>,
 }
 
 /// The metrics endpoint: its listener and the recorder it renders.
@@ -264,6 +293,7 @@ async fn serve(
         webhook,
         metrics,
         tls,
+        decision_log,
     } = options;
     let ConnectionConfig {
         max_concurrent_streams,
@@ -325,6 +355,7 @@ async fn serve(
         max_clock_skew,
         store_timeout,
         when_store_unavailable,
+        decision_log,
     ))
     .max_decoding_message_size(max_message_bytes);
     let health_service = health_service.max_decoding_message_size(max_message_bytes);
@@ -436,7 +467,11 @@ fn reflection() -> tonic_reflection::server::Builder<'static> {
 
 /// Reloads the rate card on every SIGHUP; a card that fails to load is logged and the previous one
 /// stays in force.
-async fn reload_on_sighup(policy: SharedPolicy, rate_card: Option<PathBuf>) {
+async fn reload_on_sighup(
+    policy: SharedPolicy,
+    rate_card: Option<PathBuf>,
+    decision_log: Option<decision_log::Sink>,
+) {
     #[cfg(unix)]
     {
         let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
@@ -471,6 +506,9 @@ async fn reload_on_sighup(policy: SharedPolicy, rate_card: Option<PathBuf>) {
                         ..(*current).clone()
                     });
                     metrics::rate_card_reload(true);
+                    if let Some(decision_log) = &decision_log {
+                        decision_log.rate_card_reloaded();
+                    }
                     tracing::info!(rate_card = %origin, "rate card reloaded");
                 }
                 Ok(Ok(Err(error))) => {

@@ -63,6 +63,8 @@ pub(crate) const RATE_CARD_REVISION: &str = "hourglass_rate_card_revision";
 pub(crate) const RATE_CARD_RELOADS: &str = "hourglass_rate_card_reloads_total";
 /// TLS certificate reloads (SIGHUP) by outcome.
 pub(crate) const TLS_RELOADS: &str = "hourglass_tls_reloads_total";
+/// Decision log lines dropped because the writer's queue was full.
+pub(crate) const DECISION_LOG_DROPPED: &str = "hourglass_decision_log_dropped_total";
 /// 1 while health reports SERVING, else 0.
 pub(crate) const SERVING: &str = "hourglass_serving";
 
@@ -151,6 +153,10 @@ fn describe() {
     );
     describe_counter!(RATE_CARD_RELOADS, "Rate card reloads on SIGHUP by outcome");
     describe_counter!(TLS_RELOADS, "TLS certificate reloads on SIGHUP by outcome");
+    describe_counter!(
+        DECISION_LOG_DROPPED,
+        "Decision log lines dropped because the writer's queue was full"
+    );
     describe_gauge!(SERVING, "1 while health reports SERVING, else 0");
     for outcome in ["ok", "failed"] {
         ::metrics::counter!(RATE_CARD_RELOADS, "outcome" => outcome).absolute(0);
@@ -158,6 +164,7 @@ fn describe() {
     }
     ::metrics::counter!(STORE_TIMEOUTS).absolute(0);
     ::metrics::counter!(DEGRADED_ANSWERS).absolute(0);
+    ::metrics::counter!(DECISION_LOG_DROPPED).absolute(0);
     ::metrics::gauge!(RATE_CARD_REVISION).set(1.0);
     ::metrics::gauge!(SERVING).set(0.0);
 }
@@ -259,6 +266,11 @@ fn charge_price(charge: Option<&pb::Charge>) {
 /// `unknown`) and outcome (`applied`, `duplicate`, `refused`, `ignored`, `invalid`).
 pub(crate) fn webhook_item(field: &'static str, outcome: &'static str) {
     ::metrics::counter!(WEBHOOK_ITEMS, "field" => field, "outcome" => outcome).increment(1);
+}
+
+/// Counts a decision log line dropped on a full queue.
+pub(crate) fn decision_log_dropped() {
+    ::metrics::counter!(DECISION_LOG_DROPPED).increment(1);
 }
 
 /// Counts a request whose store work outlived the store timeout.

@@ -49,6 +49,7 @@ pub(crate) struct PolicyServer {
     max_clock_skew: Duration,
     store_timeout: std::time::Duration,
     when_store_unavailable: WhenStoreUnavailable,
+    decision_log: Option<crate::decision_log::Sink>,
 }
 
 impl PolicyServer {
@@ -58,6 +59,7 @@ impl PolicyServer {
         max_clock_skew: Duration,
         store_timeout: std::time::Duration,
         when_store_unavailable: WhenStoreUnavailable,
+        decision_log: Option<crate::decision_log::Sink>,
     ) -> PolicyServer {
         PolicyServer {
             store,
@@ -65,6 +67,7 @@ impl PolicyServer {
             max_clock_skew,
             store_timeout,
             when_store_unavailable,
+            decision_log,
         }
     }
 
@@ -81,6 +84,7 @@ impl PolicyServer {
     }
 
     async fn answer_authorize(&self, request: pb::AuthorizeRequest) -> Result<pb::AuthorizeResponse, Error> {
+        let logged = self.decision_log.as_ref().map(|_| request.clone());
         let event = convert::authorize_from_proto(request, self.clock())?;
         let policy = self.policy.current();
         hourglass_core::check_priced(&policy, &event)?;
@@ -99,8 +103,12 @@ impl PolicyServer {
             Err(error) => return Err(error),
         };
         tracing::debug!(allowed = decision.is_allowed(), "authorized");
+        let decision = decision.to_proto();
+        if let (Some(sink), Some(request)) = (&self.decision_log, &logged) {
+            sink.authorize(request, event.at, Some(&decision));
+        }
         Ok(pb::AuthorizeResponse {
-            decision: Some(decision.to_proto()),
+            decision: Some(decision),
         })
     }
 
@@ -137,6 +145,7 @@ impl PolicyServer {
         &self,
         request: pb::RecordMessageRequest,
     ) -> Result<pb::RecordMessageResponse, Error> {
+        let logged = self.decision_log.as_ref().map(|_| request.clone());
         let entry = convert::record_from_proto(request, self.clock())?;
         let policy = self.policy.current();
         hourglass_core::check_priced(&policy, &entry.event)?;
@@ -150,7 +159,11 @@ impl PolicyServer {
             allowed = answer.decision.as_ref().map(hourglass_core::Decision::is_allowed),
             "recorded"
         );
-        Ok(answer.to_proto())
+        let response = answer.to_proto();
+        if let (Some(sink), Some(request)) = (&self.decision_log, &logged) {
+            sink.record(request, entry.event.at, &response);
+        }
+        Ok(response)
     }
 
     async fn answer_list_open_conversations(

@@ -97,6 +97,21 @@ pub(crate) fn personal(raw: &str) -> Personal<'_> {
     Personal(raw)
 }
 
+/// Returns the keyed hash of a personal id (`h:` and hex digits), whatever `--log-personal-data`
+/// says: the key of the logs' hashes (`--log-id-key` or the per-process random key), or a per-process
+/// random key when the logs show ids in clear. Used by the decision log.
+pub(crate) fn hashed(raw: &str) -> String {
+    static CLEAR_LOGS_KEY: OnceLock<PersonalData> = OnceLock::new();
+    let personal_data = match PersonalData::current() {
+        PersonalData::Shown => CLEAR_LOGS_KEY.get_or_init(PersonalData::random),
+        hashed => hashed,
+    };
+    match personal_data {
+        PersonalData::Hashed { key } => hash_id(key, raw),
+        PersonalData::Shown => unreachable!("`random` always hashes"),
+    }
+}
+
 /// A personal id as logs show it; see [`personal`].
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct Personal<'a>(&'a str);

@@ -44,6 +44,9 @@ fn defaults() {
             log_privacy: LogPrivacyConfig::default(),
             webhook: WebhookConfig::default(),
             tls: TlsConfig::default(),
+            decision_log: None,
+            decision_log_clear_ids: false,
+            command: None,
         }
     );
     let policy = config.validate().expect("the defaults are valid");
@@ -82,6 +85,9 @@ fn every_flag() {
         "warn,hourglass_server=debug",
         "--metrics-listen",
         "0.0.0.0:9090",
+        "--decision-log",
+        "-",
+        "--decision-log-clear-ids",
     ]);
     assert_eq!(
         config,
@@ -101,6 +107,9 @@ fn every_flag() {
             log_privacy: LogPrivacyConfig::default(),
             webhook: WebhookConfig::default(),
             tls: TlsConfig::default(),
+            decision_log: Some(PathBuf::from("-")),
+            decision_log_clear_ids: true,
+            command: None,
         }
     );
     assert_eq!(config.validate().unwrap().schedule, PricingSchedule::MetaCalendar);
@@ -245,6 +254,7 @@ fn every_flag_has_an_environment_variable_and_help() {
                         | "tls-cert"
                         | "tls-key"
                         | "tls-client-ca"
+                        | "decision-log"
                 ),
             "--{long} has no default"
         );
@@ -562,5 +572,26 @@ fn tls_files_are_read_and_checked_by_validate() {
     assert!(
         mismatch.problems[0].contains("is not the key of the certificate"),
         "{mismatch}"
+    );
+}
+
+#[test]
+fn replay_is_a_subcommand_and_serving_needs_none() {
+    let config = parse(&["--store", "memory:"]);
+    assert_eq!(config.command, None);
+    let config = parse(&[
+        "replay",
+        "--decision-log",
+        "decisions.jsonl",
+        "--pricing-model",
+        "conversation-2023",
+    ]);
+    assert_eq!(
+        config.command,
+        Some(crate::config::Command::Replay(crate::decision_log::ReplayArgs {
+            decision_log: PathBuf::from("decisions.jsonl"),
+            pricing_model: Some(PricingScheduleArg::Conversation2023),
+            rate_card: None,
+        }))
     );
 }
