@@ -131,9 +131,14 @@ pub fn counters_read(
         reads.push(counter.into());
     }
     // A template of a category with a volume ladder reads the ladder's bounded tiers, with the category
-    // the registry gives it (guard 1).
+    // the registry gives it (guard 1). Only utility and authentication have ladders: the rate card is
+    // looked up for those alone.
     if matches!(era, Era::PerMessage | Era::PerMessagePaidService)
         && let (Outbound::Template(template), _) = guards::template(facts, message, instant)
+        && matches!(
+            Category::from(template.category),
+            Category::Utility | Category::Authentication
+        )
     {
         let row = rules::rates(policy, facts, &event.thread, local);
         let category = Category::from(template.category);
