@@ -142,6 +142,30 @@ pub async fn registry_client(addr: SocketAddr) -> RegistryClient {
         .unwrap_or_else(|error| panic!("cannot connect to {addr}: {error}"))
 }
 
+/// Registers `account` (its `effective_at` set to the epoch) and `business_id` with it, over gRPC, as
+/// the tests of money and usage need before they record.
+pub async fn register(addr: SocketAddr, account: hourglass_proto::v1::PutAccountRequest, business_id: &str) {
+    use hourglass_proto::v1 as pb;
+    let since = Some(prost_types::Timestamp { seconds: 0, nanos: 0 });
+    let mut registry = registry_client(addr).await;
+    let account_id = account.account_id.clone();
+    registry
+        .put_account(pb::PutAccountRequest {
+            effective_at: since,
+            ..account
+        })
+        .await
+        .expect("PutAccount");
+    registry
+        .put_business(pb::PutBusinessRequest {
+            business_id: business_id.to_owned(),
+            account_id,
+            effective_at: since,
+        })
+        .await
+        .expect("PutBusiness");
+}
+
 /// Returns the path of the `hourglass` binary that Cargo built for this test run.
 ///
 /// The end-to-end tests are a test target of `hourglass-server`, so Cargo builds the binary before

@@ -105,30 +105,17 @@ async fn spend_and_usage_survive_kill_9_with_their_records() {
     let server = BinaryServer::start(&store_url).await;
     let business_id = fresh_business_id();
     let account_id = format!("waba-{business_id}");
-    let mut registry = hourglass_e2e::registry_client(server.addr).await;
-    let since = Some(prost_types::Timestamp { seconds: 0, nanos: 0 });
-    registry
-        .put_account(pb::PutAccountRequest {
-            account_id: account_id.clone(),
-            currency: "INR".to_owned(),
-            monthly_budget: Some(pb::Money {
-                currency_code: "INR".to_owned(),
-                units: 1_000_000,
-                nanos: 0,
-            }),
-            effective_at: since,
-            ..Default::default()
-        })
-        .await
-        .expect("PutAccount");
-    registry
-        .put_business(pb::PutBusinessRequest {
-            business_id: business_id.clone(),
-            account_id: account_id.clone(),
-            effective_at: since,
-        })
-        .await
-        .expect("PutBusiness");
+    let account = pb::PutAccountRequest {
+        account_id: account_id.clone(),
+        currency: "INR".to_owned(),
+        monthly_budget: Some(pb::Money {
+            currency_code: "INR".to_owned(),
+            units: 1_000_000,
+            nanos: 0,
+        }),
+        ..Default::default()
+    };
+    hourglass_e2e::register(server.addr, account, &business_id).await;
     let acknowledged: Arc<Mutex<Vec<pb::Decision>>> = Arc::default();
     let stop = Arc::new(AtomicBool::new(false));
     let mut writers = Vec::new();

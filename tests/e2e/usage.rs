@@ -223,25 +223,12 @@ async fn usage_sums_the_answered_prices_exactly() {
     const BUSINESS: &str = "106540352242922";
     let server = InProcessServer::start(&["--store", "memory:"]).await;
     let mut client = server.client().await;
-    let mut registry = hourglass_e2e::registry_client(server.addr).await;
-    let since = Some(prost_types::Timestamp { seconds: 0, nanos: 0 });
-    registry
-        .put_account(pb::PutAccountRequest {
-            account_id: "waba-1".to_owned(),
-            time_zone: "Asia/Kolkata".to_owned(),
-            effective_at: since,
-            ..Default::default()
-        })
-        .await
-        .expect("PutAccount");
-    registry
-        .put_business(pb::PutBusinessRequest {
-            business_id: BUSINESS.to_owned(),
-            account_id: "waba-1".to_owned(),
-            effective_at: since,
-        })
-        .await
-        .expect("PutBusiness");
+    let account = pb::PutAccountRequest {
+        account_id: "waba-1".to_owned(),
+        time_zone: "Asia/Kolkata".to_owned(),
+        ..Default::default()
+    };
+    hourglass_e2e::register(server.addr, account, BUSINESS).await;
     let categories = [
         pb::Category::Marketing,
         pb::Category::Utility,
@@ -396,24 +383,11 @@ async fn an_estimate_continues_the_portfolios_count_of_the_month() {
     const BUSINESS: &str = "106540352242922";
     let server = InProcessServer::start(&["--store", "memory:"]).await;
     let mut client = server.client().await;
-    let mut registry = hourglass_e2e::registry_client(server.addr).await;
-    let since = Some(prost_types::Timestamp { seconds: 0, nanos: 0 });
-    registry
-        .put_account(pb::PutAccountRequest {
-            account_id: "waba-1".to_owned(),
-            effective_at: since,
-            ..Default::default()
-        })
-        .await
-        .expect("PutAccount");
-    registry
-        .put_business(pb::PutBusinessRequest {
-            business_id: BUSINESS.to_owned(),
-            account_id: "waba-1".to_owned(),
-            effective_at: since,
-        })
-        .await
-        .expect("PutBusiness");
+    let account = pb::PutAccountRequest {
+        account_id: "waba-1".to_owned(),
+        ..Default::default()
+    };
+    hourglass_e2e::register(server.addr, account, BUSINESS).await;
     let at = Some("2026-11-15T12:00:00Z".parse().expect("a timestamp"));
     for n in 0..2 {
         let answer = client

@@ -140,11 +140,11 @@ mod tests {
         let slot = || "919800000001@0#0".to_owned();
 
         // 0.9 spent of 1: 0.1 fits exactly, 0.1000000001 does not, a free message always passes.
-        let fits = crate::guards::budget(&budgeted, &counters, &inr("0.1"), at, slot());
+        let fits = crate::guards::budget(&budgeted, &counters, &inr("0.1"), at, slot);
         assert_eq!(fits.denial, None);
         let claim = fits.claim.expect("the charge counts");
         assert_eq!((claim.weight, claim.limit), (100_000_000, 1_000_000_000));
-        let over = crate::guards::budget(&budgeted, &counters, &inr("0.100000001"), at, slot());
+        let over = crate::guards::budget(&budgeted, &counters, &inr("0.100000001"), at, slot);
         let denial = over.denial.expect("denied");
         assert_eq!(denial.reason, DenyReason::BudgetExceeded);
         assert!(
@@ -155,7 +155,7 @@ mod tests {
             denial.explanation
         );
         assert_eq!(over.claim.expect("counted in shadow").limit, u64::MAX);
-        let free = crate::guards::budget(&budgeted, &counters, &inr("0"), at, slot());
+        let free = crate::guards::budget(&budgeted, &counters, &inr("0"), at, slot);
         assert_eq!((free.claim, free.denial), (None, None));
 
         // A charge in another currency is never converted: denied under a budget, uncounted without.
@@ -163,24 +163,14 @@ mod tests {
             currency: Currency::new("USD").expect("a currency"),
             amount: "0.01".parse().expect("a decimal"),
         };
-        let foreign = crate::guards::budget(&budgeted, &counters, &dollars, at, slot());
+        let foreign = crate::guards::budget(&budgeted, &counters, &dollars, at, slot);
         assert!(foreign.denial.expect("denied").explanation.contains("never"));
-        let unbudgeted = crate::guards::budget(
-            &facts(account(Some("INR"), None)),
-            &counters,
-            &dollars,
-            at,
-            slot(),
-        );
+        let unbudgeted =
+            crate::guards::budget(&facts(account(Some("INR"), None)), &counters, &dollars, at, slot);
         assert_eq!((unbudgeted.claim, unbudgeted.denial), (None, None));
         // Without a budget every charge in the currency still counts, with no limit.
-        let counted = crate::guards::budget(
-            &facts(account(Some("INR"), None)),
-            &counters,
-            &inr("5"),
-            at,
-            slot(),
-        );
+        let counted =
+            crate::guards::budget(&facts(account(Some("INR"), None)), &counters, &inr("5"), at, slot);
         assert_eq!(counted.claim.expect("counted").limit, u64::MAX);
     }
 }

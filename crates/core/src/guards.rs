@@ -182,7 +182,7 @@ pub(crate) fn budget(
     counters: &Counters,
     price: &Money,
     at: Instant,
-    slot: String,
+    slot: impl FnOnce() -> String,
 ) -> Spending {
     let none = Spending {
         claim: None,
@@ -217,7 +217,7 @@ pub(crate) fn budget(
     let spent = counters.used(&counter);
     let claim = |limit: u64| Claim {
         counter: counter.clone(),
-        slot: slot.clone(),
+        slot: slot(),
         limit,
         weight,
         window: None,

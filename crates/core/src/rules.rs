@@ -215,7 +215,7 @@ pub(crate) fn decide(
     };
     // A charged message's number in the thread names its slots of volume tiers and of the spend.
     let ordinal = state.parts().charged;
-    let slot = format!("{}@{}#{ordinal}", thread.customer_id, instant.as_millis());
+    let slot = || format!("{}@{}#{ordinal}", thread.customer_id, instant.as_millis());
     let mut charge = charge;
     let mut counted = false;
     if charge.pricing_model == PricingModel::PerMessage
@@ -228,7 +228,7 @@ pub(crate) fn decide(
         if let Some((counter, width)) = rung.bounded {
             claims.push(Claim {
                 counter,
-                slot: slot.clone(),
+                slot: slot(),
                 limit: width,
                 weight: 1,
                 window: None,
