@@ -147,23 +147,16 @@ impl SledStore {
     /// called inside a tokio runtime.
     ///
     /// Opening reads and may recover the database on disk: call it from `spawn_blocking` when a slow
-    /// disk must not stall a runtime thread. A directory held by another process, or holding a sled
-    /// database that is not Hourglass's, is an error.
+    /// disk must not stall a runtime thread. A directory held by another process (after waiting up to
+    /// `LOCK_WAIT` for its lock), or holding a sled database that is not Hourglass's, is an error.
     pub fn open(path: impl AsRef<Path>) -> Result<SledStore, Error> {
         let path = path.as_ref();
-        // No background flusher: every write this store acknowledges is flushed before it is (group
-        // commit, registry and report writes), and a flusher thread would keep the database's lock for
-        // a moment after the store is dropped, so that opening it again at once could fail.
-        let db = ::sled::Config::new()
-            .path(path)
-            .flush_every_ms(None)
-            .open()
-            .map_err(|error| {
-                Error::unavailable(
-                    format!("cannot open the sled database at {}", path.display()),
-                    error,
-                )
-            })?;
+        let db = open_db(path).map_err(|error| {
+            Error::unavailable(
+                format!("cannot open the sled database at {}", path.display()),
+                error,
+            )
+        })?;
         let format = check_format(&db, path)?;
         let tree = |name: &str| db.open_tree(name).map_err(from_sled);
         let inner = Arc::new(Inner {
@@ -519,6 +512,30 @@ impl Inner {
         self.db.drop_tree("free_tier").map_err(from_sled)?;
         tracing::info!(moved, path = %self.path.display(), "migrated the sled store to format 2");
         Ok(())
+    }
+}
+
+/// How long opening waits for the database's lock before it calls the database held.
+const LOCK_WAIT: StdDuration = StdDuration::from_secs(1);
+
+/// Opens the sled database at `path`, waiting up to `LOCK_WAIT` for its lock.
+///
+/// No background flusher: every write this store acknowledges is flushed before it is (group commit,
+/// registry and report writes). sled's own thread pool may still hold the database's lock for a moment
+/// after a store is dropped (a buffer written out to the log), so that opening the same path again at
+/// once can find it held; a lock held by another process stays held, and opening fails after the wait.
+fn open_db(path: &Path) -> ::sled::Result<Db> {
+    let deadline = std::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match ::sled::Config::new().path(path).flush_every_ms(None).open() {
+            Err(::sled::Error::Io(error))
+                if error.to_string().contains("could not acquire lock")
+                    && std::time::Instant::now() < deadline =>
+            {
+                std::thread::sleep(StdDuration::from_millis(10));
+            }
+            opened => return opened,
+        }
     }
 }
 
