@@ -1,7 +1,9 @@
 //! The end-to-end test binary: acceptance scenarios over gRPC on every embedded store, the real binary
 //! driven by grpcurl (the README's walk-through among it), crash safety under `kill -9`, the binary at
-//! its limits, what its logs show of customers, its Prometheus metrics, and TLS and mTLS.
+//! its limits, what its logs show of customers, its Prometheus metrics, TLS and mTLS, and tenants kept
+//! apart by their tokens.
 
+mod auth;
 mod binary;
 mod budget;
 mod decision_log;

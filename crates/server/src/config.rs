@@ -128,6 +128,10 @@ pub struct Config {
     #[command(flatten)]
     pub tls: TlsConfig,
 
+    /// Credentials and tenants.
+    #[command(flatten)]
+    pub auth: AuthConfig,
+
     /// Write one JSON line per recorded message and per Authorize decision to this file (appended),
     /// or `-` for standard output, off the request path: a line that finds the writer's queue full is
     /// dropped and counted (docs/OPERATIONS.md, "Decision log and replay"). Customer and message ids
@@ -240,10 +244,10 @@ impl Config {
     }
 
     /// Checks everything clap cannot check alone (the store URL, the rate card, the log filter, the TLS
-    /// files) and returns the deployment's pricing policy, or every problem at once.
+    /// files, the auth file and whether the listen address needs one) and returns the deployment's pricing policy, or every problem at once.
     pub fn validate(&self) -> Result<Policy, ConfigError> {
         let Config {
-            listen: _,
+            listen,
             store,
             rate_card,
             pricing_model,
@@ -258,11 +262,15 @@ impl Config {
             log_privacy: _,
             webhook,
             tls,
+            auth,
             decision_log: _,
             decision_log_clear_ids: _,
             command: _,
         } = self;
         let mut problems = Vec::new();
+        if let Err(problem) = auth.check(*listen) {
+            problems.push(problem);
+        }
         if let Err(problem) = webhook.app_secret() {
             problems.push(problem);
         }
@@ -716,5 +724,37 @@ impl TlsConfig {
     /// How long a client has to complete its TLS handshake.
     pub fn handshake_timeout(&self) -> std::time::Duration {
         std::time::Duration::from_secs(self.tls_handshake_timeout)
+    }
+}
+
+/// Who may call the gRPC listener.
+#[derive(Clone, Debug, Default, PartialEq, Eq, clap::Args)]
+#[command(next_help_heading = "Credentials")]
+pub struct AuthConfig {
+    /// Require a bearer token (`authorization: Bearer <token>`) on every call but health and
+    /// reflection: a TOML file of tokens, each stored as its SHA-256 digest with a tenant, a role
+    /// (gateway, admin, reader) and the accounts it may touch (docs/OPERATIONS.md, "Credentials and
+    /// tenants"). Reloaded on SIGHUP.
+    #[arg(long, env = "HOURGLASS_AUTH_FILE", value_name = "PATH")]
+    pub auth_file: Option<PathBuf>,
+
+    /// Serve without --auth-file on an address other than loopback: anyone who reaches the port may
+    /// read and record for every business. Without it, such a --listen is refused.
+    #[arg(long, env = "HOURGLASS_INSECURE_LISTEN", default_value_t = false)]
+    pub insecure_listen: bool,
+}
+
+impl AuthConfig {
+    /// Reads the auth file, or checks that serving `listen` without one is allowed.
+    fn check(&self, listen: SocketAddr) -> Result<(), String> {
+        match &self.auth_file {
+            Some(path) => crate::auth::load(path).map(drop),
+            None if listen.ip().is_loopback() || self.insecure_listen => Ok(()),
+            None => Err(format!(
+                "--listen {listen} is not a loopback address, and without --auth-file anyone who reaches \
+                 it may read and record for every business: give --auth-file (docs/OPERATIONS.md), or \
+                 --insecure-listen to serve without credentials behind a network that keeps others out"
+            )),
+        }
     }
 }

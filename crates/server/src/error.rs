@@ -24,6 +24,10 @@ pub(crate) enum Error {
     /// The request's credentials are missing or wrong, such as a webhook's signature.
     #[error("{0}")]
     Unauthenticated(String),
+    /// The caller's token may not touch what the request names (`--auth-file`); the message never
+    /// says whether it exists.
+    #[error("{0}")]
+    PermissionDenied(String),
 }
 
 impl Error {
@@ -51,6 +55,7 @@ pub(crate) fn to_status(error: Error) -> Status {
             tracing::info!("request refused: {message}");
             Status::unauthenticated(message)
         }
+        Error::PermissionDenied(message) => Status::permission_denied(message),
         Error::StoreTimeout { timeout_ms } => {
             tracing::warn!(timeout_ms, "store call timed out");
             Status::unavailable(format!(

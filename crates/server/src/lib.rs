@@ -4,6 +4,7 @@
 //! # Layout
 //!
 //! - `config`: the clap `Config` and its validation.
+//! - `auth`: bearer tokens of `--auth-file`, their roles, and the accounts each may touch.
 //! - `rate_card`: rate card files and the shipped default card.
 //! - `convert`: the only module that knows protobuf.
 //! - `service`: the handlers: validate → store → core → `to_proto`.
@@ -17,10 +18,12 @@
 //! - `transport`: the HTTP/2 edge: accept backoff, TLS termination, idle connections, deadlines,
 //!   content-type and message-size answers.
 //! - `tls`: the certificate, key and client CA of the gRPC listener, and their reload on SIGHUP.
+//! - `reload`: what SIGHUP reloads (rate card, TLS files, auth file), written once.
 //!
 //! [`run`] serves on a listener the caller has bound, until a shutdown future completes, so that tests
 //! can bind port 0 and stop the server when they are done.
 
+mod auth;
 pub mod config;
 mod convert;
 pub mod decision_log;
@@ -29,6 +32,7 @@ mod health;
 mod metrics;
 pub mod rate_card;
 mod registry;
+mod reload;
 mod service;
 pub mod telemetry;
 pub mod tls;
@@ -58,9 +62,6 @@ use crate::health::{StoreCheck, StoreWatch};
 use crate::service::{PolicyServer, SharedPolicy};
 pub use crate::webhook::signature::sign as webhook_signature;
 
-/// How long a rate card reload may read its file before it is given up.
-const RATE_CARD_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
-
 /// How often the health task checks the store.
 const HEALTH_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -68,7 +69,7 @@ const HEALTH_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_sec
 ///
 /// Validates `config` (the `listen` address is the caller's: it has bound `listener` already), opens
 /// the store, reports NOT_SERVING until the store answers, and reloads the rate card (and the TLS
-/// certificate, key and client CA, when serving TLS) on SIGHUP.
+/// certificate, key and client CA, when serving TLS, and the auth file) on SIGHUP.
 pub async fn run(
     config: Config,
     listener: TcpListener,
@@ -93,6 +94,7 @@ pub async fn run(
         log_privacy: _,
         webhook,
         tls,
+        auth,
         decision_log,
         decision_log_clear_ids,
         command: _,
@@ -105,6 +107,11 @@ pub async fn run(
             config: tls::SharedTls::new(tls::load(files).map_err(anyhow::Error::msg)?),
             handshake_timeout: tls.handshake_timeout(),
         }),
+        None => None,
+    };
+    let tokens = match &auth.auth_file {
+        // Checked by `validate` already; read again, as a reload would.
+        Some(path) => Some(reload::Shared::new(auth::load(path).map_err(anyhow::Error::msg)?)),
         None => None,
     };
     let webhook_listener = match webhook.webhook_listen {
@@ -161,6 +168,13 @@ pub async fn run(
         )))),
         _ => None,
     };
+    let _reload_auth = match (&tokens, auth.auth_file) {
+        (Some(tokens), Some(path)) => Some(AbortOnDrop(tokio::spawn(auth::reload_on_sighup(
+            tokens.clone(),
+            path,
+        )))),
+        _ => None,
+    };
     let options = ServeOptions {
         max_clock_skew: hourglass_core::Duration::from_millis(
             i64::try_from(max_clock_skew.saturating_mul(1_000)).unwrap_or(i64::MAX),
@@ -176,6 +190,7 @@ pub async fn run(
         },
         metrics,
         tls: tls_accept,
+        tokens,
         decision_log: decision_sink,
     };
     let served = serve(store, &store_url, policy, options, listener, shutdown).await;
@@ -238,6 +253,8 @@ struct ServeOptions {
     metrics: Option<MetricsEndpoint>,
     /// With `--tls-cert`: the TLS the gRPC listener terminates; none: plaintext (h2c).
     tls: Option<transport::TlsAccept>,
+    /// With `--auth-file`: the tokens every call but health and reflection needs; none: no token.
+    tokens: Option<auth::SharedTokens>,
     /// With `--decision-log`: where the handlers send its lines.
     decision_log: Option<decision_log::Sink>,
 }
@@ -293,6 +310,7 @@ async fn serve(
         webhook,
         metrics,
         tls,
+        tokens,
         decision_log,
     } = options;
     let ConnectionConfig {
@@ -372,7 +390,8 @@ async fn serve(
         None => (incoming, "plaintext"),
     };
 
-    tracing::info!(%addr, store = %redact_store_url(store_url), %security, "hourglass listening");
+    let credentials = if tokens.is_some() { "tokens" } else { "none" };
+    tracing::info!(%addr, store = %redact_store_url(store_url), %security, %credentials, "hourglass listening");
     // One shutdown for both servers: the gRPC one below and the webhook endpoint.
     let (stopping_tx, stopping) = tokio::sync::watch::channel(false);
     let webhook_http = match webhook.listener {
@@ -418,6 +437,7 @@ async fn serve(
         .layer(transport::EdgeLayer {
             request_timeout: std::time::Duration::from_millis(request_timeout_ms),
         })
+        .layer(auth::AuthLayer { tokens })
         .add_service(health_service)
         .add_service(reflection_v1)
         .add_service(reflection_v1alpha)
@@ -472,69 +492,28 @@ async fn reload_on_sighup(
     rate_card: Option<PathBuf>,
     decision_log: Option<decision_log::Sink>,
 ) {
-    #[cfg(unix)]
-    {
-        let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-            Ok(hangup) => hangup,
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGHUP, the rate card will not be reloaded");
-                return;
+    let origin = rate_card.as_ref().map_or_else(
+        || "(built-in default)".to_owned(),
+        |path| path.display().to_string(),
+    );
+    reload::Reload::new(
+        "rate card",
+        origin,
+        move || rate_card::load(rate_card.as_deref()),
+        move |card| {
+            let current = policy.current();
+            policy.replace(hourglass_core::Policy {
+                rate_card: card,
+                ..(*current).clone()
+            });
+            if let Some(decision_log) = &decision_log {
+                decision_log.rate_card_reloaded();
             }
-        };
-        let origin = rate_card.as_ref().map_or_else(
-            || "(built-in default)".to_owned(),
-            |path| path.display().to_string(),
-        );
-        // A read that outlived its timeout; no other starts until it ends, so that a stuck file system
-        // holds one blocking thread, not one per SIGHUP.
-        let mut stuck: Option<tokio::task::JoinHandle<Result<hourglass_core::RateCard, rate_card::Error>>> =
-            None;
-        while hangup.recv().await.is_some() {
-            if stuck.as_ref().is_some_and(|read| !read.is_finished()) {
-                metrics::rate_card_reload(false);
-                tracing::error!(rate_card = %origin, "rate card not reloaded: the previous read has not ended");
-                continue;
-            }
-            // The read blocks (a file system can hang), so it runs off the async runtime.
-            let path = rate_card.clone();
-            let mut read = tokio::task::spawn_blocking(move || rate_card::load(path.as_deref()));
-            match tokio::time::timeout(RATE_CARD_READ_TIMEOUT, &mut read).await {
-                Ok(Ok(Ok(card))) => {
-                    let current = policy.current();
-                    policy.replace(hourglass_core::Policy {
-                        rate_card: card,
-                        ..(*current).clone()
-                    });
-                    metrics::rate_card_reload(true);
-                    if let Some(decision_log) = &decision_log {
-                        decision_log.rate_card_reloaded();
-                    }
-                    tracing::info!(rate_card = %origin, "rate card reloaded");
-                }
-                Ok(Ok(Err(error))) => {
-                    metrics::rate_card_reload(false);
-                    tracing::error!(%error, "rate card not reloaded, the previous one stays in force")
-                }
-                Ok(Err(error)) => {
-                    metrics::rate_card_reload(false);
-                    tracing::error!(%error, "rate card not reloaded: its read failed, the previous one stays in force")
-                }
-                Err(_elapsed) => {
-                    metrics::rate_card_reload(false);
-                    tracing::error!(
-                        rate_card = %origin,
-                        timeout_s = RATE_CARD_READ_TIMEOUT.as_secs(),
-                        "rate card not reloaded: reading it timed out, the previous one stays in force"
-                    );
-                    stuck = Some(read);
-                }
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (policy, rate_card, pricing_model);
-    }
+        },
+        metrics::rate_card_reload,
+    )
+    .on_sighup()
+    .await;
 }
 
 /// Aborts a background task when dropped, so that it never outlives `run`.

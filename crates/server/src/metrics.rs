@@ -63,6 +63,8 @@ pub(crate) const RATE_CARD_REVISION: &str = "hourglass_rate_card_revision";
 pub(crate) const RATE_CARD_RELOADS: &str = "hourglass_rate_card_reloads_total";
 /// TLS certificate reloads (SIGHUP) by outcome.
 pub(crate) const TLS_RELOADS: &str = "hourglass_tls_reloads_total";
+/// Auth file reloads (SIGHUP) by outcome.
+pub(crate) const AUTH_RELOADS: &str = "hourglass_auth_reloads_total";
 /// Decision log lines dropped because the writer's queue was full.
 pub(crate) const DECISION_LOG_DROPPED: &str = "hourglass_decision_log_dropped_total";
 /// 1 while health reports SERVING, else 0.
@@ -153,6 +155,7 @@ fn describe() {
     );
     describe_counter!(RATE_CARD_RELOADS, "Rate card reloads on SIGHUP by outcome");
     describe_counter!(TLS_RELOADS, "TLS certificate reloads on SIGHUP by outcome");
+    describe_counter!(AUTH_RELOADS, "Auth file reloads on SIGHUP by outcome");
     describe_counter!(
         DECISION_LOG_DROPPED,
         "Decision log lines dropped because the writer's queue was full"
@@ -161,6 +164,7 @@ fn describe() {
     for outcome in ["ok", "failed"] {
         ::metrics::counter!(RATE_CARD_RELOADS, "outcome" => outcome).absolute(0);
         ::metrics::counter!(TLS_RELOADS, "outcome" => outcome).absolute(0);
+        ::metrics::counter!(AUTH_RELOADS, "outcome" => outcome).absolute(0);
     }
     ::metrics::counter!(STORE_TIMEOUTS).absolute(0);
     ::metrics::counter!(DEGRADED_ANSWERS).absolute(0);
@@ -296,6 +300,12 @@ pub(crate) fn rate_card_reload(succeeded: bool) {
 pub(crate) fn tls_reload(succeeded: bool) {
     let outcome = if succeeded { "ok" } else { "failed" };
     ::metrics::counter!(TLS_RELOADS, "outcome" => outcome).increment(1);
+}
+
+/// Counts a reload of the auth file.
+pub(crate) fn auth_reload(succeeded: bool) {
+    let outcome = if succeeded { "ok" } else { "failed" };
+    ::metrics::counter!(AUTH_RELOADS, "outcome" => outcome).increment(1);
 }
 
 /// Sets the serving gauge as health reports it.

@@ -17,6 +17,7 @@ use hourglass_store::registry::{self, Entry, Key};
 use hourglass_store::{Store, links};
 use tonic::{Request, Response, Status};
 
+use crate::auth::Access;
 use crate::convert::Clock;
 use crate::error::{Error, to_status};
 use crate::service::{bounded, log_request};
@@ -105,8 +106,14 @@ impl RegistryServer {
         }
     }
 
-    async fn put_account(&self, request: pb::PutAccountRequest) -> Result<pb::PutAccountResponse, Error> {
+    async fn put_account(
+        &self,
+        access: Access,
+        request: pb::PutAccountRequest,
+    ) -> Result<pb::PutAccountResponse, Error> {
         let put = convert::account_from_proto(request, self.clock())?;
+        access.account(&put.id)?;
+        access.portfolio(&put.value.portfolio)?;
         self.update(&Key::Account(put.id.clone()), |current| {
             put_change(
                 current,
@@ -122,9 +129,14 @@ impl RegistryServer {
         })
     }
 
-    async fn get_account(&self, request: pb::GetAccountRequest) -> Result<pb::GetAccountResponse, Error> {
+    async fn get_account(
+        &self,
+        access: Access,
+        request: pb::GetAccountRequest,
+    ) -> Result<pb::GetAccountResponse, Error> {
         let id = AccountId::new("account_id", &request.account_id)?;
         let at = convert::at_or_now(request.at, self.clock())?;
+        access.account(&id)?;
         let history = self.account_history(&id).await?;
         let change = history
             .change_at(at)
@@ -136,9 +148,11 @@ impl RegistryServer {
 
     async fn put_portfolio(
         &self,
+        access: Access,
         request: pb::PutPortfolioRequest,
     ) -> Result<pb::PutPortfolioResponse, Error> {
         let put = convert::portfolio_from_proto(request, self.clock())?;
+        access.portfolio(&put.id)?;
         self.update(&Key::Portfolio(put.id.clone()), |current| {
             put_change(
                 current,
@@ -156,10 +170,12 @@ impl RegistryServer {
 
     async fn get_portfolio(
         &self,
+        access: Access,
         request: pb::GetPortfolioRequest,
     ) -> Result<pb::GetPortfolioResponse, Error> {
         let id = PortfolioId::new("portfolio_id", &request.portfolio_id)?;
         let at = convert::at_or_now(request.at, self.clock())?;
+        access.portfolio(&id)?;
         let history = match self.get(&Key::Portfolio(id.clone())).await? {
             Some(Entry::Portfolio(history)) => history,
             _ => return Err(not_found(format!("portfolio `{id}` is not registered"))),
@@ -176,8 +192,17 @@ impl RegistryServer {
         })
     }
 
-    async fn put_business(&self, request: pb::PutBusinessRequest) -> Result<pb::PutBusinessResponse, Error> {
-        let put = convert::business_from_proto(request, self.clock())?;
+    async fn put_business(
+        &self,
+        access: Access,
+        request: pb::PutBusinessRequest,
+    ) -> Result<pb::PutBusinessResponse, Error> {
+        let clock = self.clock();
+        let put = convert::business_from_proto(request, clock)?;
+        access.account(&put.value.account)?;
+        access
+            .business_to_register(self.store.as_ref(), self.store_timeout, &put.id, clock.now)
+            .await?;
         let accounts = self.account_history(&put.value.account).await?;
         self.update(&Key::Business(put.id.clone()), |current| {
             put_change(
@@ -202,9 +227,17 @@ impl RegistryServer {
         })
     }
 
-    async fn get_business(&self, request: pb::GetBusinessRequest) -> Result<pb::GetBusinessResponse, Error> {
+    async fn get_business(
+        &self,
+        access: Access,
+        request: pb::GetBusinessRequest,
+    ) -> Result<pb::GetBusinessResponse, Error> {
+        let clock = self.clock();
         let id = hourglass_core::BusinessId::new(&request.business_id)?;
-        let at = convert::at_or_now(request.at, self.clock())?;
+        let at = convert::at_or_now(request.at, clock)?;
+        access
+            .business(self.store.as_ref(), self.store_timeout, &id, clock.now)
+            .await?;
         let history = match self.get(&Key::Business(id.clone())).await? {
             Some(Entry::Business(history)) => history,
             _ => return Err(not_found(format!("business `{id}` is not registered"))),
@@ -228,9 +261,14 @@ impl RegistryServer {
         })
     }
 
-    async fn put_template(&self, request: pb::PutTemplateRequest) -> Result<pb::PutTemplateResponse, Error> {
+    async fn put_template(
+        &self,
+        access: Access,
+        request: pb::PutTemplateRequest,
+    ) -> Result<pb::PutTemplateResponse, Error> {
         let clock = self.clock();
         let put = convert::template_from_proto(request, clock)?;
+        access.account(&put.account)?;
         let key = Key::Template(put.account.clone(), put.name.clone());
         let entry = self
             .update(&key, |current| {
@@ -250,10 +288,15 @@ impl RegistryServer {
         })
     }
 
-    async fn get_template(&self, request: pb::GetTemplateRequest) -> Result<pb::GetTemplateResponse, Error> {
+    async fn get_template(
+        &self,
+        access: Access,
+        request: pb::GetTemplateRequest,
+    ) -> Result<pb::GetTemplateResponse, Error> {
         let account = AccountId::new("account_id", &request.account_id)?;
         let name = TemplateName::new(&request.name, &request.language)?;
         let at = convert::at_or_now(request.at, self.clock())?;
+        access.account(&account)?;
         let quality_key = Key::TemplateQuality(account.clone(), name.clone());
         let quality = match self.get(&quality_key).await? {
             Some(Entry::Quality(history)) => history.at(at).cloned().unwrap_or_default(),
@@ -280,10 +323,12 @@ impl RegistryServer {
 
     async fn list_templates(
         &self,
+        access: Access,
         request: pb::ListTemplatesRequest,
     ) -> Result<pb::ListTemplatesResponse, Error> {
         let now = self.clock().now;
         let account = AccountId::new("account_id", &request.account_id)?;
+        access.account(&account)?;
         let page_size = match usize::try_from(request.page_size) {
             Ok(0) => DEFAULT_PAGE_SIZE,
             Ok(size) => size.min(MAX_PAGE_SIZE),
@@ -317,10 +362,20 @@ impl RegistryServer {
 
     async fn record_consent(
         &self,
+        access: Access,
         request: pb::RecordConsentRequest,
     ) -> Result<pb::RecordConsentResponse, Error> {
-        let (thread, event) = convert::consent_from_proto(request, self.clock())?;
+        let clock = self.clock();
+        let (thread, event) = convert::consent_from_proto(request, clock)?;
         let at = event.at;
+        access
+            .business(
+                self.store.as_ref(),
+                self.store_timeout,
+                &thread.business_id,
+                clock.now,
+            )
+            .await?;
         let thread = self.resolve(&thread).await?;
         let entry = self
             .update(&Key::Consent(thread), |current| {
@@ -343,11 +398,15 @@ impl RegistryServer {
 
     async fn link_customer(
         &self,
+        access: Access,
         request: pb::LinkCustomerRequest,
     ) -> Result<pb::LinkCustomerResponse, Error> {
         let clock = self.clock();
         let (business, phone, bsuid) = convert::link_from_proto(&request)?;
         crate::convert::instant_from_proto(request.at, clock)?;
+        access
+            .business(self.store.as_ref(), self.store_timeout, &business, clock.now)
+            .await?;
         let linked = bounded(
             self.store_timeout,
             links::link(self.store.as_ref(), &business, &phone, &bsuid, clock.now),
@@ -365,10 +424,22 @@ impl RegistryServer {
         })
     }
 
-    async fn get_consent(&self, request: pb::GetConsentRequest) -> Result<pb::GetConsentResponse, Error> {
+    async fn get_consent(
+        &self,
+        access: Access,
+        request: pb::GetConsentRequest,
+    ) -> Result<pb::GetConsentResponse, Error> {
         let clock = self.clock();
         let thread = crate::convert::thread_from_proto(&request.business_id, &request.customer_id)?;
         let at = convert::at_or_now(request.at, clock)?;
+        access
+            .business(
+                self.store.as_ref(),
+                self.store_timeout,
+                &thread.business_id,
+                clock.now,
+            )
+            .await?;
         let thread = self.resolve(&thread).await?;
         let log = match self.get(&Key::Consent(thread)).await? {
             Some(Entry::Consent(log)) => log,
@@ -424,7 +495,7 @@ macro_rules! handlers {
                     request: Request<pb::$request>,
                 ) -> Result<Response<pb::$response>, Status> {
                     let started = std::time::Instant::now();
-                    let result = RegistryServer::$method(self, request.into_inner())
+                    let result = RegistryServer::$method(self, Access::of(&request), request.into_inner())
                         .await
                         .map(Response::new)
                         .map_err(to_status);

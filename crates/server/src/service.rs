@@ -5,42 +5,22 @@
 //! only connects them and bounds every call by the store timeout.
 
 use std::future::Future;
-use std::sync::{Arc, PoisonError, RwLock};
+use std::sync::Arc;
 
-use hourglass_core::{Duration, Policy};
+use hourglass_core::{BusinessId, Duration, Policy};
 use hourglass_proto::v1 as pb;
 use hourglass_proto::v1::policy_service_server::PolicyService;
 use hourglass_store::{Store, ledger};
 use tonic::{Request, Response, Status};
 
+use crate::auth::Access;
 use crate::config::WhenStoreUnavailable;
 use crate::convert::{self, Clock, ToProto as _};
 use crate::error::{Error, to_status};
 use crate::metrics;
 
 /// The deployment's pricing policy, replaced whole when the rate card is reloaded.
-///
-/// A request takes the `Arc` once and decides with it, so a reload never changes a policy halfway
-/// through a request. The lock is held only to clone or swap the `Arc`, never across an await.
-#[derive(Clone, Debug)]
-pub(crate) struct SharedPolicy(Arc<RwLock<Arc<Policy>>>);
-
-impl SharedPolicy {
-    pub fn new(policy: Policy) -> SharedPolicy {
-        SharedPolicy(Arc::new(RwLock::new(Arc::new(policy))))
-    }
-
-    /// Returns the policy in force now.
-    pub fn current(&self) -> Arc<Policy> {
-        // Holders of the lock only clone or assign an `Arc`, which cannot leave it half-written.
-        Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    /// Puts `policy` in force for every request that starts from now on.
-    pub fn replace(&self, policy: Policy) {
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) = Arc::new(policy);
-    }
-}
+pub(crate) type SharedPolicy = crate::reload::Shared<Policy>;
 
 /// The `hourglass.v1.PolicyService` implementation over a store.
 pub(crate) struct PolicyServer {
@@ -83,15 +63,35 @@ impl PolicyServer {
         bounded(self.store_timeout, call).await
     }
 
-    async fn answer_authorize(&self, request: pb::AuthorizeRequest) -> Result<pb::AuthorizeResponse, Error> {
+    /// Checks that the caller may touch `business` (`--auth-file`).
+    async fn check_business(&self, access: &Access, business: &BusinessId) -> Result<(), Error> {
+        access
+            .business(
+                self.store.as_ref(),
+                self.store_timeout,
+                business,
+                self.clock().now,
+            )
+            .await
+    }
+
+    async fn answer_authorize(
+        &self,
+        access: Access,
+        request: pb::AuthorizeRequest,
+    ) -> Result<pb::AuthorizeResponse, Error> {
         let logged = self.decision_log.as_ref().map(|_| request.clone());
         let event = convert::authorize_from_proto(request, self.clock())?;
         let policy = self.policy.current();
         hourglass_core::check_priced(&policy, &event)?;
-        let decision = match self
-            .bounded(ledger::authorize(self.store.as_ref(), &policy, &event))
-            .await
-        {
+        let decided = async {
+            self.check_business(&access, &event.thread.business_id).await?;
+            self.bounded(ledger::authorize(self.store.as_ref(), &policy, &event))
+                .await
+        };
+        // The degraded answer is the same for every business, and writes nothing: a caller whose
+        // business could not be checked learns nothing from it.
+        let decision = match decided.await {
             Ok(decision) => decision,
             Err(error) if error.is_store_unavailable() && self.allows_degraded(&event) => {
                 tracing::warn!(%error, "the store is unavailable: a reply is allowed in degraded mode");
@@ -124,12 +124,15 @@ impl PolicyServer {
 
     async fn answer_authorize_batch(
         &self,
+        access: Access,
         request: pb::AuthorizeBatchRequest,
     ) -> Result<pb::AuthorizeBatchResponse, Error> {
         let events = convert::authorize_batch_from_proto(request, self.clock())?;
         let policy = self.policy.current();
         if let Some(event) = events.first() {
             hourglass_core::check_priced(&policy, event)?;
+            // Every event of a batch is of its one business.
+            self.check_business(&access, &event.thread.business_id).await?;
         }
         // A batch reads as many threads as it has customers: it may take longer than one call.
         let timeout = self.store_timeout.saturating_mul(20);
@@ -143,12 +146,15 @@ impl PolicyServer {
 
     async fn answer_record_message(
         &self,
+        access: Access,
         request: pb::RecordMessageRequest,
     ) -> Result<pb::RecordMessageResponse, Error> {
         let logged = self.decision_log.as_ref().map(|_| request.clone());
         let entry = convert::record_from_proto(request, self.clock())?;
         let policy = self.policy.current();
         hourglass_core::check_priced(&policy, &entry.event)?;
+        self.check_business(&access, &entry.event.thread.business_id)
+            .await?;
         // A call cut short by the timeout may still complete in the store; the gateway's retry with the
         // same message id then gets the recorded answer, marked duplicate.
         let answer = self
@@ -168,10 +174,12 @@ impl PolicyServer {
 
     async fn answer_list_open_conversations(
         &self,
+        access: Access,
         request: pb::ListOpenConversationsRequest,
     ) -> Result<pb::ListOpenConversationsResponse, Error> {
         let convert::ListOpenConversations { thread, at } =
             convert::list_open_conversations_from_proto(request, self.clock())?;
+        self.check_business(&access, &thread.business_id).await?;
         let state = self.bounded(ledger::thread(self.store.as_ref(), &thread)).await?;
         let view = hourglass_core::view(&state, at);
         tracing::debug!(n_conversations = view.conversations.len(), "listed");
@@ -195,7 +203,7 @@ impl PolicyService for PolicyServer {
     ) -> Result<Response<pb::AuthorizeResponse>, Status> {
         let started = std::time::Instant::now();
         let result = self
-            .answer_authorize(request.into_inner())
+            .answer_authorize(Access::of(&request), request.into_inner())
             .await
             .map(Response::new)
             .map_err(to_status);
@@ -213,7 +221,7 @@ impl PolicyService for PolicyServer {
     ) -> Result<Response<pb::AuthorizeBatchResponse>, Status> {
         let started = std::time::Instant::now();
         let result = self
-            .answer_authorize_batch(request.into_inner())
+            .answer_authorize_batch(Access::of(&request), request.into_inner())
             .await
             .map(Response::new)
             .map_err(to_status);
@@ -244,7 +252,7 @@ impl PolicyService for PolicyServer {
     ) -> Result<Response<pb::RecordMessageResponse>, Status> {
         let started = std::time::Instant::now();
         let result = self
-            .answer_record_message(request.into_inner())
+            .answer_record_message(Access::of(&request), request.into_inner())
             .await
             .map(Response::new)
             .map_err(to_status);
@@ -273,7 +281,7 @@ impl PolicyService for PolicyServer {
     ) -> Result<Response<pb::ListOpenConversationsResponse>, Status> {
         let started = std::time::Instant::now();
         let result = self
-            .answer_list_open_conversations(request.into_inner())
+            .answer_list_open_conversations(Access::of(&request), request.into_inner())
             .await
             .map(Response::new)
             .map_err(to_status);

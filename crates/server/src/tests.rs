@@ -66,6 +66,7 @@ impl TestServer {
             webhook: crate::WebhookOptions::default(),
             metrics: None,
             tls: None,
+            tokens: None,
             decision_log: None,
         };
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind a free port");

@@ -8,8 +8,7 @@
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, PoisonError, RwLock};
-use std::time::Duration;
+use std::sync::Arc;
 
 use rustls::RootCertStore;
 use rustls::ServerConfig;
@@ -21,9 +20,6 @@ use crate::metrics;
 
 /// The largest PEM file read: a certificate chain or a CA bundle is a few kilobytes.
 pub const MAX_PEM_BYTES: u64 = 1024 * 1024;
-
-/// How long a reload may read its files before it is given up.
-const READ_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// The files a TLS listener is configured from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -137,77 +133,21 @@ fn read_pem(flag: &str, path: &Path) -> Result<Vec<u8>, String> {
     Ok(bytes)
 }
 
-/// The TLS configuration in force, shared by the accept path and the reload.
-#[derive(Clone, Debug)]
-pub(crate) struct SharedTls(Arc<RwLock<Arc<ServerConfig>>>);
-
-impl SharedTls {
-    pub fn new(config: Arc<ServerConfig>) -> SharedTls {
-        SharedTls(Arc::new(RwLock::new(config)))
-    }
-
-    /// Returns the configuration a new connection is accepted with.
-    pub fn current(&self) -> Arc<ServerConfig> {
-        // The cell holds one `Arc`, written in one statement: a panic cannot leave it torn.
-        Arc::clone(&self.0.read().unwrap_or_else(PoisonError::into_inner))
-    }
-
-    fn replace(&self, config: Arc<ServerConfig>) {
-        *self.0.write().unwrap_or_else(PoisonError::into_inner) = config;
-    }
-}
+/// The TLS configuration a new connection is accepted with, replaced whole on SIGHUP: connections
+/// already open keep theirs.
+pub(crate) type SharedTls = crate::reload::Shared<ServerConfig>;
 
 /// Reloads the certificate, key and client CA on every SIGHUP; files that fail to load are logged
 /// and the configuration in force stays.
 pub(crate) async fn reload_on_sighup(tls: SharedTls, files: TlsFiles) {
-    #[cfg(unix)]
-    {
-        let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup()) {
-            Ok(hangup) => hangup,
-            Err(error) => {
-                tracing::warn!(%error, "cannot listen for SIGHUP, the TLS certificate will not be reloaded");
-                return;
-            }
-        };
-        let cert = files.cert.display().to_string();
-        // A read that outlived its timeout; no other starts until it ends (as for the rate card).
-        let mut stuck: Option<tokio::task::JoinHandle<Result<Arc<ServerConfig>, String>>> = None;
-        while hangup.recv().await.is_some() {
-            if stuck.as_ref().is_some_and(|read| !read.is_finished()) {
-                metrics::tls_reload(false);
-                tracing::error!(%cert, "TLS certificate not reloaded: the previous read has not ended");
-                continue;
-            }
-            let reading = files.clone();
-            let mut read = tokio::task::spawn_blocking(move || load(&reading));
-            match tokio::time::timeout(READ_TIMEOUT, &mut read).await {
-                Ok(Ok(Ok(config))) => {
-                    tls.replace(config);
-                    metrics::tls_reload(true);
-                    tracing::info!(%cert, "TLS certificate, key and client CA reloaded");
-                }
-                Ok(Ok(Err(error))) => {
-                    metrics::tls_reload(false);
-                    tracing::error!(%error, "TLS certificate not reloaded, the previous one stays in force");
-                }
-                Ok(Err(error)) => {
-                    metrics::tls_reload(false);
-                    tracing::error!(%error, "TLS certificate not reloaded: its read failed, the previous one stays in force");
-                }
-                Err(_elapsed) => {
-                    metrics::tls_reload(false);
-                    tracing::error!(
-                        %cert,
-                        timeout_s = READ_TIMEOUT.as_secs(),
-                        "TLS certificate not reloaded: reading the files timed out, the previous one stays in force"
-                    );
-                    stuck = Some(read);
-                }
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (tls, files);
-    }
+    let origin = files.cert.display().to_string();
+    crate::reload::Reload::new(
+        "TLS certificate",
+        origin,
+        move || load(&files),
+        move |config| tls.replace(config),
+        metrics::tls_reload,
+    )
+    .on_sighup()
+    .await;
 }

@@ -17,6 +17,7 @@ use hourglass_store::deliveries;
 use hourglass_store::registry::{self, Entry, Key};
 use tonic::{Request, Response, Status};
 
+use crate::auth::Access;
 use crate::convert::{Clock, ToProto, timestamp_from_proto};
 use crate::error::{Error, to_status};
 use crate::service::{SharedPolicy, bounded, log_request};
@@ -52,8 +53,13 @@ impl UsageServer {
     }
 
     /// Sums an account's usage for `GetUsage`.
-    async fn usage(&self, request: pb::GetUsageRequest) -> Result<pb::GetUsageResponse, Error> {
+    async fn usage(
+        &self,
+        access: Access,
+        request: pb::GetUsageRequest,
+    ) -> Result<pb::GetUsageResponse, Error> {
         let (account, start, end) = period(&request.account_id, request.start, request.end)?;
+        access.account(&account)?;
         let granularity = convert::granularity_from_proto(request.granularity)?;
         let dimensions = request
             .dimensions
@@ -93,9 +99,14 @@ impl UsageServer {
     }
 
     /// Reads an account's budget and its spend of a month for `GetBudget`.
-    async fn budget(&self, request: pb::GetBudgetRequest) -> Result<pb::GetBudgetResponse, Error> {
+    async fn budget(
+        &self,
+        access: Access,
+        request: pb::GetBudgetRequest,
+    ) -> Result<pb::GetBudgetResponse, Error> {
         let clock = Clock::system(self.max_clock_skew);
         let account = AccountId::new("account_id", &request.account_id)?;
+        access.account(&account)?;
         let at = timestamp_from_proto("at", request.at)?.unwrap_or(clock.now);
         let Some(settings) = self.account_at(&account, at).await? else {
             return Err(Error::NotFound(format!("account `{account}` is not registered")));
@@ -164,7 +175,11 @@ impl UsageServer {
     }
 
     /// Prices an `EstimateCost` request under the policy in force.
-    async fn estimate(&self, request: pb::EstimateCostRequest) -> Result<pb::EstimateCostResponse, Error> {
+    async fn estimate(
+        &self,
+        access: Access,
+        request: pb::EstimateCostRequest,
+    ) -> Result<pb::EstimateCostResponse, Error> {
         let clock = Clock::system(self.max_clock_skew);
         let at = timestamp_from_proto("at", request.at)?.unwrap_or(clock.now);
         if request.lines.is_empty() || request.lines.len() > MAX_ESTIMATE_LINES {
@@ -181,6 +196,7 @@ impl UsageServer {
             EstimateFor::default()
         } else {
             let account = AccountId::new("account_id", &request.account_id)?;
+            access.account(&account)?;
             match self.account_at(&account, at).await? {
                 Some(settings) => EstimateFor {
                     zone: settings.time_zone,
@@ -246,9 +262,11 @@ impl UsageService for UsageServer {
         request: Request<pb::GetReconciliationRequest>,
     ) -> Result<Response<pb::GetReconciliationResponse>, Status> {
         let started = std::time::Instant::now();
+        let access = Access::of(&request);
         let request = request.into_inner();
         let result = async {
             let (account, start, end) = period(&request.account_id, request.start, request.end)?;
+            access.account(&account)?;
             let tiers_key = Key::MetaTiers(account.clone());
             let (summary, tiers) = bounded(self.timeout, async {
                 tokio::try_join!(
@@ -281,7 +299,7 @@ impl UsageService for UsageServer {
     ) -> Result<Response<pb::EstimateCostResponse>, Status> {
         let started = std::time::Instant::now();
         let result = self
-            .estimate(request.into_inner())
+            .estimate(Access::of(&request), request.into_inner())
             .await
             .map(Response::new)
             .map_err(to_status);
@@ -296,7 +314,7 @@ impl UsageService for UsageServer {
     ) -> Result<Response<pb::GetUsageResponse>, Status> {
         let started = std::time::Instant::now();
         let result = self
-            .usage(request.into_inner())
+            .usage(Access::of(&request), request.into_inner())
             .await
             .map(Response::new)
             .map_err(to_status);
@@ -311,7 +329,7 @@ impl UsageService for UsageServer {
     ) -> Result<Response<pb::GetBudgetResponse>, Status> {
         let started = std::time::Instant::now();
         let result = self
-            .budget(request.into_inner())
+            .budget(Access::of(&request), request.into_inner())
             .await
             .map(Response::new)
             .map_err(to_status);
@@ -325,9 +343,11 @@ impl UsageService for UsageServer {
         request: Request<pb::GetDeliveryStatsRequest>,
     ) -> Result<Response<pb::GetDeliveryStatsResponse>, Status> {
         let started = std::time::Instant::now();
+        let access = Access::of(&request);
         let request = request.into_inner();
         let result = async {
             let (account, start, end) = period(&request.account_id, request.start, request.end)?;
+            access.account(&account)?;
             let rows = bounded(
                 self.timeout,
                 deliveries::stats(self.store.as_ref(), &account, start, end),

@@ -14,21 +14,23 @@ pub(crate) mod signature;
 #[cfg(test)]
 mod tests;
 
+use std::collections::HashSet;
 use std::sync::Arc;
 
-use hourglass_core::Duration;
+use hourglass_core::{Duration, Instant};
 use hourglass_proto::v1 as pb;
 use hourglass_proto::v1::webhook_service_server::WebhookService;
 use hourglass_store::Store;
 use tonic::{Request, Response, Status};
 
+use crate::auth::Access;
 use crate::convert::Clock;
 use crate::error::{Error, to_status};
 use crate::metrics;
 use crate::service::{SharedPolicy, bounded, log_request};
 
 use self::apply::Applied;
-use self::items::What;
+use self::items::{Owner, What};
 
 /// The largest body taken, in bytes: Meta's bodies are a few kilobytes, batches a few hundred.
 pub(crate) const MAX_PAYLOAD_BYTES: usize = 5 * 1024 * 1024;
@@ -54,8 +56,12 @@ impl std::fmt::Debug for Ingestor {
 impl Ingestor {
     /// Checks, reads and applies one body. Returns when every item is durably applied; an error of
     /// the store fails the whole body, which is then safe to send again.
+    ///
+    /// Every account and business the body names must be the caller's (`access`): otherwise nothing
+    /// of it is applied.
     pub async fn ingest(
         &self,
+        access: &Access,
         payload: &[u8],
         signature: Option<&str>,
     ) -> Result<pb::IngestWebhookResponse, Error> {
@@ -75,6 +81,7 @@ impl Ingestor {
         let clock = Clock::system(self.max_clock_skew);
         let items = items::items(payload, clock)
             .map_err(|error| hourglass_core::Error::invalid("payload", error.to_string()))?;
+        self.check_access(access, &items, clock.now).await?;
         let policy = self.policy.current();
         let mut response = pb::IngestWebhookResponse::default();
         for item in items {
@@ -132,6 +139,31 @@ impl Ingestor {
     }
 }
 
+impl Ingestor {
+    /// Checks that the caller may touch every account and business that `items` write to, each once.
+    async fn check_access(&self, access: &Access, items: &[items::Item], now: Instant) -> Result<(), Error> {
+        let mut checked = HashSet::new();
+        for item in items {
+            let What::Apply(effect) = &item.what else {
+                continue;
+            };
+            let owner = effect.owner();
+            if !checked.insert(owner) {
+                continue;
+            }
+            match owner {
+                Owner::Account(account) => access.account(account)?,
+                Owner::Business(business) => {
+                    access
+                        .business(self.store.as_ref(), self.store_timeout, business, now)
+                        .await?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// The `hourglass.v1.WebhookService` implementation.
 pub(crate) struct WebhookServer {
     ingestor: Arc<Ingestor>,
@@ -151,11 +183,12 @@ impl WebhookService for WebhookServer {
         request: Request<pb::IngestWebhookRequest>,
     ) -> Result<Response<pb::IngestWebhookResponse>, Status> {
         let started = std::time::Instant::now();
+        let access = Access::of(&request);
         let pb::IngestWebhookRequest { payload, signature } = request.into_inner();
         let signature = Some(signature.as_str()).filter(|signature| !signature.is_empty());
         let result = self
             .ingestor
-            .ingest(&payload, signature)
+            .ingest(&access, &payload, signature)
             .await
             .map(Response::new)
             .map_err(to_status);

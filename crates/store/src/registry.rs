@@ -226,6 +226,18 @@ pub async fn templates(
         .collect()
 }
 
+/// Returns the account a business is registered with at `at`: none when it is registered with none.
+pub async fn account_of(
+    store: &dyn Store,
+    business: &BusinessId,
+    at: Instant,
+) -> Result<Option<AccountId>, Error> {
+    match get(store, &Key::Business(business.clone())).await? {
+        Some(Entry::Business(history)) => Ok(history.at(at).map(|business| business.account.clone())),
+        _ => Ok(None),
+    }
+}
+
 /// Returns a business's account and portfolio as registered at `at`: none when it is not registered.
 pub async fn registration(
     store: &dyn Store,

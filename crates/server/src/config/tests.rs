@@ -46,6 +46,7 @@ fn defaults() {
             tls: TlsConfig::default(),
             decision_log: None,
             decision_log_clear_ids: false,
+            auth: AuthConfig::default(),
             command: None,
         }
     );
@@ -88,6 +89,7 @@ fn every_flag() {
         "--decision-log",
         "-",
         "--decision-log-clear-ids",
+        "--insecure-listen",
     ]);
     assert_eq!(
         config,
@@ -109,6 +111,10 @@ fn every_flag() {
             tls: TlsConfig::default(),
             decision_log: Some(PathBuf::from("-")),
             decision_log_clear_ids: true,
+            auth: AuthConfig {
+                auth_file: None,
+                insecure_listen: true,
+            },
             command: None,
         }
     );
@@ -255,6 +261,7 @@ fn every_flag_has_an_environment_variable_and_help() {
                         | "tls-key"
                         | "tls-client-ca"
                         | "decision-log"
+                        | "auth-file"
                 ),
             "--{long} has no default"
         );

@@ -89,7 +89,11 @@ async fn ingest(State(endpoint): State<Endpoint>, headers: HeaderMap, body: Byte
     let signature = headers
         .get("x-hub-signature-256")
         .and_then(|value| value.to_str().ok());
-    match endpoint.ingestor.ingest(&body, signature).await {
+    match endpoint
+        .ingestor
+        .ingest(&crate::auth::Access::default(), &body, signature)
+        .await
+    {
         Ok(response) => {
             let errors: Vec<_> = response
                 .errors
@@ -113,6 +117,7 @@ async fn ingest(State(endpoint): State<Endpoint>, headers: HeaderMap, body: Byte
             let status = match &error {
                 Error::Invalid(_) => StatusCode::BAD_REQUEST,
                 Error::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+                Error::PermissionDenied(_) => StatusCode::FORBIDDEN,
                 Error::NotFound(_) => StatusCode::NOT_FOUND,
                 Error::Store(_) | Error::StoreTimeout { .. } => StatusCode::SERVICE_UNAVAILABLE,
             };

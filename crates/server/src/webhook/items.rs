@@ -110,6 +110,31 @@ pub(crate) enum Effect {
     },
 }
 
+/// Whose data an effect writes: an account's, or a business's (which belongs to the account it is
+/// registered with).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub(crate) enum Owner<'a> {
+    Account(&'a AccountId),
+    Business(&'a BusinessId),
+}
+
+impl Effect {
+    pub(crate) fn owner(&self) -> Owner<'_> {
+        match self {
+            Effect::Inbound(entry) => Owner::Business(&entry.event.thread.business_id),
+            Effect::Consent { thread, .. }
+            | Effect::Link { thread, .. }
+            | Effect::Move { thread, .. }
+            | Effect::Status { thread, .. } => Owner::Business(&thread.business_id),
+            Effect::TemplateStatus { account, .. }
+            | Effect::TemplateCategory { account, .. }
+            | Effect::TemplateQuality { account, .. }
+            | Effect::MetaTier { account, .. }
+            | Effect::MessagingLimit { account, .. } => Owner::Account(account),
+        }
+    }
+}
+
 /// A body that is not a webhook at all: nothing of it is applied.
 #[derive(Debug, thiserror::Error)]
 pub(crate) enum BodyError {
