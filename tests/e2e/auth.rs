@@ -718,18 +718,26 @@ async fn the_auth_file_is_reloaded_on_sighup() {
     server.terminate();
 }
 
-#[test]
-fn without_an_auth_file_the_server_listens_on_loopback_only_unless_told() {
+/// Runs the binary with `args` on `0.0.0.0:0`, expects it to refuse its configuration (exit 2), and
+/// returns what it printed.
+fn refused(args: &[&str]) -> String {
     let output = Command::new(hourglass_binary())
         .args(["--listen", "0.0.0.0:0", "--store", "memory:"])
+        .args(args)
         .output()
         .expect("run hourglass");
-    let stderr = String::from_utf8_lossy(&output.stderr);
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
     assert_eq!(
         output.status.code(),
         Some(2),
-        "refused as invalid configuration: {stderr}"
+        "{args:?} is refused as invalid configuration: {stderr}"
     );
+    stderr
+}
+
+#[test]
+fn without_an_auth_file_the_server_listens_on_loopback_only_unless_told() {
+    let stderr = refused(&[]);
     assert!(
         stderr.contains("--listen 0.0.0.0:0")
             && stderr.contains("--auth-file")
@@ -739,23 +747,7 @@ fn without_an_auth_file_the_server_listens_on_loopback_only_unless_told() {
     let dir = tempfile::tempdir().expect("test setup");
     let bad = dir.path().join("auth.toml");
     std::fs::write(&bad, "[[tokens]]\n").expect("test setup");
-    let output = Command::new(hourglass_binary())
-        .args([
-            "--listen",
-            "0.0.0.0:0",
-            "--store",
-            "memory:",
-            "--auth-file",
-            bad.to_str().expect("a UTF-8 path"),
-        ])
-        .output()
-        .expect("run hourglass");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(
-        output.status.code(),
-        Some(2),
-        "a bad auth file is refused: {stderr}"
-    );
+    let stderr = refused(&["--auth-file", bad.to_str().expect("a UTF-8 path")]);
     assert!(
         stderr.contains("--auth-file") && stderr.contains("auth.toml"),
         "{stderr}"

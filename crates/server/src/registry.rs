@@ -9,7 +9,7 @@ mod tests;
 use std::sync::Arc;
 
 use hourglass_core::{
-    AccountId, ConsentLog, Duration, History, Instant, PortfolioId, TemplateName, ThreadKey,
+    AccountId, BusinessId, ConsentLog, Duration, History, Instant, PortfolioId, TemplateName, ThreadKey,
 };
 use hourglass_proto::v1 as pb;
 use hourglass_proto::v1::registry_service_server::RegistryService;
@@ -74,6 +74,18 @@ impl RegistryServer {
 
     fn clock(&self) -> Clock {
         Clock::system(self.max_clock_skew)
+    }
+
+    /// Checks that the caller may touch `business` (`--auth-file`).
+    async fn check_business(&self, access: &Access, business: &BusinessId) -> Result<(), Error> {
+        access
+            .business(
+                self.store.as_ref(),
+                self.store_timeout,
+                business,
+                self.clock().now,
+            )
+            .await
     }
 
     /// Returns the thread a customer id is kept under (docs/SPEC.md section 13.4).
@@ -232,12 +244,9 @@ impl RegistryServer {
         access: Access,
         request: pb::GetBusinessRequest,
     ) -> Result<pb::GetBusinessResponse, Error> {
-        let clock = self.clock();
-        let id = hourglass_core::BusinessId::new(&request.business_id)?;
-        let at = convert::at_or_now(request.at, clock)?;
-        access
-            .business(self.store.as_ref(), self.store_timeout, &id, clock.now)
-            .await?;
+        let id = BusinessId::new(&request.business_id)?;
+        let at = convert::at_or_now(request.at, self.clock())?;
+        self.check_business(&access, &id).await?;
         let history = match self.get(&Key::Business(id.clone())).await? {
             Some(Entry::Business(history)) => history,
             _ => return Err(not_found(format!("business `{id}` is not registered"))),
@@ -368,14 +377,7 @@ impl RegistryServer {
         let clock = self.clock();
         let (thread, event) = convert::consent_from_proto(request, clock)?;
         let at = event.at;
-        access
-            .business(
-                self.store.as_ref(),
-                self.store_timeout,
-                &thread.business_id,
-                clock.now,
-            )
-            .await?;
+        self.check_business(&access, &thread.business_id).await?;
         let thread = self.resolve(&thread).await?;
         let entry = self
             .update(&Key::Consent(thread), |current| {
@@ -404,9 +406,7 @@ impl RegistryServer {
         let clock = self.clock();
         let (business, phone, bsuid) = convert::link_from_proto(&request)?;
         crate::convert::instant_from_proto(request.at, clock)?;
-        access
-            .business(self.store.as_ref(), self.store_timeout, &business, clock.now)
-            .await?;
+        self.check_business(&access, &business).await?;
         let linked = bounded(
             self.store_timeout,
             links::link(self.store.as_ref(), &business, &phone, &bsuid, clock.now),
@@ -432,14 +432,7 @@ impl RegistryServer {
         let clock = self.clock();
         let thread = crate::convert::thread_from_proto(&request.business_id, &request.customer_id)?;
         let at = convert::at_or_now(request.at, clock)?;
-        access
-            .business(
-                self.store.as_ref(),
-                self.store_timeout,
-                &thread.business_id,
-                clock.now,
-            )
-            .await?;
+        self.check_business(&access, &thread.business_id).await?;
         let thread = self.resolve(&thread).await?;
         let log = match self.get(&Key::Consent(thread)).await? {
             Some(Entry::Consent(log)) => log,
