@@ -152,6 +152,24 @@ async fn a_replayed_log_bills_what_was_answered_and_another_model_differs() {
         })
         .await
         .expect("Authorize");
+    // An AuthorizeBatch is logged a line per customer, and a replay ignores them too.
+    let batch = client
+        .authorize_batch(pb::AuthorizeBatchRequest {
+            business_id: business_id.clone(),
+            message: Some(pb::OutboundMessage {
+                kind: Some(pb::outbound_message::Kind::Template(pb::Template {
+                    name: "marketing_notice".to_owned(),
+                    language: "en_US".to_owned(),
+                    category: pb::Category::Marketing.into(),
+                })),
+            }),
+            at: at("21:00"),
+            customer_ids: vec![india[0].to_owned(), america[1].to_owned(), india[0].to_owned()],
+        })
+        .await
+        .expect("AuthorizeBatch")
+        .into_inner();
+    assert_eq!(batch.results.len(), 3);
     drop(client);
     assert!(
         server.terminate().success(),
@@ -169,7 +187,27 @@ async fn a_replayed_log_bills_what_was_answered_and_another_model_differs() {
         day.len(),
         "one line per recorded message, no duplicate:\n{text}"
     );
-    assert_eq!(kinds("authorize"), 1, "{text}");
+    assert_eq!(
+        kinds("authorize"),
+        4,
+        "one Authorize and three customers of a batch:\n{text}"
+    );
+    let batch_lines: Vec<_> = lines.iter().filter(|line| line["batch_size"] == 3).collect();
+    assert_eq!(batch_lines.len(), 3, "{text}");
+    let customers: Vec<_> = batch_lines
+        .iter()
+        .map(|line| line["request"]["customer_id"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        customers,
+        [india[0], america[1], india[0]],
+        "in the batch's order"
+    );
+    for (line, result) in batch_lines.iter().zip(&batch.results) {
+        let decision = result.decision.as_ref().expect("a decision");
+        assert_eq!(line["answer"]["allowed"], decision.allowed, "{line}");
+        assert_eq!(line["request"]["business_id"], business_id.as_str());
+    }
     assert!(
         text.contains("919800000001"),
         "ids in clear under --decision-log-clear-ids"

@@ -1,11 +1,12 @@
 //! The decision log (`--decision-log`): one JSON line per recorded message and per `Authorize`
-//! decision, written off the request path, and `hourglass replay`, which runs the recorded messages of
+//! decision (one per customer of an `AuthorizeBatch`), written off the request path, and `hourglass replay`, which runs the recorded messages of
 //! a log again under another pricing model or rate card and prints both bills side by side.
 //!
-//! A handler builds a [`Line`] and hands it to the [`Sink`] with `try_send` on a bounded queue; one
-//! writer thread ([`Writer`]) serializes the lines into a buffered file (or standard output) and flushes
-//! it at least every second and when the server stops. A full queue drops the line and counts it in
-//! `hourglass_decision_log_dropped_total`: the log never slows an answer.
+//! A handler builds its [`Line`]s and hands them to the [`Sink`] with `try_send` on a queue bounded in
+//! lines (a batch's lines travel together); one writer thread ([`Writer`]) serializes them into a
+//! buffered file (or standard output) and flushes it at least every second and when the server stops.
+//! Lines that find the queue full are dropped and counted in `hourglass_decision_log_dropped_total`:
+//! the log never slows an answer.
 //!
 //! Customer and message ids are written as their keyed hash (`telemetry::hashed`) unless
 //! `--decision-log-clear-ids` is given.
@@ -14,7 +15,7 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::mpsc::{Receiver, RecvTimeoutError, SyncSender, TrySendError};
 
 use anyhow::Context as _;
@@ -28,8 +29,9 @@ use crate::convert::{self, Clock, ToProto as _};
 
 /// The version of the line format; a reader refuses lines of another.
 pub(crate) const VERSION: u32 = 1;
-/// How many lines may wait for the writer before new ones are dropped.
-pub(crate) const QUEUE_CAPACITY: usize = 10_000;
+/// How many lines may wait for the writer before new ones are dropped: room for the largest
+/// `AuthorizeBatch` (10,000 customers) beside the lines of other calls.
+pub(crate) const QUEUE_CAPACITY: usize = 20_000;
 /// The longest a written line waits in the buffer before it is flushed.
 const FLUSH_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
 
@@ -50,6 +52,9 @@ pub(crate) struct Line {
     /// The account the prediction counted for, when known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account: Option<String>,
+    /// For a decision of an `AuthorizeBatch`: how many customers the batch asked about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_size: Option<u32>,
 }
 
 /// What a line records.
@@ -58,7 +63,7 @@ pub(crate) struct Line {
 pub(crate) enum Kind {
     /// A `RecordMessage` that was not a duplicate.
     Record,
-    /// An `Authorize` decision.
+    /// An `Authorize` decision, or one customer's decision of an `AuthorizeBatch` (with `batch_size`).
     Authorize,
 }
 
@@ -143,26 +148,54 @@ impl Ids {
     }
 }
 
-/// Where handlers send lines: a bounded queue to the writer thread. Cheap to clone.
+/// Where handlers send lines: a queue to the writer thread, bounded in lines. Cheap to clone.
 #[derive(Clone, Debug)]
 pub(crate) struct Sink {
-    queue: SyncSender<Line>,
+    queue: SyncSender<Vec<Line>>,
+    /// Lines in the queue: at most `capacity`.
+    queued: Arc<AtomicUsize>,
+    capacity: usize,
     ids: Ids,
     dropped: Arc<AtomicU64>,
     revision: Arc<AtomicU64>,
 }
 
+/// The writer's end of the queue.
+pub(crate) struct Queue {
+    lines: Receiver<Vec<Line>>,
+    queued: Arc<AtomicUsize>,
+}
+
+impl Queue {
+    /// Takes the next lines off the queue, waiting at most `timeout`.
+    fn recv_timeout(&self, timeout: std::time::Duration) -> Result<Vec<Line>, RecvTimeoutError> {
+        let lines = self.lines.recv_timeout(timeout)?;
+        self.queued.fetch_sub(lines.len(), Ordering::AcqRel);
+        Ok(lines)
+    }
+
+    /// Takes the next lines off the queue, if any.
+    fn try_recv(&self) -> Option<Vec<Line>> {
+        let lines = self.lines.try_recv().ok()?;
+        self.queued.fetch_sub(lines.len(), Ordering::AcqRel);
+        Some(lines)
+    }
+}
+
 impl Sink {
     /// Returns a sink over a queue of `capacity` lines and its receiving end.
-    pub fn channel(capacity: usize, ids: Ids) -> (Sink, Receiver<Line>) {
+    pub fn channel(capacity: usize, ids: Ids) -> (Sink, Queue) {
         let (queue, lines) = std::sync::mpsc::sync_channel(capacity);
+        let queued = Arc::new(AtomicUsize::new(0));
         let sink = Sink {
             queue,
+            queued: Arc::clone(&queued),
+            capacity,
             ids,
             dropped: Arc::new(AtomicU64::new(0)),
             revision: Arc::new(AtomicU64::new(1)),
         };
-        (sink, lines)
+        (sink, Queue { lines, queued })
     }
 
     /// Moves the rate card revision on, after a successful reload.
@@ -176,11 +209,28 @@ impl Sink {
         self.dropped.load(Ordering::Relaxed)
     }
 
-    /// Queues `line` without waiting; a full (or closed) queue drops it and counts it.
-    pub fn send(&self, line: Line) {
-        if let Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) = self.queue.try_send(line) {
-            self.dropped.fetch_add(1, Ordering::Relaxed);
-            crate::metrics::decision_log_dropped();
+    /// Queues `lines` together without waiting; a queue without room for all of them (or closed)
+    /// drops them and counts them.
+    pub fn send(&self, lines: Vec<Line>) {
+        let count = lines.len();
+        let room = self
+            .queued
+            .fetch_update(Ordering::AcqRel, Ordering::Acquire, |queued| {
+                (queued + count <= self.capacity).then_some(queued + count)
+            })
+            .is_ok();
+        let sent = room
+            && match self.queue.try_send(lines) {
+                Ok(()) => true,
+                Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                    self.queued.fetch_sub(count, Ordering::AcqRel);
+                    false
+                }
+            };
+        if !sent {
+            let count = u64::try_from(count).unwrap_or(u64::MAX);
+            self.dropped.fetch_add(count, Ordering::Relaxed);
+            crate::metrics::decision_log_dropped(count);
         }
     }
 
@@ -216,11 +266,11 @@ impl Sink {
             at: rfc3339(at),
             message,
         };
-        self.send(self.line(
+        self.send(vec![self.line(
             Kind::Record,
             request,
             answer_of(response.decision.as_ref(), false),
-        ));
+        )]);
     }
 
     /// Logs an `Authorize` decision.
@@ -235,7 +285,46 @@ impl Sink {
                 .as_ref()
                 .map_or(LoggedMessage::Outbound { template: None }, outbound_message),
         };
-        self.send(self.line(Kind::Authorize, request, answer_of(decision, false)));
+        self.send(vec![self.line(
+            Kind::Authorize,
+            request,
+            answer_of(decision, false),
+        )]);
+    }
+
+    /// Logs the decisions of an `AuthorizeBatch`, a line per customer, all queued together.
+    pub fn authorize_batch(
+        &self,
+        business_id: &str,
+        message: Option<&pb::OutboundMessage>,
+        at: Instant,
+        response: &pb::AuthorizeBatchResponse,
+    ) {
+        let message = message.map_or(LoggedMessage::Outbound { template: None }, outbound_message);
+        let at = rfc3339(at);
+        let batch_size = u32::try_from(response.results.len()).ok();
+        let lines = response
+            .results
+            .iter()
+            .map(|result| {
+                let request = LoggedRequest {
+                    business_id: business_id.to_owned(),
+                    customer_id: self.ids.show(&result.customer_id),
+                    message_id: None,
+                    at: at.clone(),
+                    message: message.clone(),
+                };
+                Line {
+                    batch_size,
+                    ..self.line(
+                        Kind::Authorize,
+                        request,
+                        answer_of(result.decision.as_ref(), false),
+                    )
+                }
+            })
+            .collect();
+        self.send(lines);
     }
 
     fn line(&self, kind: Kind, request: LoggedRequest, answer: LoggedAnswer) -> Line {
@@ -248,6 +337,7 @@ impl Sink {
             request,
             answer,
             account: None,
+            batch_size: None,
         }
     }
 }
@@ -349,13 +439,13 @@ impl Writer {
                 .with_context(|| format!("open --decision-log {}", path.display()))?;
             Box::new(file)
         };
-        let (sink, lines) = Sink::channel(QUEUE_CAPACITY, ids);
+        let (sink, queue) = Sink::channel(QUEUE_CAPACITY, ids);
         let stop = Arc::new(AtomicBool::new(false));
         let thread = std::thread::Builder::new()
             .name("decision-log".to_owned())
             .spawn({
                 let stop = Arc::clone(&stop);
-                move || write_lines(&lines, out, &stop)
+                move || write_lines(&queue, out, &stop)
             })
             .context("start the decision log writer")?;
         Ok((sink, Writer { stop, thread }))
@@ -375,19 +465,25 @@ impl Writer {
 /// How long the writer waits for a line before it looks at the clock and the stop flag again.
 const POLL_INTERVAL: std::time::Duration = std::time::Duration::from_millis(50);
 
-fn write_lines(lines: &Receiver<Line>, out: Box<dyn Write + Send>, stop: &AtomicBool) {
+fn write_lines(queue: &Queue, out: Box<dyn Write + Send>, stop: &AtomicBool) {
     let mut out = std::io::BufWriter::new(out);
     let mut failed = false;
     let mut flushed_at = std::time::Instant::now();
     loop {
-        match lines.recv_timeout(POLL_INTERVAL) {
-            Ok(line) => write_line(&mut out, &line, &mut failed),
+        match queue.recv_timeout(POLL_INTERVAL) {
+            Ok(lines) => {
+                for line in &lines {
+                    write_line(&mut out, line, &mut failed);
+                }
+            }
             Err(RecvTimeoutError::Timeout) => {}
             Err(RecvTimeoutError::Disconnected) => break,
         }
         if stop.load(Ordering::Acquire) {
-            while let Ok(line) = lines.try_recv() {
-                write_line(&mut out, &line, &mut failed);
+            while let Some(lines) = queue.try_recv() {
+                for line in &lines {
+                    write_line(&mut out, line, &mut failed);
+                }
             }
             break;
         }
@@ -687,23 +783,31 @@ mod tests {
             },
             answer: LoggedAnswer::default(),
             account: None,
+            batch_size: None,
         }
     }
 
     #[test]
     fn a_full_queue_drops_and_counts_instead_of_blocking() {
-        let (sink, lines) = Sink::channel(2, Ids::Hashed);
+        let (sink, queue) = Sink::channel(2, Ids::Hashed);
         let started = std::time::Instant::now();
         for _ in 0..5 {
-            sink.send(line());
+            sink.send(vec![line()]);
         }
         assert!(started.elapsed() < std::time::Duration::from_secs(1));
         assert_eq!(sink.dropped(), 3);
-        assert!(lines.try_recv().is_ok());
-        assert!(lines.try_recv().is_ok());
-        assert!(lines.try_recv().is_err());
-        sink.send(line());
+        assert!(queue.try_recv().is_some());
+        assert!(queue.try_recv().is_some());
+        assert!(queue.try_recv().is_none());
+        sink.send(vec![line()]);
         assert_eq!(sink.dropped(), 3, "room again once the writer took lines");
+        // The queue is bounded in lines: a batch that does not fit whole is dropped whole.
+        sink.send(vec![line(), line()]);
+        assert_eq!(sink.dropped(), 5);
+        assert_eq!(queue.try_recv().map(|lines| lines.len()), Some(1));
+        sink.send(vec![line(), line()]);
+        assert_eq!(sink.dropped(), 5, "a batch that fits is queued whole");
+        assert_eq!(queue.try_recv().map(|lines| lines.len()), Some(2));
     }
 
     #[test]

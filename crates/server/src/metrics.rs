@@ -272,9 +272,9 @@ pub(crate) fn webhook_item(field: &'static str, outcome: &'static str) {
     ::metrics::counter!(WEBHOOK_ITEMS, "field" => field, "outcome" => outcome).increment(1);
 }
 
-/// Counts a decision log line dropped on a full queue.
-pub(crate) fn decision_log_dropped() {
-    ::metrics::counter!(DECISION_LOG_DROPPED).increment(1);
+/// Counts decision log lines dropped on a full queue.
+pub(crate) fn decision_log_dropped(lines: u64) {
+    ::metrics::counter!(DECISION_LOG_DROPPED).increment(lines);
 }
 
 /// Counts a request whose store work outlived the store timeout.

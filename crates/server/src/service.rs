@@ -127,6 +127,10 @@ impl PolicyServer {
         access: Access,
         request: pb::AuthorizeBatchRequest,
     ) -> Result<pb::AuthorizeBatchResponse, Error> {
+        let logged = self
+            .decision_log
+            .as_ref()
+            .map(|_| (request.business_id.clone(), request.message.clone()));
         let events = convert::authorize_batch_from_proto(request, self.clock())?;
         let policy = self.policy.current();
         if let Some(event) = events.first() {
@@ -141,7 +145,13 @@ impl PolicyServer {
             ledger::authorize_batch(self.store.as_ref(), &policy, &events),
         )
         .await?;
-        Ok(convert::batch_to_proto(&events, &decisions))
+        let response = convert::batch_to_proto(&events, &decisions);
+        if let (Some(sink), Some((business_id, message)), Some(event)) =
+            (&self.decision_log, &logged, events.first())
+        {
+            sink.authorize_batch(business_id, message.as_ref(), event.at, &response);
+        }
+        Ok(response)
     }
 
     async fn answer_record_message(
