@@ -1,4 +1,5 @@
-"""Starts the real `hourglass` binary once per test session, on the in-memory store and a free port.
+"""Starts the real `hourglass` binary once per test session, on the in-memory store and a free port:
+one without credentials, and one with an auth file of two tokens (`AUTH_TOKENS`).
 
 The binary is $HOURGLASS_BIN, or target/debug/hourglass of the repository (built by
 `cargo build -p hourglass-server --bin hourglass` or `cargo test --workspace`). When it is missing the
@@ -7,6 +8,7 @@ tests that need it are skipped, except under CI=true, where they fail.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import socket
 import subprocess
@@ -21,6 +23,20 @@ import pytest
 ROOT = Path(__file__).resolve().parents[3]
 START_WITHIN = 30.0
 SERVING = b"\x08\x01"  # grpc.health.v1.HealthCheckResponse{status: SERVING}
+
+# The tokens of the authenticated server: role -> token. Both may touch the account "waba-py" only.
+AUTH_TOKENS = {"gateway": "python-gateway-token", "reader": "python-reader-token"}
+AUTH_ACCOUNT = "waba-py"
+
+
+def _auth_file(path: Path) -> Path:
+    entries = [
+        f'[[tokens]]\nname = "python-{role}"\ntenant = "python"\nrole = "{role}"\n'
+        f'sha256 = "{hashlib.sha256(token.encode()).hexdigest()}"\naccounts = ["{AUTH_ACCOUNT}"]\n'
+        for role, token in AUTH_TOKENS.items()
+    ]
+    path.write_text("\n".join(entries))
+    return path
 
 
 def _binary() -> Path:
@@ -60,11 +76,11 @@ class Server:
         return self.log.read_text(errors="replace")
 
 
-def _start(binary: Path, log: Path) -> Server:
+def _start(binary: Path, log: Path, extra: list[str]) -> Server:
     target = f"127.0.0.1:{_free_port()}"
     with open(log, "wb") as out:
         process = subprocess.Popen(
-            [str(binary), "--listen", target, "--store", "memory:"],
+            [str(binary), "--listen", target, "--store", "memory:", *extra],
             stdin=subprocess.DEVNULL,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -93,8 +109,7 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             process.wait()
 
 
-@pytest.fixture(scope="session")
-def server() -> Iterator[Server]:
+def _serve(extra: list[str], tmp: Path) -> Server:
     binary = _binary()
     if not binary.is_file():
         message = (
@@ -104,17 +119,33 @@ def server() -> Iterator[Server]:
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
+    # A free port can be taken between the probe and the bind: try another one then.
+    for attempt in range(3):
+        try:
+            return _start(binary, tmp / f"hourglass-{attempt}.log", extra)
+        except RuntimeError:
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(scope="session")
+def server() -> Iterator[Server]:
+    """`hourglass` without credentials."""
     with tempfile.TemporaryDirectory(prefix="hourglass-pytest-") as tmp:
-        started = None
-        # A free port can be taken between the probe and the bind: try another one then.
-        for attempt in range(3):
-            try:
-                started = _start(binary, Path(tmp) / f"hourglass-{attempt}.log")
-                break
-            except RuntimeError:
-                if attempt == 2:
-                    raise
-        assert started is not None
+        started = _serve([], Path(tmp))
+        try:
+            yield started
+        finally:
+            _stop(started.process)
+
+
+@pytest.fixture(scope="session")
+def authed_server() -> Iterator[Server]:
+    """`hourglass --auth-file` with the tokens of `AUTH_TOKENS`."""
+    with tempfile.TemporaryDirectory(prefix="hourglass-pytest-auth-") as tmp:
+        auth = _auth_file(Path(tmp) / "auth.toml")
+        started = _serve(["--auth-file", str(auth)], Path(tmp))
         try:
             yield started
         finally:

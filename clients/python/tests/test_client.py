@@ -1,4 +1,5 @@
-"""hourglass_client against the real binary (conftest.py's `server`) and an in-process gRPC stub."""
+"""hourglass_client against the real binary (conftest.py's `server` and `authed_server`) and an in-process
+gRPC stub."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import grpc
 import pytest
 from google.protobuf.timestamp_pb2 import Timestamp
 
-from conftest import Server
+from conftest import AUTH_ACCOUNT, AUTH_TOKENS, Server
 from hourglass_client import Client, policy_pb2, policy_pb2_grpc, registry_pb2, usage_pb2
 
 
@@ -158,8 +159,7 @@ def test_estimate_cost(client: Client) -> None:
     assert list(answer.totals) == [answer.total]
 
 
-def test_a_token_is_accepted_by_the_real_server(server: Server) -> None:
-    # The server checks no token yet (--auth-file comes separately); the header must not upset it.
+def test_a_token_is_ignored_by_a_server_without_credentials(server: Server) -> None:
     with Client(server.target, token="anything") as client:
         answer = client.usage.EstimateCost(
             usage_pb2.EstimateCostRequest(
@@ -167,6 +167,32 @@ def test_a_token_is_accepted_by_the_real_server(server: Server) -> None:
             )
         )
     assert answer.total.currency_code == "INR"
+
+
+def _put_account(client: Client) -> registry_pb2.PutAccountResponse:
+    return client.registry.PutAccount(registry_pb2.PutAccountRequest(account_id=AUTH_ACCOUNT, time_zone="UTC"))
+
+
+def test_the_server_takes_the_token_the_client_sends(authed_server: Server) -> None:
+    request = usage_pb2.GetBudgetRequest(account_id=AUTH_ACCOUNT)
+    with Client(authed_server.target, token=AUTH_TOKENS["reader"]) as reader:
+        # Authenticated: the account is not registered, which is NOT_FOUND, not a refusal.
+        with pytest.raises(grpc.RpcError) as not_found:
+            reader.usage.GetBudget(request)
+        assert not_found.value.code() == grpc.StatusCode.NOT_FOUND, not_found.value.details()
+        # A reader may not write.
+        with pytest.raises(grpc.RpcError) as denied:
+            _put_account(reader)
+        assert denied.value.code() == grpc.StatusCode.PERMISSION_DENIED
+        # Nor touch another account.
+        with pytest.raises(grpc.RpcError) as other:
+            reader.usage.GetBudget(usage_pb2.GetBudgetRequest(account_id="waba-someone-else"))
+        assert other.value.code() == grpc.StatusCode.PERMISSION_DENIED
+    for token in (None, "not-a-token"):
+        with Client(authed_server.target, token=token) as anonymous:
+            with pytest.raises(grpc.RpcError) as refused:
+                anonymous.usage.GetBudget(request)
+            assert refused.value.code() == grpc.StatusCode.UNAUTHENTICATED, token
 
 
 def test_a_deadline_already_past_is_deadline_exceeded(server: Server) -> None:
