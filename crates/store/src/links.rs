@@ -222,8 +222,10 @@ async fn absorb(
     for _ in 0..MAX_ATTEMPTS {
         let Read { version, snapshot } = store.read(&ReadPlan::thread(from)).await?;
         if snapshot.thread.is_empty() {
-            if snapshot.thread != emptied {
-                write(
+            // A step that read `from` before the link was written may record on it between this read
+            // and the write: the write then fails, and what it recorded is merged on the next turn.
+            if snapshot.thread == emptied
+                || write(
                     store,
                     from,
                     version,
@@ -231,9 +233,11 @@ async fn absorb(
                     &marker("emptied", to, version),
                     now,
                 )
-                .await?;
+                .await?
+            {
+                return Ok(false);
             }
-            return Ok(false);
+            continue;
         }
         merge_into(store, to, &snapshot.thread, from, now).await?;
         // Empty `from` only if nothing was recorded on it since it was read; else merge again.
