@@ -29,14 +29,16 @@
 //! counters it needs, `claim` runs `CLAIM` on each counter (`claims`), and `commit` runs
 //! `COMPARE_AND_SET`, which writes the state, the answer, the receipts and the TTLs if the version is
 //! still the one read, and otherwise returns the current version, state and answer, so that the retry
-//! does not read again.
+//! does not read again. On a single node `commit` runs `COMPARE_AND_SET_ALL` instead, which also
+//! confirms the step's claims and writes its prediction and usage row in the same script; a cluster
+//! sends those after, to their own slots.
 //!
 //! Round trips: `Authorize` and `ListOpenConversations` take one (the thread and any counter are read
-//! concurrently); `RecordMessage` takes two for an inbound or denied message (read, compare-and-set),
-//! three for an allowed outbound one (its prediction is written after the compare-and-set, in the
-//! account's slot), four when it takes a slot of a counter (read, claim, compare-and-set, then the
-//! confirmation beside the prediction: the answer waits for both, so that a read after it counts the
-//! slot), plus one per lost race.
+//! concurrently); on a single node `RecordMessage` takes two (read, compare-and-set), and one more per
+//! slot of a counter it claims; on a cluster an allowed outbound message takes one more after the
+//! compare-and-set (its prediction, in the account's slot, beside the confirmation of its claims: the
+//! answer waits for both, so that a read after it counts the slot). Each lost race costs one more, and
+//! a registered business's facts (the registry) take up to two more reads before the step.
 //!
 //! # Failures
 //!
@@ -75,7 +77,7 @@ use redis::{Cmd, FromRedisValue, ScriptInvocation, Value};
 use self::claims::fields;
 use self::connection::Connection;
 use self::keys::{CounterKeys, ThreadKeys};
-use self::scripts::{COMPARE_AND_SET, MARKER, READ_THREAD};
+use self::scripts::{COMPARE_AND_SET, COMPARE_AND_SET_ALL, MARKER, READ_THREAD};
 use crate::format::delivery::PredictionRecord;
 use crate::format::{AnswerRecord, ThreadRecord, decode, encode};
 use crate::{
@@ -285,7 +287,14 @@ impl Store for RedisStore {
             .map(|hold| ttl(hold.keep_until))
             .max()
             .unwrap_or(1);
-        let mut invocation = COMPARE_AND_SET.key(&thread_key);
+        // A single node takes the confirmations and the prediction in the same script; a cluster
+        // keeps them in their own slots, written after.
+        let all_at_once = !self.redis.connection.is_cluster();
+        let mut invocation = if all_at_once {
+            COMPARE_AND_SET_ALL.key(&thread_key)
+        } else {
+            COMPARE_AND_SET.key(&thread_key)
+        };
         invocation.key(&answer_key);
         for hold in commit.holds {
             let counter = CounterKeys::new(&self.redis.namespace, &hold.claim.counter);
@@ -298,9 +307,32 @@ impl Store for RedisStore {
             .arg(ttl(commit.thread_keep_until))
             .arg(ttl(commit.answer_keep_until))
             .arg(receipt_ttl);
+        if all_at_once {
+            invocation.arg(commit.holds.len());
+            for hold in commit.holds {
+                let (pending, member) = self.redis.pending_member(hold);
+                invocation.key(pending).arg(member);
+            }
+            match commit.prediction {
+                Some(prediction) => {
+                    let key = DeliveryKey::of(prediction, commit.thread, commit.message_id);
+                    let record = encode(&PredictionRecord::from(prediction));
+                    let ttl = deliveries::ttl(commit.now, commit.prediction_keep_until);
+                    invocation.arg(1);
+                    self.redis
+                        .with_prediction(&mut invocation, &key, &record, ttl, commit.usage, commit.now);
+                }
+                None => {
+                    invocation.arg(0);
+                }
+            }
+        }
         let reply = self.redis.invoke("thread compare-and-set", &invocation).await?;
         let [written, version, state, answer] = fields::<4>("thread compare-and-set", reply)?;
         if int(&written)? == 1 {
+            if all_at_once {
+                return Ok(Committed::Done);
+            }
             let prediction = async {
                 let Some(prediction) = commit.prediction else {
                     return Ok(());

@@ -159,17 +159,22 @@ impl Redis {
     /// next reader past the lease settles it, and the step stays committed.
     pub(crate) async fn confirm(&self, holds: &[Hold]) {
         let confirmations = holds.iter().map(|hold| {
-            let keys = CounterKeys::new(&self.namespace, &hold.claim.counter);
-            let member = member(&hold.token, &hold.claim.slot, &hold.thread);
+            let (pending, member) = self.pending_member(hold);
             async move {
                 let mut command = redis::cmd("ZREM");
-                command.arg(&keys.pending).arg(&member);
+                command.arg(&pending).arg(&member);
                 if let Err(error) = self.query::<Value>("counter confirm", &command).await {
                     tracing::debug!(%error, "a claim stays pending until the next reader settles it");
                 }
             }
         });
         futures::future::join_all(confirmations).await;
+    }
+
+    /// Returns a hold's pending set and its member there, which its confirmation removes.
+    pub(crate) fn pending_member(&self, hold: &Hold) -> (String, String) {
+        let keys = CounterKeys::new(&self.namespace, &hold.claim.counter);
+        (keys.pending, member(&hold.token, &hold.claim.slot, &hold.thread))
     }
 
     /// Reads how many settled slots a counter has (of a windowed counter: live at the read's instant).

@@ -51,6 +51,11 @@ impl std::fmt::Debug for Connection {
 }
 
 impl Connection {
+    /// Returns whether this is a Redis Cluster, where a script may touch the keys of one slot only.
+    pub(crate) fn is_cluster(&self) -> bool {
+        matches!(self.link, Link::Cluster(_))
+    }
+
     /// Connects lazily to the server or cluster a URL names: no I/O happens before the first command,
     /// so a store opens while Redis is down and serves once it is up.
     ///

@@ -119,15 +119,31 @@ impl Redis {
         usage: Option<UsageWrite<'_>>,
         now: Instant,
     ) -> Result<(), Error> {
+        let mut invocation = PUT_PREDICTION.prepare_invoke();
+        self.with_prediction(&mut invocation, key, record, ttl_millis, usage, now);
+        self.invoke("prediction write", &invocation).await.map(drop)
+    }
+
+    /// Adds a prediction's keys (day hash, day set, and the usage hash if any) and arguments (message,
+    /// record, TTL, then the usage hash's TTL and its field and increment pairs) to an invocation of
+    /// `PUT_PREDICTION` or, after its own, of `COMPARE_AND_SET_ALL`.
+    pub(super) fn with_prediction(
+        &self,
+        invocation: &mut redis::ScriptInvocation<'_>,
+        key: &DeliveryKey,
+        record: &[u8],
+        ttl_millis: i64,
+        usage: Option<UsageWrite<'_>>,
+        now: Instant,
+    ) {
         let day = self.day_key(&key.account, key.day);
-        let mut invocation = PUT_PREDICTION.key(&day);
         invocation
+            .key(&day)
             .key(format!("{day}:refs"))
             .arg(key.message.to_string())
             .arg(record)
             .arg(ttl_millis);
-        self.with_usage(&mut invocation, usage, now);
-        self.invoke("prediction write", &invocation).await.map(drop)
+        self.with_usage(invocation, usage, now);
     }
 
     pub(super) async fn write_report(

@@ -2,7 +2,8 @@
 //! set, count and hold slots); every rule runs in Rust, in `hourglass_core::step`, and every limit comes
 //! from there with the claim.
 //!
-//! Each script touches the keys of one hash tag, so it runs on one cluster node as one atomic unit.
+//! Each script touches the keys of one hash tag, so it runs on one cluster node as one atomic unit;
+//! `COMPARE_AND_SET_ALL` alone, for a single node, touches several.
 //! Missing values come back as nil (Lua `false`), never as holes in a reply array.
 
 use std::sync::LazyLock;
@@ -45,6 +46,56 @@ extend(KEYS[1], ARGV[4])
 redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[5])
 for i = 3, #KEYS do
   redis.call('SET', KEYS[i], '1', 'PX', ARGV[6])
+end
+return {1, false, false, false}
+",
+    )
+});
+
+/// `COMPARE_AND_SET` with what follows it done in the same script, for a single Redis node, where a
+/// script may touch keys of any hash tag: the confirmation of every slot the step holds (its pending
+/// claim removed) and the step's prediction with its usage row (`deliveries::PUT_PREDICTION`'s work).
+/// A Redis Cluster keeps them apart, since they live in other slots: `commit` sends them after.
+///
+/// KEYS: thread hash, answer key, a receipt for each of the `h` holds, the pending set of each hold,
+/// then, with a prediction, its day hash, day set, and the usage hash if any.
+/// ARGV: expected version, state record, answer record, thread TTL, answer TTL, receipt TTL, `h`, the
+/// pending member of each hold, then `1` and the prediction's message, record and TTL, and the usage
+/// hash's TTL with its field and increment pairs; or `0` without a prediction.
+///
+/// Returns what `COMPARE_AND_SET` returns.
+pub(crate) static COMPARE_AND_SET_ALL: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(
+        r"
+local thread = redis.call('HMGET', KEYS[1], 'v', 's')
+local version = tonumber(thread[1]) or 0
+if version ~= tonumber(ARGV[1]) then
+  return {0, thread[1], thread[2], redis.call('GET', KEYS[2])}
+end
+redis.call('HSET', KEYS[1], 'v', version + 1, 's', ARGV[2])
+local function keep(key, ttl)
+  if redis.call('PTTL', key) < tonumber(ttl) then redis.call('PEXPIRE', key, ttl) end
+end
+keep(KEYS[1], ARGV[4])
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[5])
+local holds = tonumber(ARGV[7])
+for i = 1, holds do
+  redis.call('SET', KEYS[2 + i], '1', 'PX', ARGV[6])
+  redis.call('ZREM', KEYS[2 + holds + i], ARGV[7 + i])
+end
+local a = 8 + holds
+if ARGV[a] == '1' then
+  local day = 3 + 2 * holds
+  local new = redis.call('HSETNX', KEYS[day], 'p:' .. ARGV[a + 1], ARGV[a + 2])
+  redis.call('ZADD', KEYS[day + 1], 0, ARGV[a + 1])
+  keep(KEYS[day], ARGV[a + 3])
+  keep(KEYS[day + 1], ARGV[a + 3])
+  if new == 1 and KEYS[day + 2] then
+    for i = a + 5, #ARGV, 2 do
+      redis.call('HINCRBY', KEYS[day + 2], ARGV[i], ARGV[i + 1])
+    end
+    keep(KEYS[day + 2], ARGV[a + 4])
+  end
 end
 return {1, false, false, false}
 ",
