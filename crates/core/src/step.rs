@@ -134,14 +134,11 @@ pub fn counters_read(
     // the registry gives it (guard 1). Only utility and authentication have ladders: the rate card is
     // looked up for those alone.
     if matches!(era, Era::PerMessage | Era::PerMessagePaidService)
-        && let (Outbound::Template(template), _) = guards::template(facts, message, instant)
-        && matches!(
-            Category::from(template.category),
-            Category::Utility | Category::Authentication
-        )
+        && let Outbound::Template(template) = message
+        && let category = Category::from(guards::template_category(facts, template, instant))
+        && matches!(category, Category::Utility | Category::Authentication)
     {
         let row = rules::rates(policy, facts, &event.thread, local);
-        let category = Category::from(template.category);
         if let Some(ladder) = Ladder::of(policy, facts, &event.thread, row, category, instant) {
             reads.extend(ladder.counters().map(CounterRead::from));
         }
