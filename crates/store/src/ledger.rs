@@ -163,9 +163,11 @@ pub async fn authorize_batch(
             read.snapshot.thread = state.clone();
             complete(store, policy, &event, &mut read.snapshot).await?;
         }
-        let asked = counters_read(policy, &read.snapshot.facts, &event, &read.snapshot.thread);
+        // Named only when an earlier decision took a slot of a windowed counter this one reads.
+        let asked = std::cell::OnceCell::new();
         spent.lay_over(&mut read.snapshot.counters, |counter| {
             asked
+                .get_or_init(|| counters_read(policy, &read.snapshot.facts, &event, &read.snapshot.thread))
                 .iter()
                 .find(|read| read.counter == *counter)
                 .and_then(|read| read.window.as_ref().map(|(_, slot)| slot.clone()))
