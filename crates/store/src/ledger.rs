@@ -52,7 +52,8 @@ pub struct Entry {
 /// duplicate, when the message id is already recorded for the thread. A denied outbound message
 /// records nothing. The write is durable when this returns.
 pub async fn record(store: &dyn Store, policy: &Policy, entry: &Entry) -> Result<Answer, Error> {
-    let (mut event, mut read) = read_resolved(store, policy, &entry.event, Some(&entry.message_id)).await?;
+    let (mut event, mut read) =
+        read_resolved(store, policy, &entry.event, Some(&entry.message_id), None).await?;
     let mut waits: u32 = 0;
     for _ in 0..MAX_ATTEMPTS {
         let step = step(policy, &read.snapshot, &event);
@@ -103,7 +104,7 @@ pub async fn record(store: &dyn Store, policy: &Policy, entry: &Entry) -> Result
                 // the step starts over on the thread the customer is kept under now.
                 if current.snapshot.thread.moved_to().is_some() {
                     (event, read) =
-                        read_resolved(store, policy, &entry.event, Some(&entry.message_id)).await?;
+                        read_resolved(store, policy, &entry.event, Some(&entry.message_id), None).await?;
                     continue;
                 }
                 let facts = std::mem::take(&mut read.snapshot.facts);
@@ -125,7 +126,7 @@ pub async fn record(store: &dyn Store, policy: &Policy, entry: &Entry) -> Result
 /// Decides an outbound message without recording it: the same read and step as `record`, so for the
 /// same state it answers exactly what `record` would (a conversation it would open has no id yet).
 pub async fn authorize(store: &dyn Store, policy: &Policy, event: &Event) -> Result<Decision, Error> {
-    let (event, read) = read_resolved(store, policy, event, None).await?;
+    let (event, read) = read_resolved(store, policy, event, None, None).await?;
     let step = step(policy, &read.snapshot, &event);
     step.answer
         .decision
@@ -150,8 +151,19 @@ pub async fn authorize_batch(
 ) -> Result<Vec<Decision>, Error> {
     use futures::{StreamExt as _, TryStreamExt as _};
 
+    // One message of one business at one instant: what the registry says of it but the customer's
+    // consent is the same for every customer, and is read once.
+    let shared = match events.first() {
+        Some(first) if events.iter().all(|event| same_campaign(first, event)) => match &first.message {
+            Message::Outbound(message) => Some(
+                registry::business_facts(store, &first.thread.business_id, Some(message), first.at).await?,
+            ),
+            Message::Inbound(_) => None,
+        },
+        _ => None,
+    };
     let reads: Vec<(Event, Read)> = futures::stream::iter(0..events.len())
-        .map(|index| read_resolved(store, policy, &events[index], None))
+        .map(|index| read_resolved(store, policy, &events[index], None, shared.as_ref()))
         .buffered(BATCH_READS_IN_FLIGHT)
         .try_collect()
         .await?;
@@ -185,6 +197,13 @@ pub async fn authorize_batch(
     Ok(decisions)
 }
 
+/// Returns whether two events are the same message of the same business at the same instant.
+fn same_campaign(first: &Event, event: &Event) -> bool {
+    event.thread.business_id == first.thread.business_id
+        && event.at == first.at
+        && event.message == first.message
+}
+
 /// Reads a thread's state alone, for listings: the state of the thread its customer is kept under.
 pub async fn thread(store: &dyn Store, thread: &ThreadKey) -> Result<ThreadState, Error> {
     let plan = ReadPlan::thread(thread);
@@ -207,14 +226,16 @@ pub async fn thread(store: &dyn Store, thread: &ThreadKey) -> Result<ThreadState
 /// that thread. The customer id's link is read with the thread, so a customer known by one id costs no
 /// extra round trip; an id linked to another costs one more read, of the other id's thread. A message
 /// id already answered under the id the request names is a duplicate there, whatever the link says.
+/// `business`, when given, is what the registry says of the event's business (`read`).
 async fn read_resolved(
     store: &dyn Store,
     policy: &Policy,
     event: &Event,
     message_id: Option<&MessageId>,
+    business: Option<&Facts>,
 ) -> Result<(Event, Read), Error> {
     let (first, link) = futures::join!(
-        read(store, policy, event, message_id),
+        read(store, policy, event, message_id, business),
         links::read_link(store, &event.thread)
     );
     let first = first?;
@@ -237,7 +258,7 @@ async fn read_resolved(
         thread: canonical,
         ..event.clone()
     };
-    let read = read(store, policy, &event, message_id).await?;
+    let read = read(store, policy, &event, message_id, business).await?;
     Ok((event, read))
 }
 
@@ -245,12 +266,14 @@ async fn read_resolved(
 /// with them the thread. The counters depend on the thread (a late message is decided at the thread's
 /// last outbound instant) and on the facts (the account and its zone), which are not known before they
 /// are read: the first read takes the counters an empty, unregistered thread would need, and `complete`
-/// reads any others after.
+/// reads any others after. With `business` (`registry::business_facts` of the event's message), only
+/// the thread's consent is read of the registry.
 async fn read(
     store: &dyn Store,
     policy: &Policy,
     event: &Event,
     message_id: Option<&MessageId>,
+    business: Option<&Facts>,
 ) -> Result<Read, Error> {
     let plan = ReadPlan {
         thread: event.thread.clone(),
@@ -258,11 +281,15 @@ async fn read(
         counters: counters_read(policy, &Facts::default(), event, &ThreadState::default()),
     };
     let facts = async {
-        match &event.message {
-            Message::Outbound(message) => {
+        match (&event.message, business) {
+            (Message::Outbound(_), Some(business)) => Ok(Facts {
+                consent: registry::consent(store, &event.thread).await?,
+                ..business.clone()
+            }),
+            (Message::Outbound(message), None) => {
                 registry::facts(store, &event.thread, Some(message), event.at).await
             }
-            Message::Inbound(_) => Ok(Facts::default()),
+            (Message::Inbound(_), _) => Ok(Facts::default()),
         }
     };
     let (read, facts) = futures::join!(store.read(&plan), facts);

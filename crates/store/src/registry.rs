@@ -301,19 +301,50 @@ pub async fn facts(
     ];
     let mut found = entries(store, &keys).await?.into_iter();
     let (business, consent) = (found.next().flatten(), found.next().flatten());
-    let consent = match consent {
+    Ok(Facts {
+        consent: consent_log(consent),
+        ..business_facts_of(store, business, message, at).await?
+    })
+}
+
+/// Reads what the guards need of a message of `business` at `at` whatever its customer, as `facts`
+/// does, with an empty consent: what a campaign's messages share (`ledger::authorize_batch`). Three
+/// rounds at most: the business; the account and the template; the portfolio.
+pub async fn business_facts(
+    store: &dyn Store,
+    business: &BusinessId,
+    message: Option<&Outbound>,
+    at: Instant,
+) -> Result<Facts, Error> {
+    let entry = get(store, &Key::Business(business.clone())).await?;
+    business_facts_of(store, entry, message, at).await
+}
+
+/// Reads a thread's consent, as `facts` does.
+pub async fn consent(store: &dyn Store, thread: &ThreadKey) -> Result<ConsentLog, Error> {
+    Ok(consent_log(get(store, &Key::Consent(thread.clone())).await?))
+}
+
+fn consent_log(entry: Option<Entry>) -> ConsentLog {
+    match entry {
         Some(Entry::Consent(log)) => log,
         _ => ConsentLog::default(),
-    };
-    let account_id = match business {
+    }
+}
+
+/// Reads the account and template of a message of the business `entry` registers, at `at`.
+async fn business_facts_of(
+    store: &dyn Store,
+    entry: Option<Entry>,
+    message: Option<&Outbound>,
+    at: Instant,
+) -> Result<Facts, Error> {
+    let account_id = match entry {
         Some(Entry::Business(history)) => history.at(at).map(|business| business.account.clone()),
         _ => None,
     };
     let Some(account_id) = account_id else {
-        return Ok(Facts {
-            consent,
-            ..Facts::default()
-        });
+        return Ok(Facts::default());
     };
     // A name the registry cannot hold is a template it does not know.
     let template = match message {
@@ -330,7 +361,7 @@ pub async fn facts(
             Some(Entry::Template(history)) => Some(history),
             _ => None,
         },
-        consent,
+        consent: ConsentLog::default(),
     })
 }
 
