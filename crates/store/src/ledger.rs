@@ -1,7 +1,8 @@
 //! The ledger: how a step runs against a store, written once for every backend.
 //!
 //! `record` runs read → `hourglass_core::step` → claim → commit, and starts over from what it learnt
-//! whenever another writer got there first; `authorize` is the same read and step without the commit.
+//! whenever another writer got there first; `authorize` is the same read and step without the commit
+//! (`hourglass_core::dry_step`: the step without the prediction only a recorded message writes).
 //! Keep-until instants are computed here, from the server clock of the entry.
 //!
 //! # Why counts stay exact
@@ -28,7 +29,7 @@ use std::time::Duration as StdDuration;
 
 use hourglass_core::{
     Answer, DELIVERY_RETENTION, Decision, Event, Facts, Message, MessageId, Policy, RETENTION_GRACE,
-    Snapshot, Spent, ThreadKey, ThreadState, USAGE_RETENTION, UsageChange, counters_read, step,
+    Snapshot, Spent, ThreadKey, ThreadState, USAGE_RETENTION, UsageChange, counters_read, dry_step, step,
 };
 
 use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, UsageWrite, links, registry};
@@ -123,11 +124,12 @@ pub async fn record(store: &dyn Store, policy: &Policy, entry: &Entry) -> Result
     })
 }
 
-/// Decides an outbound message without recording it: the same read and step as `record`, so for the
-/// same state it answers exactly what `record` would (a conversation it would open has no id yet).
+/// Decides an outbound message without recording it: the same read and step as `record` (`dry_step`,
+/// which leaves out the prediction), so for the same state it answers exactly what `record` would (a
+/// conversation it would open has no id yet).
 pub async fn authorize(store: &dyn Store, policy: &Policy, event: &Event) -> Result<Decision, Error> {
     let (event, read) = read_resolved(store, policy, event, None, None).await?;
-    let step = step(policy, &read.snapshot, &event);
+    let step = dry_step(policy, &read.snapshot, &event);
     step.answer
         .decision
         .map(Decision::into_dry_run)
@@ -184,7 +186,7 @@ pub async fn authorize_batch(
                 .find(|read| read.counter == *counter)
                 .and_then(|read| read.window.as_ref().map(|(_, slot)| slot.clone()))
         });
-        let step = step(policy, &read.snapshot, &event);
+        let step = dry_step(policy, &read.snapshot, &event);
         if let Some(write) = &step.write {
             spent.record(&write.claims, &read.snapshot.counters);
             sent.insert(event.thread.clone(), write.thread.clone());
