@@ -24,6 +24,7 @@
 //!
 //! Once claims are settled, the slots taken are exactly those of committed steps.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 
@@ -164,7 +165,7 @@ pub async fn authorize_batch(
         },
         _ => None,
     };
-    let reads: Vec<(Event, Read)> = futures::stream::iter(0..events.len())
+    let reads: Vec<(Cow<'_, Event>, Read)> = futures::stream::iter(0..events.len())
         .map(|index| read_resolved(store, policy, &events[index], None, shared.as_ref()))
         .buffered(BATCH_READS_IN_FLIGHT)
         .try_collect()
@@ -229,20 +230,20 @@ pub async fn thread(store: &dyn Store, thread: &ThreadKey) -> Result<ThreadState
 /// extra round trip; an id linked to another costs one more read, of the other id's thread. A message
 /// id already answered under the id the request names is a duplicate there, whatever the link says.
 /// `business`, when given, is what the registry says of the event's business (`read`).
-async fn read_resolved(
+async fn read_resolved<'e>(
     store: &dyn Store,
     policy: &Policy,
-    event: &Event,
+    event: &'e Event,
     message_id: Option<&MessageId>,
     business: Option<&Facts>,
-) -> Result<(Event, Read), Error> {
+) -> Result<(Cow<'e, Event>, Read), Error> {
     let (first, link) = futures::join!(
         read(store, policy, event, message_id, business),
         links::read_link(store, &event.thread)
     );
     let first = first?;
     if first.snapshot.prior.is_some() {
-        return Ok((event.clone(), first));
+        return Ok((Cow::Borrowed(event), first));
     }
     // A thread emptied by a link says where its customer went, in case the link was read before it
     // was written.
@@ -254,14 +255,14 @@ async fn read_resolved(
         None => links::canonical(&event.thread, &link?),
     };
     if canonical == event.thread {
-        return Ok((event.clone(), first));
+        return Ok((Cow::Borrowed(event), first));
     }
     let event = Event {
         thread: canonical,
         ..event.clone()
     };
     let read = read(store, policy, &event, message_id, business).await?;
-    Ok((event, read))
+    Ok((Cow::Owned(event), read))
 }
 
 /// Reads the snapshot a step of `event` needs: the facts of the registry for an outbound message, and
