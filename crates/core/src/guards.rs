@@ -289,6 +289,20 @@ fn messaging_limit(
     })
 }
 
+/// Returns the category `template` prices a template in (guard 1), without checking its status: the
+/// registry's where the business is registered and its account has the template at `at`, else the
+/// category the request gives.
+pub(crate) fn template_category(facts: &Facts, template: &Template, at: Instant) -> TemplateCategory {
+    if facts.account.is_none() {
+        return template.category;
+    }
+    facts
+        .template
+        .as_ref()
+        .and_then(|history| history.change_at(at))
+        .map_or(template.category, |change| change.value.category)
+}
+
 /// Guard 1: a registered business's template must be approved in its account's registry at `at`, and
 /// takes the registry's category. Returns the message as it is priced, and the denial if any.
 pub(crate) fn template(facts: &Facts, message: &Outbound, at: Instant) -> (Outbound, Option<Denial>) {

@@ -66,7 +66,7 @@ pub use registry::{
 pub use rules::{
     CONVERSATION, CUSTOMER_SERVICE_WINDOW, FREE_ENTRY_POINT_CONVERSATION, RESPONSE_WINDOW, validate_at, view,
 };
-pub use step::{Answer, Event, Message, Snapshot, Step, Write, check_priced, counters_read, step};
+pub use step::{Answer, Event, Message, Snapshot, Step, Write, check_priced, counters_read, dry_step, step};
 pub use thread::{HISTORY, RETENTION_GRACE, ResponseWindow, ThreadParts, ThreadState};
 pub use tiers::{CountedTier, MonthLadder};
 pub use time::{Duration, Instant, Month, Span};

@@ -233,6 +233,8 @@ pub struct RateCard {
     moves: Arc<BTreeMap<String, Vec<(Instant, String)>>>,
     /// Volume tiers by (market, currency, effective_from), for rows that have some.
     tiers: Arc<BTreeMap<(String, Currency, Instant), VolumeTiers>>,
+    /// The length of the longest prefix of `prefixes` and `moves`, in digits: no longer one matches.
+    longest_prefix: usize,
 }
 
 const FIELD: &str = "rate_card";
@@ -435,11 +437,18 @@ impl RateCard {
         for entries in dated.values_mut() {
             entries.sort_by_key(|(from, _)| *from);
         }
+        let longest_prefix = prefixes
+            .keys()
+            .chain(dated.keys())
+            .map(String::len)
+            .max()
+            .unwrap_or(0);
         Ok(RateCard {
             markets: Arc::new(markets),
             prefixes: Arc::new(prefixes),
             moves: Arc::new(dated),
             tiers: Arc::new(tiers),
+            longest_prefix,
         })
     }
 
@@ -454,7 +463,8 @@ impl RateCard {
     /// (or, for a BSUID, its country's calling code) in the market map in force at `at`, else `Other`.
     pub fn market_at(&self, customer_id: &CustomerId, at: Instant) -> &str {
         let digits = customer_id.calling_digits();
-        (1..=digits.len().min(MAX_PREFIX_DIGITS))
+        // Each length is two map lookups: only those some prefix of the card has are tried.
+        (1..=digits.len().min(MAX_PREFIX_DIGITS).min(self.longest_prefix))
             .rev()
             .find_map(|len| self.market_of_prefix(&digits[..len], at))
             .unwrap_or(OTHER_MARKET)

@@ -114,7 +114,8 @@ pub(crate) fn decide(
             .marketing_sent
             .push(Span::starting_at(instant, cap.window));
     }
-    let free_tier = free_tier_counter(&snapshot.facts, thread, instant);
+    // Named only for a free-form message that may open a conversation in the free tier.
+    let free_tier = || free_tier_counter(&snapshot.facts, thread, instant);
     let mut claims = checked_claims;
 
     let charge = if let Some(free_entry_point) = state.open_conversation(Category::FreeEntryPoint, instant) {
@@ -177,7 +178,7 @@ pub(crate) fn decide(
                     false,
                     zero,
                 ),
-                None if snapshot.counters.used(&free_tier) < u64::from(policy.free_tier_conversations) => {
+                None if snapshot.counters.used(&free_tier()) < u64::from(policy.free_tier_conversations) => {
                     let charge = open(
                         &mut next,
                         thread,
@@ -189,7 +190,7 @@ pub(crate) fn decide(
                     );
                     if let Some(conversation) = &charge.conversation {
                         claims.push(Claim {
-                            counter: free_tier.clone(),
+                            counter: free_tier(),
                             slot: conversation.id.clone(),
                             limit: u64::from(policy.free_tier_conversations),
                             weight: 1,

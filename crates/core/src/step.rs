@@ -134,14 +134,11 @@ pub fn counters_read(
     // the registry gives it (guard 1). Only utility and authentication have ladders: the rate card is
     // looked up for those alone.
     if matches!(era, Era::PerMessage | Era::PerMessagePaidService)
-        && let (Outbound::Template(template), _) = guards::template(facts, message, instant)
-        && matches!(
-            Category::from(template.category),
-            Category::Utility | Category::Authentication
-        )
+        && let Outbound::Template(template) = message
+        && let category = Category::from(guards::template_category(facts, template, instant))
+        && matches!(category, Category::Utility | Category::Authentication)
     {
         let row = rules::rates(policy, facts, &event.thread, local);
-        let category = Category::from(template.category);
         if let Some(ladder) = Ladder::of(policy, facts, &event.thread, row, category, instant) {
             reads.extend(ladder.counters().map(CounterRead::from));
         }
@@ -163,6 +160,35 @@ pub fn counters_read(
 /// A message id already answered gets that answer again, marked duplicate, and writes nothing. The
 /// answer is the same whether the caller commits the step or only asks (`Decision::into_dry_run`).
 pub fn step(policy: &Policy, snapshot: &Snapshot, event: &Event) -> Step {
+    let mut step = dry_step(policy, snapshot, event);
+    if let (Message::Outbound(outbound), Some(write), Some(charge)) = (
+        &event.message,
+        &mut step.write,
+        step.answer.decision.as_ref().and_then(Decision::charge),
+    ) {
+        let account = match &snapshot.facts.account {
+            Some(registered) => registered.id.clone(),
+            None => event.thread.unregistered_account(),
+        };
+        let local = snapshot.facts.time_zone().wall_clock(event.at);
+        let market = policy
+            .rate_card
+            .market_at(&event.thread.customer_id, local)
+            .to_owned();
+        // Usage counts the message in the day of the account's zone as it is now, at the message; a
+        // later change of zone does not move it.
+        let usage_day = snapshot.facts.time_zone().day_of(event.at);
+        write.prediction = Some(Prediction::new(
+            account, market, event.at, usage_day, outbound, charge,
+        ));
+    }
+    step
+}
+
+/// Decides `event` over `snapshot` as [`step`] does, without the prediction of what an allowed
+/// outbound message costs (`Write::prediction`, none here): what a dry run needs (`Authorize`,
+/// `AuthorizeBatch`), which records nothing. The answer, the next state and the claims are `step`'s.
+pub fn dry_step(policy: &Policy, snapshot: &Snapshot, event: &Event) -> Step {
     if let Some(prior) = &snapshot.prior {
         return Step {
             answer: Answer {
@@ -185,24 +211,7 @@ pub fn step(policy: &Policy, snapshot: &Snapshot, event: &Event) -> Step {
             }),
         },
         Message::Outbound(outbound) => {
-            let (decision, mut write) = decide(policy, snapshot, &event.thread, outbound, event.at);
-            if let (Some(write), Some(charge)) = (&mut write, decision.charge()) {
-                let account = match &snapshot.facts.account {
-                    Some(registered) => registered.id.clone(),
-                    None => event.thread.unregistered_account(),
-                };
-                let local = snapshot.facts.time_zone().wall_clock(event.at);
-                let market = policy
-                    .rate_card
-                    .market_at(&event.thread.customer_id, local)
-                    .to_owned();
-                // Usage counts the message in the day of the account's zone as it is now, at the
-                // message; a later change of zone does not move it.
-                let usage_day = snapshot.facts.time_zone().day_of(event.at);
-                write.prediction = Some(Prediction::new(
-                    account, market, event.at, usage_day, outbound, charge,
-                ));
-            }
+            let (decision, write) = decide(policy, snapshot, &event.thread, outbound, event.at);
             Step {
                 answer: Answer {
                     decision: Some(decision),

@@ -796,6 +796,12 @@ proptest! {
                     // and counters that `counters_read` does not name change nothing.
                     let again = step(&policy, &snapshot, &event);
                     prop_assert_eq!(again.answer.decision.map(Decision::into_dry_run), Some(decision.clone().into_dry_run()));
+                    // A dry step is the step without its prediction.
+                    let mut unpredicted = outcome.clone();
+                    if let Some(write) = &mut unpredicted.write {
+                        write.prediction = None;
+                    }
+                    prop_assert_eq!(dry_step(&policy, &snapshot, &event), unpredicted);
                     let mut unread = snapshot.clone();
                     for month in [minutes(*m).utc_month(), state.decision_instant(minutes(*m)).utc_month()] {
                         let counter = CounterKey::FreeTier { account: thread.unregistered_account(), month };

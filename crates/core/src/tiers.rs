@@ -25,6 +25,11 @@ pub(crate) struct Ladder<'a> {
     tiers: &'a [Tier],
 }
 
+/// Returns whether a row may give `category` a ladder: only utility and authentication have one.
+fn has_ladder(category: Category) -> bool {
+    matches!(category, Category::Utility | Category::Authentication)
+}
+
 /// Where on its ladder a message falls.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Rung {
@@ -47,6 +52,10 @@ impl<'a> Ladder<'a> {
         category: Category,
         instant: Instant,
     ) -> Option<Ladder<'a>> {
+        // Checked first: most messages are of a category without a ladder, which needs no owner.
+        if !has_ladder(category) {
+            return None;
+        }
         let owner = match &facts.account {
             Some(registered) => TierOwner::Portfolio(registered.account.portfolio.clone()),
             None => TierOwner::Account(thread.unregistered_account()),

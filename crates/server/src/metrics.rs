@@ -21,7 +21,7 @@ mod store;
 #[cfg(test)]
 mod tests;
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashSet};
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::OnceLock;
@@ -209,6 +209,10 @@ pub(crate) async fn serve(
     result
 }
 
+/// What a decision is counted by: whether it is allowed, its deny reason, and its charge's category
+/// and pricing type.
+type DecisionKind = (bool, i32, Option<(i32, i32)>);
+
 /// Counts the decisions of one answer: each with its outcome, deny reason, category and pricing type,
 /// what a guard in shadow would have denied, and, for a recorded message (`charges`), its price.
 pub(crate) fn decisions<'a>(
@@ -216,28 +220,42 @@ pub(crate) fn decisions<'a>(
     decisions: impl IntoIterator<Item = &'a pb::Decision>,
     charges: bool,
 ) {
+    // A batch answers up to 10,000 decisions of a few kinds: each kind is named and counted once, by
+    // how many decisions are of it.
+    let mut kinds: BTreeMap<DecisionKind, u64> = BTreeMap::new();
+    let mut shadowed: BTreeMap<i32, u64> = BTreeMap::new();
     for decision in decisions {
         let charge = decision.charge.as_ref();
-        let category = charge.map_or_else(|| "none".to_owned(), |charge| category_name(charge.category));
-        let pricing_type = charge.map_or_else(
-            || "none".to_owned(),
-            |charge| pricing_type_name(charge.pricing_type),
+        let kind = (
+            decision.allowed,
+            decision.deny_reason,
+            charge.map(|charge| (charge.category, charge.pricing_type)),
         );
-        let outcome = if decision.allowed { "allowed" } else { "denied" };
+        *kinds.entry(kind).or_default() += 1;
+        *shadowed.entry(decision.shadow_deny_reason).or_default() += 1;
+        if charges {
+            charge_price(charge);
+        }
+    }
+    for ((allowed, deny_reason, charge), n) in kinds {
+        let (category, pricing_type) = match charge {
+            Some((category, pricing_type)) => (category_name(category), pricing_type_name(pricing_type)),
+            None => ("none".to_owned(), "none".to_owned()),
+        };
+        let outcome = if allowed { "allowed" } else { "denied" };
         ::metrics::counter!(
             DECISIONS,
             "method" => method,
             "outcome" => outcome,
-            "deny_reason" => deny_reason_name(decision.deny_reason).unwrap_or_else(|| "none".to_owned()),
+            "deny_reason" => deny_reason_name(deny_reason).unwrap_or_else(|| "none".to_owned()),
             "category" => category,
             "pricing_type" => pricing_type,
         )
-        .increment(1);
-        if let Some(reason) = deny_reason_name(decision.shadow_deny_reason) {
-            ::metrics::counter!(SHADOW_DENIALS, "method" => method, "reason" => reason).increment(1);
-        }
-        if charges {
-            charge_price(charge);
+        .increment(n);
+    }
+    for (reason, n) in shadowed {
+        if let Some(reason) = deny_reason_name(reason) {
+            ::metrics::counter!(SHADOW_DENIALS, "method" => method, "reason" => reason).increment(n);
         }
     }
 }

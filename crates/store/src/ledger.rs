@@ -1,7 +1,8 @@
 //! The ledger: how a step runs against a store, written once for every backend.
 //!
 //! `record` runs read → `hourglass_core::step` → claim → commit, and starts over from what it learnt
-//! whenever another writer got there first; `authorize` is the same read and step without the commit.
+//! whenever another writer got there first; `authorize` is the same read and step without the commit
+//! (`hourglass_core::dry_step`: the step without the prediction only a recorded message writes).
 //! Keep-until instants are computed here, from the server clock of the entry.
 //!
 //! # Why counts stay exact
@@ -23,12 +24,13 @@
 //!
 //! Once claims are settled, the slots taken are exactly those of committed steps.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::time::Duration as StdDuration;
 
 use hourglass_core::{
     Answer, DELIVERY_RETENTION, Decision, Event, Facts, Message, MessageId, Policy, RETENTION_GRACE,
-    Snapshot, Spent, ThreadKey, ThreadState, USAGE_RETENTION, UsageChange, counters_read, step,
+    Snapshot, Spent, ThreadKey, ThreadState, USAGE_RETENTION, UsageChange, counters_read, dry_step, step,
 };
 
 use crate::{Claimed, Commit, Committed, Error, Hold, Read, ReadPlan, Store, UsageWrite, links, registry};
@@ -52,7 +54,8 @@ pub struct Entry {
 /// duplicate, when the message id is already recorded for the thread. A denied outbound message
 /// records nothing. The write is durable when this returns.
 pub async fn record(store: &dyn Store, policy: &Policy, entry: &Entry) -> Result<Answer, Error> {
-    let (mut event, mut read) = read_resolved(store, policy, &entry.event, Some(&entry.message_id)).await?;
+    let (mut event, mut read) =
+        read_resolved(store, policy, &entry.event, Some(&entry.message_id), None).await?;
     let mut waits: u32 = 0;
     for _ in 0..MAX_ATTEMPTS {
         let step = step(policy, &read.snapshot, &event);
@@ -103,7 +106,7 @@ pub async fn record(store: &dyn Store, policy: &Policy, entry: &Entry) -> Result
                 // the step starts over on the thread the customer is kept under now.
                 if current.snapshot.thread.moved_to().is_some() {
                     (event, read) =
-                        read_resolved(store, policy, &entry.event, Some(&entry.message_id)).await?;
+                        read_resolved(store, policy, &entry.event, Some(&entry.message_id), None).await?;
                     continue;
                 }
                 let facts = std::mem::take(&mut read.snapshot.facts);
@@ -122,11 +125,12 @@ pub async fn record(store: &dyn Store, policy: &Policy, entry: &Entry) -> Result
     })
 }
 
-/// Decides an outbound message without recording it: the same read and step as `record`, so for the
-/// same state it answers exactly what `record` would (a conversation it would open has no id yet).
+/// Decides an outbound message without recording it: the same read and step as `record` (`dry_step`,
+/// which leaves out the prediction), so for the same state it answers exactly what `record` would (a
+/// conversation it would open has no id yet).
 pub async fn authorize(store: &dyn Store, policy: &Policy, event: &Event) -> Result<Decision, Error> {
-    let (event, read) = read_resolved(store, policy, event, None).await?;
-    let step = step(policy, &read.snapshot, &event);
+    let (event, read) = read_resolved(store, policy, event, None, None).await?;
+    let step = dry_step(policy, &read.snapshot, &event);
     step.answer
         .decision
         .map(Decision::into_dry_run)
@@ -150,8 +154,19 @@ pub async fn authorize_batch(
 ) -> Result<Vec<Decision>, Error> {
     use futures::{StreamExt as _, TryStreamExt as _};
 
-    let reads: Vec<(Event, Read)> = futures::stream::iter(0..events.len())
-        .map(|index| read_resolved(store, policy, &events[index], None))
+    // One message of one business at one instant: what the registry says of it but the customer's
+    // consent is the same for every customer, and is read once.
+    let shared = match events.first() {
+        Some(first) if events.iter().all(|event| same_campaign(first, event)) => match &first.message {
+            Message::Outbound(message) => Some(
+                registry::business_facts(store, &first.thread.business_id, Some(message), first.at).await?,
+            ),
+            Message::Inbound(_) => None,
+        },
+        _ => None,
+    };
+    let reads: Vec<(Cow<'_, Event>, Read)> = futures::stream::iter(0..events.len())
+        .map(|index| read_resolved(store, policy, &events[index], None, shared.as_ref()))
         .buffered(BATCH_READS_IN_FLIGHT)
         .try_collect()
         .await?;
@@ -163,14 +178,16 @@ pub async fn authorize_batch(
             read.snapshot.thread = state.clone();
             complete(store, policy, &event, &mut read.snapshot).await?;
         }
-        let asked = counters_read(policy, &read.snapshot.facts, &event, &read.snapshot.thread);
+        // Named only when an earlier decision took a slot of a windowed counter this one reads.
+        let asked = std::cell::OnceCell::new();
         spent.lay_over(&mut read.snapshot.counters, |counter| {
             asked
+                .get_or_init(|| counters_read(policy, &read.snapshot.facts, &event, &read.snapshot.thread))
                 .iter()
                 .find(|read| read.counter == *counter)
                 .and_then(|read| read.window.as_ref().map(|(_, slot)| slot.clone()))
         });
-        let step = step(policy, &read.snapshot, &event);
+        let step = dry_step(policy, &read.snapshot, &event);
         if let Some(write) = &step.write {
             spent.record(&write.claims, &read.snapshot.counters);
             sent.insert(event.thread.clone(), write.thread.clone());
@@ -181,6 +198,13 @@ pub async fn authorize_batch(
         decisions.push(decision.into_dry_run());
     }
     Ok(decisions)
+}
+
+/// Returns whether two events are the same message of the same business at the same instant.
+fn same_campaign(first: &Event, event: &Event) -> bool {
+    event.thread.business_id == first.thread.business_id
+        && event.at == first.at
+        && event.message == first.message
 }
 
 /// Reads a thread's state alone, for listings: the state of the thread its customer is kept under.
@@ -205,19 +229,21 @@ pub async fn thread(store: &dyn Store, thread: &ThreadKey) -> Result<ThreadState
 /// that thread. The customer id's link is read with the thread, so a customer known by one id costs no
 /// extra round trip; an id linked to another costs one more read, of the other id's thread. A message
 /// id already answered under the id the request names is a duplicate there, whatever the link says.
-async fn read_resolved(
+/// `business`, when given, is what the registry says of the event's business (`read`).
+async fn read_resolved<'e>(
     store: &dyn Store,
     policy: &Policy,
-    event: &Event,
+    event: &'e Event,
     message_id: Option<&MessageId>,
-) -> Result<(Event, Read), Error> {
+    business: Option<&Facts>,
+) -> Result<(Cow<'e, Event>, Read), Error> {
     let (first, link) = futures::join!(
-        read(store, policy, event, message_id),
+        read(store, policy, event, message_id, business),
         links::read_link(store, &event.thread)
     );
     let first = first?;
     if first.snapshot.prior.is_some() {
-        return Ok((event.clone(), first));
+        return Ok((Cow::Borrowed(event), first));
     }
     // A thread emptied by a link says where its customer went, in case the link was read before it
     // was written.
@@ -229,26 +255,28 @@ async fn read_resolved(
         None => links::canonical(&event.thread, &link?),
     };
     if canonical == event.thread {
-        return Ok((event.clone(), first));
+        return Ok((Cow::Borrowed(event), first));
     }
     let event = Event {
         thread: canonical,
         ..event.clone()
     };
-    let read = read(store, policy, &event, message_id).await?;
-    Ok((event, read))
+    let read = read(store, policy, &event, message_id, business).await?;
+    Ok((Cow::Owned(event), read))
 }
 
 /// Reads the snapshot a step of `event` needs: the facts of the registry for an outbound message, and
 /// with them the thread. The counters depend on the thread (a late message is decided at the thread's
 /// last outbound instant) and on the facts (the account and its zone), which are not known before they
 /// are read: the first read takes the counters an empty, unregistered thread would need, and `complete`
-/// reads any others after.
+/// reads any others after. With `business` (`registry::business_facts` of the event's message), only
+/// the thread's consent is read of the registry.
 async fn read(
     store: &dyn Store,
     policy: &Policy,
     event: &Event,
     message_id: Option<&MessageId>,
+    business: Option<&Facts>,
 ) -> Result<Read, Error> {
     let plan = ReadPlan {
         thread: event.thread.clone(),
@@ -256,11 +284,15 @@ async fn read(
         counters: counters_read(policy, &Facts::default(), event, &ThreadState::default()),
     };
     let facts = async {
-        match &event.message {
-            Message::Outbound(message) => {
+        match (&event.message, business) {
+            (Message::Outbound(_), Some(business)) => Ok(Facts {
+                consent: registry::consent(store, &event.thread).await?,
+                ..business.clone()
+            }),
+            (Message::Outbound(message), None) => {
                 registry::facts(store, &event.thread, Some(message), event.at).await
             }
-            Message::Inbound(_) => Ok(Facts::default()),
+            (Message::Inbound(_), _) => Ok(Facts::default()),
         }
     };
     let (read, facts) = futures::join!(store.read(&plan), facts);

@@ -39,15 +39,28 @@ impl Key {
     /// Returns the entry's name, unique across kinds, such as `template/<account>/<name>/<language>`.
     /// Ids, template names and languages hold no `/`, so a name is never ambiguous.
     pub fn name(&self) -> String {
+        // Joined rather than formatted where a read names an entry per message: a tenth of the work.
         match self {
-            Key::Account(account) => format!("account/{account}"),
-            Key::Portfolio(portfolio) => format!("portfolio/{portfolio}"),
-            Key::Business(business) => format!("business/{business}"),
+            Key::Account(account) => ["account/", account.as_str()].concat(),
+            Key::Portfolio(portfolio) => ["portfolio/", portfolio.as_str()].concat(),
+            Key::Business(business) => ["business/", business.as_str()].concat(),
             Key::Template(account, template) => {
                 format!("{}{}", templates_prefix(account), template_member(template))
             }
-            Key::Consent(thread) => format!("consent/{}/{}", thread.business_id, thread.customer_id),
-            Key::Link(thread) => format!("link/{}/{}", thread.business_id, thread.customer_id),
+            Key::Consent(thread) => [
+                "consent/",
+                thread.business_id.as_str(),
+                "/",
+                thread.customer_id.as_str(),
+            ]
+            .concat(),
+            Key::Link(thread) => [
+                "link/",
+                thread.business_id.as_str(),
+                "/",
+                thread.customer_id.as_str(),
+            ]
+            .concat(),
             Key::MetaTiers(account) => format!("meta-tiers/{account}"),
             Key::TemplateQuality(account, template) => {
                 format!("template-quality/{account}/{}", template_member(template))
@@ -300,19 +313,50 @@ pub async fn facts(
     ];
     let mut found = entries(store, &keys).await?.into_iter();
     let (business, consent) = (found.next().flatten(), found.next().flatten());
-    let consent = match consent {
+    Ok(Facts {
+        consent: consent_log(consent),
+        ..business_facts_of(store, business, message, at).await?
+    })
+}
+
+/// Reads what the guards need of a message of `business` at `at` whatever its customer, as `facts`
+/// does, with an empty consent: what a campaign's messages share (`ledger::authorize_batch`). Three
+/// rounds at most: the business; the account and the template; the portfolio.
+pub async fn business_facts(
+    store: &dyn Store,
+    business: &BusinessId,
+    message: Option<&Outbound>,
+    at: Instant,
+) -> Result<Facts, Error> {
+    let entry = get(store, &Key::Business(business.clone())).await?;
+    business_facts_of(store, entry, message, at).await
+}
+
+/// Reads a thread's consent, as `facts` does.
+pub async fn consent(store: &dyn Store, thread: &ThreadKey) -> Result<ConsentLog, Error> {
+    Ok(consent_log(get(store, &Key::Consent(thread.clone())).await?))
+}
+
+fn consent_log(entry: Option<Entry>) -> ConsentLog {
+    match entry {
         Some(Entry::Consent(log)) => log,
         _ => ConsentLog::default(),
-    };
-    let account_id = match business {
+    }
+}
+
+/// Reads the account and template of a message of the business `entry` registers, at `at`.
+async fn business_facts_of(
+    store: &dyn Store,
+    entry: Option<Entry>,
+    message: Option<&Outbound>,
+    at: Instant,
+) -> Result<Facts, Error> {
+    let account_id = match entry {
         Some(Entry::Business(history)) => history.at(at).map(|business| business.account.clone()),
         _ => None,
     };
     let Some(account_id) = account_id else {
-        return Ok(Facts {
-            consent,
-            ..Facts::default()
-        });
+        return Ok(Facts::default());
     };
     // A name the registry cannot hold is a template it does not know.
     let template = match message {
@@ -329,6 +373,45 @@ pub async fn facts(
             Some(Entry::Template(history)) => Some(history),
             _ => None,
         },
-        consent,
+        consent: ConsentLog::default(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use hourglass_core::{AccountId, BusinessId, CustomerId, PortfolioId, TemplateName, ThreadKey};
+
+    use super::Key;
+
+    /// The names are the keys stored entries are kept under (sled, Redis): they never change.
+    #[test]
+    fn entry_names_are_stable() {
+        let account = AccountId::new("account_id", "waba-1").unwrap();
+        let template = TemplateName::new("order_update", "en_US").unwrap();
+        let thread = ThreadKey {
+            business_id: BusinessId::new("pn-1").unwrap(),
+            customer_id: CustomerId::new("919876543210").unwrap(),
+        };
+        for (key, name) in [
+            (Key::Account(account.clone()), "account/waba-1"),
+            (
+                Key::Portfolio(PortfolioId::new("portfolio_id", "p-1").unwrap()),
+                "portfolio/p-1",
+            ),
+            (Key::Business(thread.business_id.clone()), "business/pn-1"),
+            (
+                Key::Template(account.clone(), template.clone()),
+                "template/waba-1/order_update/en_US",
+            ),
+            (Key::Consent(thread.clone()), "consent/pn-1/919876543210"),
+            (Key::Link(thread), "link/pn-1/919876543210"),
+            (Key::MetaTiers(account.clone()), "meta-tiers/waba-1"),
+            (
+                Key::TemplateQuality(account, template),
+                "template-quality/waba-1/order_update/en_US",
+            ),
+        ] {
+            assert_eq!(key.name(), name);
+        }
+    }
 }

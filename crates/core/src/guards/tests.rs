@@ -278,6 +278,51 @@ fn guard_1_prices_at_the_registry_category_of_the_instant() {
 }
 
 #[test]
+fn the_category_a_template_is_priced_in_is_the_one_guard_1_gives_it() {
+    use TemplateStatus::{Approved, Disabled, Paused};
+    let histories = [
+        None,
+        Some(history(&[(0.0, Approved, UTILITY, None)])),
+        Some(history(&[
+            (0.0, Approved, UTILITY, None),
+            (5.0, Disabled, MARKETING, None),
+        ])),
+        Some(history(&[(1.0, Paused, UTILITY, Some(3.0))])),
+    ];
+    for account in [None, Some(registered(account()))] {
+        for require_registered_templates in [false, true] {
+            for template_history in &histories {
+                let facts = Facts {
+                    account: account.clone().map(|mut registered| {
+                        registered.account.require_registered_templates = require_registered_templates;
+                        registered
+                    }),
+                    template: template_history.clone(),
+                    ..Facts::default()
+                };
+                for hours in [0.0, 0.5, 2.0, 4.999, 5.0, 9.0] {
+                    for category in [MARKETING, UTILITY, TemplateCategory::Authentication] {
+                        let message = template(category);
+                        let Outbound::Template(requested) = &message else {
+                            unreachable!("a template")
+                        };
+                        let (priced, _) = super::template(&facts, &message, at(hours));
+                        let Outbound::Template(priced) = priced else {
+                            panic!("guard 1 keeps a template a template")
+                        };
+                        assert_eq!(
+                            super::template_category(&facts, requested, at(hours)),
+                            priced.category,
+                            "{facts:?} at {hours} h, asked {category:?}"
+                        );
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[test]
 fn guard_2_wants_a_window_for_free_form_after_the_template_guard() {
     check(Case {
         name: "free-form outside a window",

@@ -637,6 +637,41 @@ pub async fn consent_guards_apply_through_the_store<B: Backend>(backend: B) {
         }
         assert!(must(store.load_thread(&opted_out).await).is_empty());
     }
+
+    // A campaign reads each customer's own consent: every answer of a batch is the single call's.
+    let policy = mk_policy();
+    let stopped = mk_thread(&business, 4);
+    record_consent(
+        store.as_ref(),
+        &stopped,
+        ConsentKind::MarketingStop,
+        T0.minus(Duration::HOUR),
+    )
+    .await;
+    let events: Vec<_> = [stopped, other, mk_thread(&business, 3)]
+        .iter()
+        .map(|thread| crate::support::template(thread, "campaign", T0, TemplateCategory::Marketing).event)
+        .collect();
+    let batch = must(ledger::authorize_batch(store.as_ref(), &policy, &events).await);
+    for (event, decision) in events.iter().zip(&batch) {
+        let single = must(ledger::authorize(store.as_ref(), &policy, event).await);
+        assert_eq!(decision, &single, "{}", event.thread);
+    }
+    let reasons: Vec<_> = batch
+        .iter()
+        .map(|decision| match &decision.verdict {
+            Verdict::Denied { reason, .. } => Some(*reason),
+            Verdict::Allowed(_) => None,
+        })
+        .collect();
+    assert_eq!(
+        reasons,
+        [
+            Some(DenyReason::MarketingStopped),
+            None,
+            Some(DenyReason::CustomerOptedOut)
+        ]
+    );
 }
 
 pub async fn the_marketing_cap_is_exact_under_concurrency<B: Backend>(backend: B) {
