@@ -35,8 +35,9 @@ enum Command {
     /// Drives one RPC at a fixed number of calls in flight and prints one result line.
     ///
     /// The line is `key=value` pairs separated by spaces (label, scenario, rpc, concurrency, seconds,
-    /// calls, errors, allowed, denied, deny_reasons, throughput, p50, p99, p999, max), meant for
-    /// scripts as well as people. The run fails (exit code 1, after the line) when no answer allowed
+    /// elapsed, calls, errors, allowed, denied, deny_reasons, throughput, p50, p99, p999, max), meant
+    /// for scripts as well as people; throughput is calls over the elapsed time, from the end of the
+    /// warm-up until the last call sent before the end finished. The run fails (exit code 1, after the line) when no answer allowed
     /// or when fewer than half of the answers allowed, so that a misconfigured scenario never reports
     /// the throughput of denials.
     Run(RunOptions),
@@ -54,8 +55,8 @@ enum Rpc {
     Authorize,
     /// Record outbound templates with fresh message ids (a decide-and-record step each).
     Record,
-    /// Pre-check a campaign: `AuthorizeBatch` of a marketing template to 10,000 customers a call (the
-    /// latency is the whole batch's; allowed and denied count customers).
+    /// Pre-check a campaign: `AuthorizeBatch` of a marketing template to `--batch-size` customers a
+    /// call (the latency is the whole batch's; allowed and denied count customers).
     Batch,
 }
 
@@ -79,9 +80,6 @@ impl Scenario {
         }
     }
 }
-
-/// The customers of one `--rpc batch` call.
-const BATCH_CUSTOMERS: u64 = 10_000;
 
 /// The template every call sends, and the one `--scenario registered` registers.
 const TEMPLATE_NAME: &str = "tpl_marketing";
@@ -115,6 +113,9 @@ struct RunOptions {
     /// Distinct customers (threads) the calls are spread over.
     #[arg(long, default_value_t = 10_000)]
     customers: u64,
+    /// Customers of one `--rpc batch` call (at most 10,000, the API's limit).
+    #[arg(long, default_value_t = 10_000, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    batch_size: u64,
     /// A label printed with the result, such as the store under test.
     #[arg(long, default_value = "")]
     label: String,
@@ -228,6 +229,26 @@ fn customer(k: u64) -> String {
     format!("91{:010}", 9_000_000_000 + k)
 }
 
+/// Sends a registry write (`$call`, a future made anew on each attempt) again, up to four times more
+/// with a growing pause, while the server answers `UNAVAILABLE` (a store slower than
+/// `--store-timeout-ms`): every registry write is idempotent.
+macro_rules! retried {
+    ($what:literal, $call:expr) => {{
+        let mut pause = Duration::from_millis(100);
+        let mut attempts = 1;
+        loop {
+            match $call.await {
+                Err(status) if status.code() == tonic::Code::Unavailable && attempts < 5 => {
+                    tokio::time::sleep(pause).await;
+                    pause *= 2;
+                    attempts += 1;
+                }
+                result => break result.map(Response::into_inner).context($what),
+            }
+        }
+    }};
+}
+
 fn timestamp(seconds: i64) -> Option<prost_types::Timestamp> {
     Some(prost_types::Timestamp { seconds, nanos: 0 })
 }
@@ -246,74 +267,64 @@ async fn register(
     let mut registry = RegistryServiceClient::with_interceptor(channel, bearer);
     let account_id = business_id.to_owned();
     let portfolio_id = format!("{business_id}-portfolio");
-    registry
-        .put_portfolio(pb::PutPortfolioRequest {
-            portfolio_id: portfolio_id.clone(),
-            messaging_limit: pb::MessagingLimit::MessagingLimit100k as i32,
-            effective_at: since,
-        })
-        .await
-        .context("PutPortfolio")?;
-    registry
-        .put_account(pb::PutAccountRequest {
-            account_id: account_id.clone(),
-            portfolio_id,
-            time_zone: "Asia/Kolkata".to_owned(),
-            currency: "INR".to_owned(),
-            require_opt_in: true,
-            require_registered_templates: true,
-            marketing_cap: Some(pb::MarketingCap {
-                count: 1_000_000,
-                window: Some(prost_types::Duration {
-                    seconds: 24 * 3600,
-                    nanos: 0,
-                }),
-            }),
-            monthly_budget: Some(pb::Money {
-                currency_code: "INR".to_owned(),
-                units: 1_000_000_000_000,
+    let portfolio = pb::PutPortfolioRequest {
+        portfolio_id: portfolio_id.clone(),
+        messaging_limit: pb::MessagingLimit::MessagingLimit100k as i32,
+        effective_at: since,
+    };
+    retried!("PutPortfolio", registry.put_portfolio(portfolio.clone()))?;
+    let account = pb::PutAccountRequest {
+        account_id: account_id.clone(),
+        portfolio_id,
+        time_zone: "Asia/Kolkata".to_owned(),
+        currency: "INR".to_owned(),
+        require_opt_in: true,
+        require_registered_templates: true,
+        marketing_cap: Some(pb::MarketingCap {
+            count: 1_000_000,
+            window: Some(prost_types::Duration {
+                seconds: 24 * 3600,
                 nanos: 0,
             }),
-            effective_at: since,
-        })
-        .await
-        .context("PutAccount")?;
-    registry
-        .put_business(pb::PutBusinessRequest {
-            business_id: business_id.to_owned(),
-            account_id: account_id.clone(),
-            effective_at: since,
-        })
-        .await
-        .context("PutBusiness")?;
-    registry
-        .put_template(pb::PutTemplateRequest {
-            account_id,
-            name: TEMPLATE_NAME.to_owned(),
-            language: TEMPLATE_LANGUAGE.to_owned(),
-            status: pb::TemplateStatus::Approved as i32,
-            category: pb::Category::Marketing as i32,
-            effective_at: since,
-            paused_until: None,
-        })
-        .await
-        .context("PutTemplate")?;
+        }),
+        monthly_budget: Some(pb::Money {
+            currency_code: "INR".to_owned(),
+            units: 1_000_000_000_000,
+            nanos: 0,
+        }),
+        effective_at: since,
+    };
+    retried!("PutAccount", registry.put_account(account.clone()))?;
+    let business = pb::PutBusinessRequest {
+        business_id: business_id.to_owned(),
+        account_id: account_id.clone(),
+        effective_at: since,
+    };
+    retried!("PutBusiness", registry.put_business(business.clone()))?;
+    let template = pb::PutTemplateRequest {
+        account_id,
+        name: TEMPLATE_NAME.to_owned(),
+        language: TEMPLATE_LANGUAGE.to_owned(),
+        status: pb::TemplateStatus::Approved as i32,
+        category: pb::Category::Marketing as i32,
+        effective_at: since,
+        paused_until: None,
+    };
+    retried!("PutTemplate", registry.put_template(template.clone()))?;
     let mut writers = Vec::new();
     for first in 0..SETUP_CONCURRENCY.min(customers) {
         let mut registry = registry.clone();
         let business_id = business_id.to_owned();
         writers.push(tokio::spawn(async move {
             for k in (first..customers).step_by(usize::try_from(SETUP_CONCURRENCY).unwrap_or(1)) {
-                registry
-                    .record_consent(pb::RecordConsentRequest {
-                        business_id: business_id.clone(),
-                        customer_id: customer(k),
-                        kind: pb::ConsentKind::OptIn as i32,
-                        at: since,
-                        source: "hourglass-load".to_owned(),
-                    })
-                    .await
-                    .context("RecordConsent")?;
+                let consent = pb::RecordConsentRequest {
+                    business_id: business_id.clone(),
+                    customer_id: customer(k),
+                    kind: pb::ConsentKind::OptIn as i32,
+                    at: since,
+                    source: "hourglass-load".to_owned(),
+                };
+                retried!("RecordConsent", registry.record_consent(consent.clone()))?;
             }
             anyhow::Ok(())
         }));
@@ -427,6 +438,7 @@ async fn run(options: RunOptions) -> anyhow::Result<()> {
         seconds,
         warmup,
         customers,
+        batch_size,
         label,
         token,
     } = options;
@@ -502,8 +514,8 @@ async fn run(options: RunOptions) -> anyhow::Result<()> {
                             business_id: business_id.to_string(),
                             message: Some(template()),
                             at,
-                            customer_ids: (0..BATCH_CUSTOMERS)
-                                .map(|k| customer((n * BATCH_CUSTOMERS + k) % customers))
+                            customer_ids: (0..batch_size)
+                                .map(|k| customer((n * batch_size + k) % customers))
                                 .collect(),
                         })
                         .await
@@ -541,13 +553,17 @@ async fn run(options: RunOptions) -> anyhow::Result<()> {
         histogram.add(worker_histogram)?;
         tally.add(worker_tally);
     }
+    // The calls sent before the end finish after it: the throughput is over the time they took, which
+    // for a batch of seconds is much longer than `seconds`.
+    let elapsed = measure_from.elapsed().max(Duration::from_secs(seconds));
     let n_calls = histogram.len();
-    let throughput = n_calls as f64 / seconds as f64;
+    let throughput = n_calls as f64 / elapsed.as_secs_f64();
     println!(
-        "label={label} scenario={} rpc={rpc:?} concurrency={concurrency} seconds={seconds} calls={n_calls} \
-         errors={} allowed={} denied={} deny_reasons={} throughput={throughput:.0}/s p50={}us p99={}us \
-         p999={}us max={}us",
+        "label={label} scenario={} rpc={rpc:?} concurrency={concurrency} seconds={seconds} elapsed={:.2}s \
+         calls={n_calls} errors={} allowed={} denied={} deny_reasons={} throughput={throughput:.2}/s \
+         p50={}us p99={}us p999={}us max={}us",
         scenario.name(),
+        elapsed.as_secs_f64(),
         tally.errors,
         tally.allowed,
         tally.n_denied(),
