@@ -43,9 +43,11 @@ mod tests;
 mod usage;
 mod writer;
 
+use std::collections::HashMap;
+use std::collections::hash_map::Entry as MapEntry;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration as StdDuration;
 
 use ::sled::transaction::TransactionError;
@@ -113,7 +115,24 @@ struct Inner {
     directory: Option<DirectoryId>,
     /// Why the store failed for good, once it has.
     failure: OnceLock<String>,
+    /// The slots of the windowed counters read so far, as the `counters` tree holds them (`Windows`).
+    windows: Windows,
 }
+
+/// The slots of windowed counters (`Claim::window`), by the counter's slot prefix, then slot key, with
+/// the end of each slot's window: a reading counts the live slots here instead of scanning and decoding
+/// every slot record of the counter (a portfolio's messaging limit counts every customer it reached in
+/// 24 h, on every decision).
+///
+/// One process owns the database and every write of a slot goes through the writer, so the copy stays
+/// the tree's: a counter is loaded from the tree at its first reading; the writer notes the slots of a
+/// group once it is flushed, before it answers any step of it (and so before their holds are dropped);
+/// a sweep that removed records forgets every counter, to be loaded again.
+#[derive(Debug, Default)]
+struct Windows(Mutex<HashMap<Vec<u8>, WindowSlots>>);
+
+/// A windowed counter's slots: slot key → the end of the slot's window.
+type WindowSlots = HashMap<Vec<u8>, Instant>;
 
 /// What tells one directory from another: its device and inode.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -172,6 +191,7 @@ impl SledStore {
             legacy_answers: format == FORMAT_1,
             directory: DirectoryId::of(path).ok(),
             failure: OnceLock::new(),
+            windows: Windows::default(),
         });
         if format == FORMAT_1 {
             inner.migrate_from_format_1()?;
@@ -447,17 +467,59 @@ impl Inner {
                 has_slot: false,
             });
         };
-        let mut reading = Reading::default();
         let asked = slot_key(&read.counter, slot);
-        for item in self.counters.scan_prefix(slots_prefix(&read.counter)) {
+        let mut windows = self.windows.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let slots = match windows.entry(slots_prefix(&read.counter)) {
+            MapEntry::Occupied(entry) => entry.into_mut(),
+            MapEntry::Vacant(entry) => {
+                let loaded = self.load_window(entry.key())?;
+                entry.insert(loaded)
+            }
+        };
+        let live = slots.values().filter(|until| **until > *at).count();
+        Ok(Reading {
+            used: u64::try_from(live).unwrap_or(u64::MAX),
+            has_slot: slots.get(&asked).is_some_and(|until| until > at),
+        })
+    }
+
+    /// Reads every slot of a windowed counter from the tree, with the end of its window.
+    fn load_window(&self, prefix: &[u8]) -> Result<WindowSlots, Error> {
+        let mut slots = HashMap::new();
+        for item in self.counters.scan_prefix(prefix) {
             let (key, bytes) = item.map_err(from_sled)?;
-            let record = decode_at::<CounterRecord>("counter slot", &key, &bytes)?;
-            if record.until().is_some_and(|until| until > *at) {
-                reading.used = reading.used.saturating_add(1);
-                reading.has_slot |= *key == *asked;
+            if let Some(until) = decode_at::<CounterRecord>("counter slot", &key, &bytes)?.until() {
+                slots.insert(key.to_vec(), until);
             }
         }
-        Ok(reading)
+        Ok(slots)
+    }
+
+    /// Notes the windowed slots of a committed step, as the writer wrote them: each slot's window ends
+    /// at the later of its stored end and the claim's.
+    fn note_slots(&self, holds: &[Hold]) {
+        let mut windows = self.windows.0.lock().unwrap_or_else(PoisonError::into_inner);
+        for hold in holds {
+            let Some(window) = hold.claim.window else {
+                continue;
+            };
+            // A counter not loaded yet is read from the tree, which holds the slot already.
+            if let Some(slots) = windows.get_mut(&slots_prefix(&hold.claim.counter)) {
+                let until = slots
+                    .entry(slot_key(&hold.claim.counter, &hold.claim.slot))
+                    .or_insert(window.end);
+                *until = (*until).max(window.end);
+            }
+        }
+    }
+
+    /// Forgets every windowed counter, after a sweep removed records: each is loaded again.
+    fn forget_windows(&self) {
+        self.windows
+            .0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clear();
     }
 
     /// Returns the committed slots of a counter.

@@ -43,7 +43,12 @@ impl Inner {
             // The smallest key after `last`.
             start = last.to_vec();
             start.push(0);
-            removed += self.sweep_batch(now, &batch)?;
+            let swept = self.sweep_batch(now, &batch)?;
+            if swept > 0 {
+                // Some may have been slots of windowed counters.
+                self.forget_windows();
+            }
+            removed += swept;
         }
     }
 

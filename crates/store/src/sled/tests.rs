@@ -433,3 +433,98 @@ async fn a_failed_write_latches_and_health_reports_it() {
         .expect("reads still answer");
     assert_eq!(read.version, Version(0), "nothing was written");
 }
+
+/// Reads a windowed counter at `at` for `slot` through `store`, and from the tree alone.
+fn windowed_readings(store: &SledStore, counter: &CounterKey, at: Instant, slot: &str) -> (Reading, Reading) {
+    let read = CounterRead {
+        counter: counter.clone(),
+        window: Some((at, slot.to_owned())),
+    };
+    let cached = store.inner.reading(&read).expect("reads");
+    let prefix = slots_prefix(counter);
+    let loaded = store.inner.load_window(&prefix).expect("reads the tree");
+    let from_tree = Reading {
+        used: u64::try_from(loaded.values().filter(|until| **until > at).count()).expect("small"),
+        has_slot: loaded
+            .get(&slot_key(counter, slot))
+            .is_some_and(|until| *until > at),
+    };
+    (cached, from_tree)
+}
+
+#[tokio::test]
+async fn windowed_counters_read_from_memory_as_the_tree_holds_them() {
+    let store = TestStore::new();
+    let counter = CounterKey::MessagingLimit {
+        portfolio: hourglass_core::PortfolioId::new("portfolio_id", "p-1").expect("a valid id"),
+    };
+    let claim = |slot: &str, start: Instant| Claim {
+        counter: counter.clone(),
+        slot: slot.to_owned(),
+        limit: 10,
+        weight: 1,
+        window: Some(hourglass_core::Span {
+            start,
+            end: start.plus(Duration::DAY),
+        }),
+    };
+    // Loaded before any slot is written: the writer's notes must keep it current.
+    assert_eq!(windowed_readings(&store, &counter, T0, "a").0.used, 0);
+    let mut version = Version(0);
+    for (n, (slot, start)) in [("a", T0), ("b", T0), ("a", T0.plus(Duration::hours(12)))]
+        .into_iter()
+        .enumerate()
+    {
+        let claim = claim(slot, start);
+        let Claimed::Held(hold) = store
+            .claim(&claim, &thread(), T0, T0.plus(Duration::hours(72)))
+            .await
+            .expect("claims")
+        else {
+            panic!("the counter has room");
+        };
+        let answer = hourglass_core::Answer {
+            decision: None,
+            duplicate: false,
+        };
+        let commit = Commit {
+            thread: &thread(),
+            version,
+            message_id: &MessageId::new(&format!("m-{n}")).expect("a valid id"),
+            next: &ThreadState::default(),
+            answer: &answer,
+            holds: std::slice::from_ref(&*hold),
+            now: T0,
+            thread_keep_until: T0.plus(Duration::DAY),
+            answer_keep_until: T0.plus(Duration::DAY),
+            prediction: None,
+            prediction_keep_until: T0,
+            usage: None,
+        };
+        assert_eq!(store.commit(&commit).await.expect("commits"), Committed::Done);
+        version = Version(version.0 + 1);
+    }
+    for (at, slot) in [
+        (T0, "a"),
+        (T0.plus(Duration::hours(23)), "b"),
+        (T0.plus(Duration::hours(25)), "a"),
+        (T0.plus(Duration::hours(25)), "b"),
+        (T0.plus(Duration::hours(37)), "a"),
+    ] {
+        let (cached, from_tree) = windowed_readings(&store, &counter, at, slot);
+        assert_eq!(cached, from_tree, "at {at}, slot {slot}");
+    }
+    let (cached, _) = windowed_readings(&store, &counter, T0.plus(Duration::hours(25)), "a");
+    assert_eq!(
+        cached,
+        Reading {
+            used: 1,
+            has_slot: true
+        },
+        "a's window moved to its later end"
+    );
+    // A sweep past every keep-until removes the slots, and the readings follow.
+    assert!(store.sweep(T0.plus(Duration::hours(720))).await.expect("sweeps") > 0);
+    let (cached, from_tree) = windowed_readings(&store, &counter, T0, "a");
+    assert_eq!((cached, from_tree), (Reading::default(), Reading::default()));
+}

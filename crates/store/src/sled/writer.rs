@@ -140,6 +140,9 @@ fn write_loop(inner: &Inner, queue: &mpsc::Receiver<Job>) {
             Err(other) => Some(other.to_string()),
         };
         for (job, result) in jobs.into_iter().zip(results) {
+            if failed.is_none() && matches!(result, Ok(Committed::Done)) {
+                inner.note_slots(&job.holds);
+            }
             let result = match &failed {
                 None => result.map_err(|error| inner.fail_on_storage(error)),
                 Some(message) => Err(Error::Failed {
