@@ -271,8 +271,18 @@ impl Config {
         if let Err(problem) = auth.check(*listen) {
             problems.push(problem);
         }
-        if let Err(problem) = webhook.app_secret() {
-            problems.push(problem);
+        match webhook.app_secret() {
+            Err(problem) => problems.push(problem),
+            // Meta's bodies are authenticated by their signature, and by nothing else.
+            Ok(None) => match webhook.webhook_listen {
+                Some(addr) if !addr.ip().is_loopback() && !auth.insecure_listen => problems.push(format!(
+                    "--webhook-listen {addr} is not a loopback address, and without --webhook-app-secret \
+                     (or --webhook-app-secret-file) anyone who reaches it may post webhooks for every \
+                     business: give Meta's app secret, or --insecure-listen to take unsigned bodies"
+                )),
+                _ => {}
+            },
+            Ok(Some(_)) => {}
         }
         // The files are read and checked whole here, before the port is bound; `run` reads them again.
         if let Err(problem) = tls
@@ -738,8 +748,9 @@ pub struct AuthConfig {
     #[arg(long, env = "HOURGLASS_AUTH_FILE", value_name = "PATH")]
     pub auth_file: Option<PathBuf>,
 
-    /// Serve without --auth-file on an address other than loopback: anyone who reaches the port may
-    /// read and record for every business. Without it, such a --listen is refused.
+    /// Serve without --auth-file on an address other than loopback (anyone who reaches the port may
+    /// read and record for every business), and --webhook-listen beyond loopback without Meta's app
+    /// secret (anyone may post webhooks). Without it, such addresses are refused.
     #[arg(long, env = "HOURGLASS_INSECURE_LISTEN", default_value_t = false)]
     pub insecure_listen: bool,
 }

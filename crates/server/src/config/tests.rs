@@ -602,3 +602,26 @@ fn replay_is_a_subcommand_and_serving_needs_none() {
         }))
     );
 }
+
+#[test]
+fn listening_beyond_loopback_needs_credentials_or_insecure_listen() {
+    let problems = |args: &[&str]| match parse(args).validate() {
+        Ok(_) => Vec::new(),
+        Err(error) => error.problems,
+    };
+    assert!(problems(&[]).is_empty(), "loopback needs nothing");
+    let refused = problems(&["--listen", "0.0.0.0:50051"]);
+    assert!(
+        refused.len() == 1 && refused[0].contains("--auth-file"),
+        "{refused:?}"
+    );
+    assert!(problems(&["--listen", "0.0.0.0:50051", "--insecure-listen"]).is_empty());
+    let webhook = problems(&["--webhook-listen", "0.0.0.0:8080"]);
+    assert!(
+        webhook.len() == 1 && webhook[0].contains("--webhook-app-secret"),
+        "{webhook:?}"
+    );
+    assert!(problems(&["--webhook-listen", "127.0.0.1:8080"]).is_empty());
+    assert!(problems(&["--webhook-listen", "0.0.0.0:8080", "--webhook-app-secret", "s"]).is_empty());
+    assert!(problems(&["--webhook-listen", "0.0.0.0:8080", "--insecure-listen"]).is_empty());
+}
