@@ -335,26 +335,44 @@ async fn claim_all(
     thread: &ThreadKey,
     now: hourglass_core::Instant,
 ) -> Result<Result<Vec<Hold>, Full>, Error> {
-    let mut holds = Vec::with_capacity(claims.len());
-    for claim in claims {
+    // The claims go out together (one round trip on Redis, however many counters the step touches);
+    // when one fails, the others are given back. A claim held for that moment only delays another
+    // step's claim on the same counter (it finds it unsettled, and tries again): it is never counted.
+    let claimed = futures::future::join_all(claims.iter().map(|claim| {
         let keep_until = now.plus(claim.counter.retention());
-        match store.claim(claim, thread, now, keep_until).await {
+        store.claim(claim, thread, now, keep_until)
+    }))
+    .await;
+    let mut holds = Vec::with_capacity(claims.len());
+    let mut refused = None;
+    for (claim, result) in claims.iter().zip(claimed) {
+        match result {
             Ok(Claimed::Held(hold)) => holds.push(*hold),
             Ok(Claimed::Full { unsettled }) => {
-                release_all(store, &holds).await?;
-                return Ok(Err(Full {
+                refused.get_or_insert(Ok(Full {
                     counter: claim.counter.clone(),
                     unsettled,
                 }));
             }
             Err(error) => {
-                // Best effort: a hold left behind is settled by the store after its lease.
-                let _ = release_all(store, &holds).await;
-                return Err(error);
+                if !matches!(refused, Some(Err(_))) {
+                    refused = Some(Err(error));
+                }
             }
         }
     }
-    Ok(Ok(holds))
+    match refused {
+        None => Ok(Ok(holds)),
+        Some(Ok(full)) => {
+            release_all(store, &holds).await?;
+            Ok(Err(full))
+        }
+        Some(Err(error)) => {
+            // Best effort: a hold left behind is settled by the store after its lease.
+            let _ = release_all(store, &holds).await;
+            Err(error)
+        }
+    }
 }
 
 async fn release_all(store: &dyn Store, holds: &[Hold]) -> Result<(), Error> {
