@@ -34,11 +34,12 @@
 //! sends those after, to their own slots.
 //!
 //! Round trips: `Authorize` and `ListOpenConversations` take one (the thread and any counter are read
-//! concurrently); on a single node `RecordMessage` takes two (read, compare-and-set), and one more per
-//! slot of a counter it claims; on a cluster an allowed outbound message takes one more after the
-//! compare-and-set (its prediction, in the account's slot, beside the confirmation of its claims: the
-//! answer waits for both, so that a read after it counts the slot). Each lost race costs one more, and
-//! a registered business's facts (the registry) take up to two more reads before the step.
+//! concurrently); on a single node `RecordMessage` takes two (read, compare-and-set), and one more when
+//! it claims counter slots (all of a step's together, `ledger::claim_all`); on a cluster an allowed
+//! outbound message takes one more after the compare-and-set (its prediction, in the account's slot,
+//! beside the confirmation of its claims: the answer waits for both, so that a read after it counts the
+//! slot). Each lost race costs one more, and a registered business's facts (the registry) take up to
+//! two more reads before the step.
 //!
 //! # Failures
 //!
