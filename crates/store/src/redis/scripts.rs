@@ -31,26 +31,32 @@ return {thread[1], thread[2], redis.call('GET', KEYS[2])}
 /// Returns `{1, nil, nil, nil}` when written, else `{0, version, state, answer}`: what a retry needs, so that it
 /// does not read again.
 pub(crate) static COMPARE_AND_SET: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
+    Script::new(&format!(
+        r"{WRITE_THREAD}
+for i = 3, #KEYS do
+  redis.call('SET', KEYS[i], '1', 'PX', ARGV[6])
+end
+return {{1, false, false, false}}
+"
+    ))
+});
+
+/// The compare and set both scripts above and below begin with: returns the current version, state and
+/// answer when the thread is no longer at `ARGV[1]`, else writes the state `ARGV[2]` (its TTL grown to
+/// `ARGV[4]`) and the answer `ARGV[3]` (TTL `ARGV[5]`), and defines `keep(key, ttl)`, which grows a
+/// key's TTL.
+const WRITE_THREAD: &str = r"
 local thread = redis.call('HMGET', KEYS[1], 'v', 's')
 local version = tonumber(thread[1]) or 0
 if version ~= tonumber(ARGV[1]) then
   return {0, thread[1], thread[2], redis.call('GET', KEYS[2])}
 end
 redis.call('HSET', KEYS[1], 'v', version + 1, 's', ARGV[2])
-local function extend(key, ttl)
+local function keep(key, ttl)
   if redis.call('PTTL', key) < tonumber(ttl) then redis.call('PEXPIRE', key, ttl) end
 end
-extend(KEYS[1], ARGV[4])
-redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[5])
-for i = 3, #KEYS do
-  redis.call('SET', KEYS[i], '1', 'PX', ARGV[6])
-end
-return {1, false, false, false}
-",
-    )
-});
+keep(KEYS[1], ARGV[4])
+redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[5])";
 
 /// `COMPARE_AND_SET` with what follows it done in the same script, for a single Redis node, where a
 /// script may touch keys of any hash tag: the confirmation of every slot the step holds (its pending
@@ -65,19 +71,8 @@ return {1, false, false, false}
 ///
 /// Returns what `COMPARE_AND_SET` returns.
 pub(crate) static COMPARE_AND_SET_ALL: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local thread = redis.call('HMGET', KEYS[1], 'v', 's')
-local version = tonumber(thread[1]) or 0
-if version ~= tonumber(ARGV[1]) then
-  return {0, thread[1], thread[2], redis.call('GET', KEYS[2])}
-end
-redis.call('HSET', KEYS[1], 'v', version + 1, 's', ARGV[2])
-local function keep(key, ttl)
-  if redis.call('PTTL', key) < tonumber(ttl) then redis.call('PEXPIRE', key, ttl) end
-end
-keep(KEYS[1], ARGV[4])
-redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[5])
+    Script::new(&format!(
+        r"{WRITE_THREAD}
 local holds = tonumber(ARGV[7])
 for i = 1, holds do
   redis.call('SET', KEYS[2 + i], '1', 'PX', ARGV[6])
@@ -97,9 +92,9 @@ if ARGV[a] == '1' then
     keep(KEYS[day + 2], ARGV[a + 4])
   end
 end
-return {1, false, false, false}
-",
-    )
+return {{1, false, false, false}}
+"
+    ))
 });
 
 /// Holds a slot of a counter: a new slot only while fewer than `limit` are taken, a slot already taken
