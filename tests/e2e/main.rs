@@ -18,6 +18,7 @@ mod scenarios;
 mod sdk_payloads;
 mod tls;
 mod usage;
+mod usage_timeline;
 mod webhooks;
 
 use hourglass_e2e::hourglass_binary;
