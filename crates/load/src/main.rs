@@ -35,7 +35,7 @@ enum Command {
     /// Drives one RPC at a fixed number of calls in flight and prints one result line.
     ///
     /// The line is `key=value` pairs separated by spaces (label, scenario, rpc, concurrency, seconds,
-    /// elapsed, calls, errors, allowed, denied, deny_reasons, throughput, p50, p99, p999, max), meant
+    /// elapsed, calls, errors, allowed, denied, deny_reasons, throughput, p50, p99, p999, max, error_max), meant
     /// for scripts as well as people; throughput is calls over the elapsed time, from the end of the
     /// warm-up until the last call sent before the end finished. The run fails (exit code 1, after the line) when no answer allowed
     /// or when fewer than half of the answers allowed, so that a misconfigured scenario never reports
@@ -123,6 +123,10 @@ struct RunOptions {
     /// `--auth-file`; `--scenario registered` needs one of role admin.
     #[arg(long, env = "HOURGLASS_LOAD_TOKEN", hide_env_values = true)]
     token: Option<String>,
+    /// Errors are part of the run (a store outage under load, `crates/load/outage.sh`): the run fails
+    /// only when no answer allowed, and the line's `error_max` is the longest a failed call waited.
+    #[arg(long)]
+    expect_errors: bool,
 }
 
 #[tokio::main]
@@ -344,6 +348,8 @@ struct Tally {
     denied: BTreeMap<String, u64>,
     /// Calls that failed with a gRPC error.
     errors: u64,
+    /// The longest a failed call waited for its error.
+    error_max: Duration,
     /// The first gRPC error, for the report.
     first_error: Option<String>,
 }
@@ -368,8 +374,9 @@ impl Tally {
         *self.denied.entry(reason).or_default() += count;
     }
 
-    fn error(&mut self, status: &Status) {
+    fn error(&mut self, status: &Status, waited: Duration) {
         self.errors += 1;
+        self.error_max = self.error_max.max(waited);
         if self.first_error.is_none() {
             self.first_error = Some(format!("{:?}: {}", status.code(), status.message()));
         }
@@ -381,6 +388,7 @@ impl Tally {
             self.deny(reason, count);
         }
         self.errors += other.errors;
+        self.error_max = self.error_max.max(other.error_max);
         if self.first_error.is_none() {
             self.first_error = other.first_error;
         }
@@ -441,6 +449,7 @@ async fn run(options: RunOptions) -> anyhow::Result<()> {
         batch_size,
         label,
         token,
+        expect_errors,
     } = options;
     anyhow::ensure!(customers >= 1, "--customers must be at least 1");
     anyhow::ensure!(seconds >= 1, "--seconds must be at least 1");
@@ -540,7 +549,7 @@ async fn run(options: RunOptions) -> anyhow::Result<()> {
                         histogram.saturating_record(micros.max(1));
                         tally.add(answer);
                     }
-                    Err(status) => tally.error(&status),
+                    Err(status) => tally.error(&status, sent_at.elapsed()),
                 }
             }
             (histogram, tally)
@@ -561,7 +570,7 @@ async fn run(options: RunOptions) -> anyhow::Result<()> {
     println!(
         "label={label} scenario={} rpc={rpc:?} concurrency={concurrency} seconds={seconds} elapsed={:.2}s \
          calls={n_calls} errors={} allowed={} denied={} deny_reasons={} throughput={throughput:.2}/s \
-         p50={}us p99={}us p999={}us max={}us",
+         p50={}us p99={}us p999={}us max={}us error_max={}us",
         scenario.name(),
         elapsed.as_secs_f64(),
         tally.errors,
@@ -572,7 +581,12 @@ async fn run(options: RunOptions) -> anyhow::Result<()> {
         histogram.value_at_quantile(0.99),
         histogram.value_at_quantile(0.999),
         histogram.max(),
+        tally.error_max.as_micros(),
     );
+    if expect_errors {
+        anyhow::ensure!(tally.allowed > 0, "{label} {rpc:?}: no answer allowed");
+        return Ok(());
+    }
     tally
         .verdict()
         .map_err(|why| anyhow::anyhow!("{label} {rpc:?} ({}): {why}", scenario.name()))
@@ -621,11 +635,19 @@ mod tests {
     fn errors_count_against_a_run_and_the_first_is_reported() {
         let mut tally = Tally::default();
         tally.decision(Some(&decision(true, pb::DenyReason::Unspecified)));
-        tally.error(&Status::unauthenticated("missing token"));
-        tally.error(&Status::unavailable("store down"));
+        tally.error(
+            &Status::unauthenticated("missing token"),
+            Duration::from_millis(3),
+        );
+        tally.error(&Status::unavailable("store down"), Duration::from_millis(251));
         let why = tally.verdict().expect_err("two errors of three answers");
         assert!(why.contains("errors: 2"), "{why}");
         assert!(why.contains("Unauthenticated: missing token"), "{why}");
+        assert_eq!(
+            tally.error_max,
+            Duration::from_millis(251),
+            "the longest wait for an error"
+        );
     }
 
     #[test]
@@ -647,11 +669,12 @@ mod tests {
         });
         let mut second = Tally::default();
         second.deny("CUSTOMER_OPTED_OUT".to_owned(), 5);
-        second.error(&Status::internal("boom"));
+        second.error(&Status::internal("boom"), Duration::from_millis(7));
         first.add(second);
         assert_eq!(first.allowed, 9_990);
         assert_eq!(first.n_denied(), 15);
         assert_eq!(first.errors, 1);
+        assert_eq!(first.error_max, Duration::from_millis(7));
         assert_eq!(first.deny_reasons(), "CUSTOMER_OPTED_OUT:15");
         assert_eq!(first.verdict(), Ok(()));
     }
