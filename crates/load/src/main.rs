@@ -41,6 +41,21 @@ enum Command {
     /// or when fewer than half of the answers allowed, so that a misconfigured scenario never reports
     /// the throughput of denials.
     Run(RunOptions),
+    /// Prepares an independent run with h2load (`crates/load/h2load.sh`): registers a business with
+    /// every guard on when `--scenario registered`, checks that Hourglass allows the Authorize call of
+    /// a marketing template to its first customer, and writes that request to `--out` as gRPC frames
+    /// it (a flag byte, a 4-byte big-endian length, the protobuf message), for `h2load --data`.
+    Frame {
+        /// The server to register with and check against.
+        #[arg(long, default_value = "127.0.0.1:50051")]
+        addr: SocketAddr,
+        /// What the business is: unregistered, or registered with every guard on.
+        #[arg(long, value_enum, default_value = "unregistered")]
+        scenario: Scenario,
+        /// Where to write the framed request.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
     /// Serves a PolicyService that allows every call with an otherwise empty answer: the baseline.
     Bare {
         /// Address to listen on.
@@ -133,6 +148,7 @@ struct RunOptions {
 async fn main() -> anyhow::Result<()> {
     match Args::parse().command {
         Command::Run(options) => run(options).await,
+        Command::Frame { addr, scenario, out } => frame(addr, scenario, &out).await,
         Command::Bare { listen } => {
             // Served the way `hourglass` serves, so that the two differ only in the work they do.
             let listener = tokio::net::TcpListener::bind(listen)
@@ -337,6 +353,50 @@ async fn register(
         writer.await??;
     }
     Ok(())
+}
+
+/// The `Frame` command: one Authorize request, checked against `addr` and written gRPC-framed to `out`.
+async fn frame(addr: SocketAddr, scenario: Scenario, out: &std::path::Path) -> anyhow::Result<()> {
+    use prost::Message as _;
+    let channel = Endpoint::from_shared(format!("http://{addr}"))?
+        .connect()
+        .await
+        .with_context(|| format!("connect to {addr}"))?;
+    let run_id = SystemTime::now().duration_since(UNIX_EPOCH)?.as_millis() % 1_000_000_000;
+    let business_id = format!("h2load{run_id}");
+    let now_seconds = i64::try_from(SystemTime::now().duration_since(UNIX_EPOCH)?.as_secs())?;
+    if scenario == Scenario::Registered {
+        register(channel.clone(), Bearer::new(None)?, &business_id, 1, now_seconds).await?;
+    }
+    let request = pb::AuthorizeRequest {
+        business_id,
+        customer_id: customer(0),
+        message: Some(template()),
+        at: timestamp(now_seconds),
+    };
+    let answer = PolicyServiceClient::new(channel)
+        .authorize(request.clone())
+        .await
+        .context("Authorize the framed request")?
+        .into_inner();
+    anyhow::ensure!(
+        answer.decision.as_ref().is_some_and(|decision| decision.allowed),
+        "the framed request is not allowed: {answer:?}"
+    );
+    std::fs::write(out, grpc_frame(&request.encode_to_vec()))
+        .with_context(|| format!("write {}", out.display()))?;
+    println!("{}", request.business_id);
+    Ok(())
+}
+
+/// A message as gRPC frames it on the wire, uncompressed.
+fn grpc_frame(message: &[u8]) -> Vec<u8> {
+    let length = u32::try_from(message.len()).expect("a request is far smaller than 4 GiB");
+    let mut framed = Vec::with_capacity(5 + message.len());
+    framed.push(0);
+    framed.extend_from_slice(&length.to_be_bytes());
+    framed.extend_from_slice(message);
+    framed
 }
 
 /// What the answers of a run said.
@@ -648,6 +708,15 @@ mod tests {
             Duration::from_millis(251),
             "the longest wait for an error"
         );
+    }
+
+    #[test]
+    fn a_grpc_frame_is_a_flag_a_length_and_the_message() {
+        assert_eq!(grpc_frame(&[]), vec![0, 0, 0, 0, 0]);
+        let message = vec![7_u8; 300];
+        let framed = grpc_frame(&message);
+        assert_eq!(&framed[..5], &[0, 0, 0, 1, 44]);
+        assert_eq!(&framed[5..], &message[..]);
     }
 
     #[test]
