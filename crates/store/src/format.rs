@@ -1,10 +1,13 @@
-//! The stored format: versioned serde mirrors of the core's thread state, answers and counters, encoded
-//! as JSON.
+//! The stored format: versioned serde mirrors of the core's thread state, answers and counters.
 //!
-//! `hourglass_core` derives no serde, so that the rules never depend on how they are stored. Every
-//! record carries a `"version"` tag; a new layout adds a variant next to `V1` and a golden file under
-//! `testdata/`, and old records keep decoding. Instants are whole milliseconds since the Unix epoch,
-//! money is a decimal string with its currency code, and enum values are spelled as in the API
+//! `hourglass_core` derives no serde, so that the rules never depend on how they are stored. Threads
+//! and answers are written in layout 2, compact binary (`binary.rs`: a first byte `2`, then postcard);
+//! layout 1, JSON (first byte `{`), is still read, so that databases and Redis data written before keep
+//! working, and a record is rewritten in layout 2 by the next step that writes it. Counters, registry
+//! entries, predictions and reports are JSON. Every JSON record carries a `"version"` tag; a new
+//! layout adds a variant next to the others and a golden file under `testdata/`, and old records keep
+//! decoding. Instants are whole milliseconds since the Unix epoch, money is a decimal string with its
+//! currency code (in layout 2, its mantissa and scale), and enum values are spelled as in the API
 //! (`MARKETING`, `FREE_TIER`). `keep_until` is the server-clock instant after which a sweeping backend
 //! may delete the record; backends that expire records by TTL leave it out.
 
@@ -20,10 +23,17 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Error, Version};
 
-/// A thread's state as stored.
+/// A thread's state as stored: layout 1 (JSON), read only, or layout 2 (binary), which `new` makes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum ThreadRecord {
+    V1(ThreadV1),
+    V2(ThreadV2),
+}
+
+/// Layout 1 of a thread as its JSON is tagged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "version")]
-pub enum ThreadRecord {
+enum ThreadJson {
     #[serde(rename = "1")]
     V1(ThreadV1),
 }
@@ -36,12 +46,35 @@ pub enum CounterRecord {
     V1(CounterV1),
 }
 
-/// The answer to a recorded message as stored, so that a duplicate can repeat it.
+/// The answer to a recorded message as stored, so that a duplicate can repeat it: layout 1 (JSON), read
+/// only, or layout 2 (binary), which `new` makes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum AnswerRecord {
+    V1(AnswerV1),
+    V2(AnswerV2),
+}
+
+/// Layout 1 of an answer as its JSON is tagged.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "version")]
-pub enum AnswerRecord {
+enum AnswerJson {
     #[serde(rename = "1")]
     V1(AnswerV1),
+}
+
+/// Layout 2 of a thread record (`binary.rs`): the thread's version, keep-until and state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ThreadV2 {
+    revision: u64,
+    keep_until: Option<i64>,
+    state: ThreadState,
+}
+
+/// Layout 2 of an answer record (`binary.rs`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AnswerV2 {
+    keep_until: Option<i64>,
+    answer: Answer,
 }
 
 /// Version 1 of a thread record: the fields of `ThreadParts`.
@@ -202,22 +235,55 @@ enum DenyReasonV1 {
     BudgetExceeded,
 }
 
-/// Encodes a record as compact JSON, the bytes a backend stores.
+/// Encodes a JSON record (a counter, a registry entry, a prediction, a report) as compact JSON, the
+/// bytes a backend stores. Threads and answers have their own `to_bytes`.
 pub fn encode<T: Serialize>(record: &T) -> Vec<u8> {
     // The records hold strings, integers, booleans and enums with string names only: serialising them
     // into memory cannot fail.
     serde_json::to_vec(record).expect("store records always serialise to JSON")
 }
 
-/// Decodes a record that a backend read back; `what` names it in the error (for example the key).
+/// Decodes a JSON record that a backend read back; `what` names it in the error (for example the key).
 pub fn decode<T: DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, Error> {
     serde_json::from_slice(bytes).map_err(|error| Error::corrupt(format!("cannot decode {what}: {error}")))
 }
 
+/// A kind of record as a backend reads it back from the bytes it stored; `what` names it in the error
+/// (for example the key).
+pub trait Record: Sized {
+    fn from_bytes(what: &str, bytes: &[u8]) -> Result<Self, Error>;
+}
+
+/// The layouts a thread or an answer may be stored in, told by the first byte.
+enum Layout {
+    /// Layout 1: JSON, an object.
+    Json,
+    /// Layout 2: `binary::LAYOUT_2`, then postcard.
+    Binary,
+}
+
+fn layout(what: &str, bytes: &[u8]) -> Result<Layout, Error> {
+    match bytes.first() {
+        Some(b'{') => Ok(Layout::Json),
+        Some(&binary::LAYOUT_2) => Ok(Layout::Binary),
+        Some(other) => Err(Error::corrupt(format!(
+            "cannot decode {what}: unknown layout (first byte {other:#04x})"
+        ))),
+        None => Err(Error::corrupt(format!("cannot decode {what}: no bytes"))),
+    }
+}
+
 /// What a writer needs of a stored thread to commit over it, read without decoding the state: its
-/// version and keep-until. Every layout of `ThreadRecord` has both fields under these names.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+/// version and keep-until. Every JSON layout of a thread has both fields under these names, and
+/// layout 2 begins with them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct ThreadHeader {
+    revision: u64,
+    keep_until: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct JsonHeader {
     #[serde(default)]
     revision: u64,
     #[serde(default)]
@@ -234,16 +300,113 @@ impl ThreadHeader {
     }
 }
 
+impl Record for ThreadHeader {
+    fn from_bytes(what: &str, bytes: &[u8]) -> Result<ThreadHeader, Error> {
+        let (revision, keep_until) = match layout(what, bytes)? {
+            Layout::Json => {
+                let header: JsonHeader = decode(what, bytes)?;
+                (header.revision, header.keep_until)
+            }
+            Layout::Binary => binary::thread_header(what, bytes)?,
+        };
+        Ok(ThreadHeader { revision, keep_until })
+    }
+}
+
+impl Record for ThreadRecord {
+    fn from_bytes(what: &str, bytes: &[u8]) -> Result<ThreadRecord, Error> {
+        match layout(what, bytes)? {
+            Layout::Json => {
+                let ThreadJson::V1(v1) = decode(what, bytes)?;
+                Ok(ThreadRecord::V1(v1))
+            }
+            Layout::Binary => {
+                let (revision, keep_until, state) = binary::decode_thread(what, bytes)?;
+                Ok(ThreadRecord::V2(ThreadV2 {
+                    revision,
+                    keep_until,
+                    state,
+                }))
+            }
+        }
+    }
+}
+
+impl Record for AnswerRecord {
+    fn from_bytes(what: &str, bytes: &[u8]) -> Result<AnswerRecord, Error> {
+        match layout(what, bytes)? {
+            Layout::Json => {
+                let AnswerJson::V1(v1) = decode(what, bytes)?;
+                Ok(AnswerRecord::V1(v1))
+            }
+            Layout::Binary => {
+                let (keep_until, answer) = binary::decode_answer(what, bytes)?;
+                Ok(AnswerRecord::V2(AnswerV2 { keep_until, answer }))
+            }
+        }
+    }
+}
+
+impl Record for CounterRecord {
+    fn from_bytes(what: &str, bytes: &[u8]) -> Result<CounterRecord, Error> {
+        decode(what, bytes)
+    }
+}
+
 fn is_zero(revision: &u64) -> bool {
     *revision == 0
 }
 
 impl ThreadRecord {
-    /// Returns the current version of a thread's record. `version` is kept in the record unless it is
+    /// Returns the current layout of a thread's record. `version` is kept in the record unless it is
     /// `Version(0)`; a backend that keeps versions elsewhere passes that.
     pub fn new(state: &ThreadState, version: Version, keep_until: Option<Instant>) -> ThreadRecord {
+        ThreadRecord::V2(ThreadV2 {
+            revision: version.0,
+            keep_until: keep_until.map(Instant::as_millis),
+            state: state.clone(),
+        })
+    }
+
+    /// Returns the bytes a backend stores: JSON for layout 1, binary for layout 2.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            ThreadRecord::V1(v1) => encode(&ThreadJson::V1(v1.clone())),
+            ThreadRecord::V2(v2) => binary::encode_thread(&v2.state, v2.revision, v2.keep_until),
+        }
+    }
+
+    /// Returns the instant after which the record may be swept, if it carries one.
+    pub fn keep_until(&self) -> Option<Instant> {
+        match self {
+            ThreadRecord::V1(v1) => v1.keep_until.map(Instant::from_millis),
+            ThreadRecord::V2(v2) => v2.keep_until.map(Instant::from_millis),
+        }
+    }
+
+    /// Returns the version the record carries (`Version(0)` when it carries none).
+    pub fn version(&self) -> Version {
+        match self {
+            ThreadRecord::V1(v1) => Version(v1.revision),
+            ThreadRecord::V2(v2) => Version(v2.revision),
+        }
+    }
+
+    /// Returns the thread's state.
+    pub fn into_state(self) -> ThreadState {
+        match self {
+            ThreadRecord::V1(v1) => v1.into_state(),
+            ThreadRecord::V2(v2) => v2.state,
+        }
+    }
+}
+
+impl ThreadV1 {
+    /// Returns the layout 1 record of a state, as versions before layout 2 wrote it.
+    #[cfg(test)]
+    fn new(state: &ThreadState, version: Version, keep_until: Option<Instant>) -> ThreadV1 {
         let parts = state.parts();
-        ThreadRecord::V1(ThreadV1 {
+        ThreadV1 {
             revision: version.0,
             keep_until: keep_until.map(Instant::as_millis),
             customer_service: parts
@@ -271,49 +434,32 @@ impl ThreadRecord {
             service_messages: parts.service_messages,
             charged: parts.charged,
             moved_to: parts.moved_to.as_ref().map(|id| id.as_str().to_owned()),
+        }
+    }
+
+    fn into_state(self) -> ThreadState {
+        ThreadState::from_parts(ThreadParts {
+            customer_service: self.customer_service.into_iter().map(Span::from).collect(),
+            response_windows: self
+                .response_windows
+                .into_iter()
+                .map(|window| ResponseWindow {
+                    span: Span {
+                        start: Instant::from_millis(window.start),
+                        end: Instant::from_millis(window.end),
+                    },
+                    used: window.used,
+                })
+                .collect(),
+            conversations: self.conversations.into_iter().map(Conversation::from).collect(),
+            last_outbound_at: self.last_outbound_at.map(Instant::from_millis),
+            latest_event_at: self.latest_event_at.map(Instant::from_millis),
+            marketing_sent: self.marketing_sent.into_iter().map(Span::from).collect(),
+            service_messages: self.service_messages,
+            charged: self.charged,
+            // A stored id was valid when it was written; one that no longer is leads nowhere.
+            moved_to: self.moved_to.and_then(|id| CustomerId::new(&id).ok()),
         })
-    }
-
-    /// Returns the instant after which the record may be swept, if it carries one.
-    pub fn keep_until(&self) -> Option<Instant> {
-        match self {
-            ThreadRecord::V1(v1) => v1.keep_until.map(Instant::from_millis),
-        }
-    }
-
-    /// Returns the version the record carries (`Version(0)` when it carries none).
-    pub fn version(&self) -> Version {
-        match self {
-            ThreadRecord::V1(v1) => Version(v1.revision),
-        }
-    }
-
-    /// Returns the thread's state.
-    pub fn into_state(self) -> ThreadState {
-        match self {
-            ThreadRecord::V1(v1) => ThreadState::from_parts(ThreadParts {
-                customer_service: v1.customer_service.into_iter().map(Span::from).collect(),
-                response_windows: v1
-                    .response_windows
-                    .into_iter()
-                    .map(|window| ResponseWindow {
-                        span: Span {
-                            start: Instant::from_millis(window.start),
-                            end: Instant::from_millis(window.end),
-                        },
-                        used: window.used,
-                    })
-                    .collect(),
-                conversations: v1.conversations.into_iter().map(Conversation::from).collect(),
-                last_outbound_at: v1.last_outbound_at.map(Instant::from_millis),
-                latest_event_at: v1.latest_event_at.map(Instant::from_millis),
-                marketing_sent: v1.marketing_sent.into_iter().map(Span::from).collect(),
-                service_messages: v1.service_messages,
-                charged: v1.charged,
-                // A stored id was valid when it was written; one that no longer is leads nowhere.
-                moved_to: v1.moved_to.and_then(|id| CustomerId::new(&id).ok()),
-            }),
-        }
     }
 }
 
@@ -359,18 +505,30 @@ impl CounterRecord {
 }
 
 impl AnswerRecord {
-    /// Returns the current version of an answer's record. The duplicate flag is not kept.
+    /// Returns the current layout of an answer's record. The duplicate flag is not kept.
     pub fn new(answer: &Answer, keep_until: Option<Instant>) -> AnswerRecord {
-        AnswerRecord::V1(AnswerV1 {
+        AnswerRecord::V2(AnswerV2 {
             keep_until: keep_until.map(Instant::as_millis),
-            decision: answer.decision.as_ref().map(DecisionV1::from),
+            answer: Answer {
+                decision: answer.decision.clone(),
+                duplicate: false,
+            },
         })
+    }
+
+    /// Returns the bytes a backend stores: JSON for layout 1, binary for layout 2.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        match self {
+            AnswerRecord::V1(v1) => encode(&AnswerJson::V1(v1.clone())),
+            AnswerRecord::V2(v2) => binary::encode_answer(v2.answer.decision.as_ref(), v2.keep_until),
+        }
     }
 
     /// Returns the instant after which the record may be swept, if it carries one.
     pub fn keep_until(&self) -> Option<Instant> {
         match self {
             AnswerRecord::V1(v1) => v1.keep_until.map(Instant::from_millis),
+            AnswerRecord::V2(v2) => v2.keep_until.map(Instant::from_millis),
         }
     }
 
@@ -385,6 +543,18 @@ impl AnswerRecord {
                     duplicate: false,
                 })
             }
+            AnswerRecord::V2(v2) => Ok(v2.answer),
+        }
+    }
+}
+
+impl AnswerV1 {
+    /// Returns the layout 1 record of an answer, as versions before layout 2 wrote it.
+    #[cfg(test)]
+    fn new(answer: &Answer, keep_until: Option<Instant>) -> AnswerV1 {
+        AnswerV1 {
+            keep_until: keep_until.map(Instant::as_millis),
+            decision: answer.decision.as_ref().map(DecisionV1::from),
         }
     }
 }
@@ -571,6 +741,7 @@ mirror_enum!(DenyReason <=> DenyReasonV1 {
     BudgetExceeded,
 });
 
+mod binary;
 pub mod delivery;
 pub mod registry;
 #[cfg(test)]

@@ -8,8 +8,8 @@
 //!
 //! | key | type | holds | TTL |
 //! |---|---|---|---|
-//! | `hg:{b:B:c:C}:thread` | hash | `v` (version), `s` (a `ThreadRecord`) | until the thread's keep-until |
-//! | `hg:{b:B:c:C}:msg:<message id>` | string | the `AnswerRecord` | `RETENTION_GRACE` (72 h) |
+//! | `hg:{b:B:c:C}:thread` | hash | `v` (version), `s`, `s1`, … (a `ThreadRecord` in chunks of 64 bytes), `m<message id>` (its expiry and `AnswerRecord`) | until the thread's keep-until, at least each answer's `RETENTION_GRACE` (72 h) |
+//! | `hg:{b:B:c:C}:msg:<message id>` | string | an `AnswerRecord` written before answers moved into the thread hash; read, never written | `RETENTION_GRACE` (72 h) |
 //! | `hg:{b:B:c:C}:claim:<slot>` | string | receipt of a committed step's slot | the counter's retention |
 //! | `hg:{a:A}:free:<YYYY-MM>` | hash | slot (conversation id) → claims holding it | `FREE_TIER_RETENTION` |
 //! | `hg:{a:A}:free:<YYYY-MM>:pending` | sorted set | unconfirmed claims by lease deadline | `FREE_TIER_RETENTION` |
@@ -19,8 +19,10 @@
 //! TTLs are the ledger's keep-until instants less the server clock, and only ever grow: they reclaim
 //! memory and never decide anything, since every stored instant is compared with the event time.
 //!
-//! **Idempotency is per thread**, as on every backend: the answer of a message id is kept under the
-//! thread's hash tag and written in the same compare-and-set as the state.
+//! **Idempotency is per thread**, as on every backend: the answer of a message id is kept in the
+//! thread's hash, written in the same compare-and-set as the state, with its own expiry on the Redis
+//! clock (`scripts::THREAD_LIB`): one key per thread instead of one per message, the most of the
+//! memory an active thread saves.
 //!
 //! # The step
 //!
@@ -70,8 +72,8 @@ use std::time::Duration;
 use async_trait::async_trait;
 use futures::future::try_join_all;
 use hourglass_core::{
-    AccountId, Claim, CounterRead, Counters, Day, Instant, Snapshot, ThreadKey, ThreadState, UsageCounts,
-    UsageRow,
+    AccountId, Claim, CounterRead, Counters, Day, Instant, MessageId, Snapshot, ThreadKey, ThreadState,
+    UsageCounts, UsageRow,
 };
 use redis::{Cmd, FromRedisValue, ScriptInvocation, Value};
 
@@ -80,7 +82,7 @@ use self::connection::Connection;
 use self::keys::{CounterKeys, ThreadKeys};
 use self::scripts::{COMPARE_AND_SET, COMPARE_AND_SET_ALL, MARKER, READ_THREAD};
 use crate::format::delivery::PredictionRecord;
-use crate::format::{AnswerRecord, ThreadRecord, decode, encode};
+use crate::format::{AnswerRecord, Record, ThreadRecord, encode};
 use crate::{
     Claimed, Commit, Committed, DeliveryKey, DeliveryRaw, Error, Hold, Read, ReadPlan, Store, UsageWrite,
     Version, registry,
@@ -219,23 +221,20 @@ impl RedisStore {
     async fn read_thread(&self, plan: &ReadPlan) -> Result<Read, Error> {
         let keys = ThreadKeys::new(&self.redis.namespace, &plan.thread);
         let thread_key = keys.thread();
-        let Some(message_id) = &plan.message_id else {
-            // No answer to read: a plain command, cheaper than a script.
-            let mut command = redis::cmd("HMGET");
-            command.arg(&thread_key).arg("v").arg("s");
-            let reply = self.redis.query::<Vec<Value>>("thread read", &command).await?;
-            let [version, state] = <[Value; 2]>::try_from(reply).map_err(|reply| {
-                Error::corrupt(format!("unexpected reply to HMGET {thread_key}: {reply:?}"))
-            })?;
-            return decode_read(&thread_key, "", version, state, Value::Nil);
+        let mut invocation = READ_THREAD.key(&thread_key);
+        let answer = match &plan.message_id {
+            Some(message_id) => {
+                invocation
+                    .key(keys.legacy_answer(message_id))
+                    .arg(ThreadKeys::answer_field(message_id));
+                answer_name(&thread_key, message_id)
+            }
+            // No answer to read: the script reads the version and the state alone.
+            None => String::new(),
         };
-        let answer_key = keys.answer(message_id);
-        let reply = self
-            .redis
-            .invoke("thread read", READ_THREAD.key(&thread_key).key(&answer_key))
-            .await?;
-        let [version, state, answer] = fields::<3>("thread read", reply)?;
-        decode_read(&thread_key, &answer_key, version, state, answer)
+        let reply = self.redis.invoke("thread read", &invocation).await?;
+        let [version, state, prior] = fields::<3>("thread read", reply)?;
+        decode_read(&thread_key, &answer, version, state, prior)
     }
 }
 
@@ -280,7 +279,7 @@ impl Store for RedisStore {
     async fn commit(&self, commit: &Commit<'_>) -> Result<Committed, Error> {
         let keys = ThreadKeys::new(&self.redis.namespace, commit.thread);
         let thread_key = keys.thread();
-        let answer_key = keys.answer(commit.message_id);
+        let answer_key = answer_name(&thread_key, commit.message_id);
         let ttl = |keep_until: Instant| keep_until.since(commit.now).as_millis().max(1);
         let receipt_ttl = commit
             .holds
@@ -296,18 +295,19 @@ impl Store for RedisStore {
         } else {
             COMPARE_AND_SET.key(&thread_key)
         };
-        invocation.key(&answer_key);
+        invocation.key(keys.legacy_answer(commit.message_id));
         for hold in commit.holds {
             let counter = CounterKeys::new(&self.redis.namespace, &hold.claim.counter);
             invocation.key(keys.receipt(&hold.claim.slot, counter.receipt_token(&hold.token)));
         }
         invocation
             .arg(i64::try_from(commit.version.0).unwrap_or(i64::MAX))
-            .arg(encode(&ThreadRecord::new(commit.next, Version(0), None)))
-            .arg(encode(&AnswerRecord::new(commit.answer, None)))
+            .arg(ThreadRecord::new(commit.next, Version(0), None).to_bytes())
+            .arg(AnswerRecord::new(commit.answer, None).to_bytes())
             .arg(ttl(commit.thread_keep_until))
             .arg(ttl(commit.answer_keep_until))
-            .arg(receipt_ttl);
+            .arg(receipt_ttl)
+            .arg(ThreadKeys::answer_field(commit.message_id));
         if all_at_once {
             invocation.arg(commit.holds.len());
             for hold in commit.holds {
@@ -449,6 +449,11 @@ impl Redis {
     }
 }
 
+/// Names the answer of a message id in errors: a field of the thread hash, or its legacy key.
+fn answer_name(thread_key: &str, message_id: &MessageId) -> String {
+    format!("the answer of {} in {thread_key}", message_id.as_str())
+}
+
 /// Decodes a thread as a script returned it: its version, state, and the answer of a message id.
 fn decode_read(
     thread_key: &str,
@@ -464,7 +469,7 @@ fn decode_read(
     };
     let prior = match answer {
         Value::Nil => None,
-        Value::BulkString(bytes) => Some(decode::<AnswerRecord>(answer_key, &bytes)?.into_answer()?),
+        Value::BulkString(bytes) => Some(AnswerRecord::from_bytes(answer_key, &bytes)?.into_answer()?),
         other => return Err(Error::corrupt(format!("{answer_key} is not a string: {other:?}"))),
     };
     Ok(Read {
@@ -482,7 +487,7 @@ fn decode_read(
 fn decode_state(thread_key: &str, state: Value) -> Result<ThreadState, Error> {
     match state {
         Value::Nil => Ok(ThreadState::default()),
-        Value::BulkString(bytes) => Ok(decode::<ThreadRecord>(thread_key, &bytes)?.into_state()),
+        Value::BulkString(bytes) => Ok(ThreadRecord::from_bytes(thread_key, &bytes)?.into_state()),
         other => Err(Error::corrupt(format!(
             "the state in {thread_key} is not a string: {other:?}"
         ))),

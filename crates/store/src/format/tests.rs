@@ -1,5 +1,6 @@
 //! Tests of the stored format: golden files under `testdata/` decode to the values they were written
-//! from, every record round-trips, and a record of an unknown layout is an error.
+//! from (JSON files as text, layout 2 files as bytes), every record round-trips, records of layout 1
+//! still decode, and a record of an unknown layout is an error.
 
 use std::path::Path;
 
@@ -106,24 +107,164 @@ fn golden_answer() -> Answer {
     }
 }
 
+fn golden_bytes(name: &str) -> Vec<u8> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata").join(name);
+    std::fs::read(&path).expect("golden files are checked in")
+}
+
+/// Checks that the golden file `testdata/{name}` holds exactly the bytes `bytes`, which the record
+/// was just encoded to: a change of layout 2 fails here.
+#[track_caller]
+fn check_binary_golden(name: &str, bytes: &[u8]) {
+    let golden = golden_bytes(name);
+    assert_eq!(
+        golden, bytes,
+        "{name}: layout 2 encodes differently; a new layout needs a new format byte"
+    );
+}
+
 #[test]
 fn thread_v1_golden_file() {
     let keep_until = T0.plus(minutes(2)).plus(Duration::hours(144));
-    let record = ThreadRecord::new(&golden_thread(), Version(0), Some(keep_until));
-    check_golden("thread.v1.json", &record);
+    let json = ThreadJson::V1(ThreadV1::new(&golden_thread(), Version(0), Some(keep_until)));
+    check_golden("thread.v1.json", &json);
+    // The store still reads what earlier versions wrote.
+    let record = ThreadRecord::from_bytes("thread", &golden_bytes("thread.v1.json")).expect("decodes");
+    assert!(matches!(record, ThreadRecord::V1(_)), "{record:?}");
     assert_eq!(record.keep_until(), Some(keep_until));
+    assert_eq!(record.version(), Version(0));
     assert_eq!(record.into_state(), golden_thread());
 }
 
 #[test]
 fn answer_v1_golden_file() {
     let keep_until = T0.plus(minutes(1)).plus(Duration::hours(72));
-    let record = AnswerRecord::new(&golden_answer(), Some(keep_until));
-    check_golden("answer.v1.json", &record);
+    check_golden(
+        "answer.v1.json",
+        &AnswerJson::V1(AnswerV1::new(&golden_answer(), Some(keep_until))),
+    );
+    let record = AnswerRecord::from_bytes("answer", &golden_bytes("answer.v1.json")).expect("decodes");
+    assert!(matches!(record, AnswerRecord::V1(_)), "{record:?}");
     assert_eq!(record.keep_until(), Some(keep_until));
     assert_eq!(
         record.into_answer().expect("the golden answer is well formed"),
         golden_answer()
+    );
+}
+
+#[test]
+fn thread_v2_golden_file() {
+    let keep_until = T0.plus(minutes(2)).plus(Duration::hours(144));
+    let record = ThreadRecord::new(&golden_thread(), Version(7), Some(keep_until));
+    let bytes = record.to_bytes();
+    check_binary_golden("thread.v2.bin", &bytes);
+    assert_eq!(bytes[0], 2, "layout 2 begins with its number");
+    let decoded = ThreadRecord::from_bytes("thread", &golden_bytes("thread.v2.bin")).expect("decodes");
+    assert_eq!(decoded, record);
+    assert_eq!(decoded.version(), Version(7));
+    assert_eq!(decoded.keep_until(), Some(keep_until));
+    assert_eq!(decoded.into_state(), golden_thread());
+    // The header is read alone, without the state.
+    let header = ThreadHeader::from_bytes("thread", &bytes).expect("decodes");
+    assert_eq!(
+        (header.version(), header.keep_until()),
+        (Version(7), Some(keep_until))
+    );
+    // And it is several times smaller than the same record in layout 1.
+    let json = ThreadJson::V1(ThreadV1::new(&golden_thread(), Version(7), Some(keep_until)));
+    let json = encode(&json);
+    assert!(
+        bytes.len() * 4 < json.len(),
+        "{} bytes against {} of JSON",
+        bytes.len(),
+        json.len()
+    );
+}
+
+#[test]
+fn answer_v2_golden_files() {
+    let keep_until = T0.plus(minutes(1)).plus(Duration::hours(72));
+    let record = AnswerRecord::new(&golden_answer(), Some(keep_until));
+    let bytes = record.to_bytes();
+    check_binary_golden("answer.v2.bin", &bytes);
+    let decoded = AnswerRecord::from_bytes("answer", &golden_bytes("answer.v2.bin")).expect("decodes");
+    assert_eq!(decoded, record);
+    assert_eq!(decoded.keep_until(), Some(keep_until));
+    assert_eq!(decoded.into_answer().expect("well formed"), golden_answer());
+    let json = encode(&AnswerJson::V1(AnswerV1::new(&golden_answer(), Some(keep_until))));
+    assert!(
+        bytes.len() * 4 < json.len(),
+        "{} bytes against {} of JSON",
+        bytes.len(),
+        json.len()
+    );
+
+    // Every other field of an answer: a tier, a shadow denial, a denial with its explanation.
+    let mut tiered = golden_answer();
+    if let Some(decision) = &mut tiered.decision {
+        decision.shadow_deny_reason = Some(DenyReason::MarketingLimit);
+        if let Verdict::Allowed(charge) = &mut decision.verdict {
+            charge.tier = Some(2);
+            charge.pricing_model = PricingModel::PerMessage;
+            charge.price = inr("0.0107");
+        }
+    }
+    let denied = Answer {
+        decision: Some(Decision {
+            verdict: Verdict::Denied {
+                reason: DenyReason::OutsideCustomerServiceWindow,
+                explanation: "no customer service window is open".to_owned(),
+            },
+            customer_service_window_expires_at: None,
+            shadow_deny_reason: None,
+        }),
+        duplicate: false,
+    };
+    for (name, answer) in [("answer.tier.v2.bin", tiered), ("answer.denied.v2.bin", denied)] {
+        let record = AnswerRecord::new(&answer, None);
+        check_binary_golden(name, &record.to_bytes());
+        let decoded = AnswerRecord::from_bytes(name, &golden_bytes(name)).expect("decodes");
+        assert_eq!(decoded.into_answer().expect("well formed"), answer, "{name}");
+    }
+}
+
+#[test]
+fn layout_2_round_trips_what_layout_1_did() {
+    // A thread with every part: instants before its latest event and after, lengths that are whole
+    // hours and not, a conversation id that is not a UUID and one in upper case, a closed
+    // conversation, counted marketing, numbered messages and a link.
+    let mut parts = golden_thread().parts().clone();
+    parts.conversations[0].id = "not-a-uuid".to_owned();
+    parts.conversations[1].id = "5F3D1C84-7A2E-5B96-8E0D-2A4C6B8F1E39".to_owned();
+    parts.customer_service.push(Span {
+        start: T0.plus(Duration::hours(30)),
+        end: T0.plus(Duration::hours(54)).plus(Duration::from_millis(7)),
+    });
+    parts.marketing_sent = vec![Span::starting_at(T0.plus(minutes(3)), Duration::hours(7 * 24))];
+    parts.service_messages = 3;
+    parts.charged = 300;
+    parts.moved_to = Some(CustomerId::new("+919800000002").expect("a customer id"));
+    parts.latest_event_at = Some(T0.plus(Duration::hours(30)));
+    let state = ThreadState::from_parts(parts);
+    for (version, keep_until) in [
+        (Version(0), None),
+        (Version(u64::MAX), Some(Instant::from_millis(-1))),
+    ] {
+        let record = ThreadRecord::new(&state, version, keep_until);
+        let decoded = ThreadRecord::from_bytes("thread", &record.to_bytes()).expect("decodes");
+        assert_eq!(decoded, record);
+        let v1 = ThreadJson::V1(ThreadV1::new(&state, version, keep_until));
+        let from_json = ThreadRecord::from_bytes("thread", &encode(&v1)).expect("decodes");
+        assert_eq!(from_json.into_state(), decoded.into_state());
+    }
+    // A thread that never saw an event, and an inbound answer.
+    let empty = ThreadRecord::new(&ThreadState::default(), Version(0), None);
+    assert_eq!(empty.to_bytes(), [2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    assert!(
+        ThreadRecord::from_bytes("thread", &empty.to_bytes())
+            .expect("decodes")
+            .into_state()
+            .is_empty()
     );
 }
 
@@ -140,8 +281,11 @@ fn denied_answer_v1_golden_file() {
         }),
         duplicate: false,
     };
-    let record = AnswerRecord::new(&answer, None);
-    check_golden("answer.denied.v1.json", &record);
+    check_golden(
+        "answer.denied.v1.json",
+        &AnswerJson::V1(AnswerV1::new(&answer, None)),
+    );
+    let record = AnswerRecord::from_bytes("answer", &golden_bytes("answer.denied.v1.json")).expect("decodes");
     assert_eq!(
         record.into_answer().expect("the golden answer is well formed"),
         answer
@@ -172,16 +316,17 @@ fn inbound_answers_and_empty_threads_round_trip() {
         decision: None,
         duplicate: false,
     };
-    let bytes = encode(&AnswerRecord::new(&answer, None));
-    assert_eq!(
-        std::str::from_utf8(&bytes).expect("JSON is UTF-8"),
-        r#"{"version":"1","decision":null}"#
-    );
-    let decoded: AnswerRecord = decode("answer", &bytes).expect("decodes");
+    // Layout 2: the format byte, no keep-until, no decision.
+    let bytes = AnswerRecord::new(&answer, None).to_bytes();
+    assert_eq!(bytes, [2, 0, 0]);
+    let decoded = AnswerRecord::from_bytes("answer", &bytes).expect("decodes");
+    assert_eq!(decoded.into_answer().expect("well formed"), answer);
+    // As layout 1 wrote it, still read.
+    let decoded = AnswerRecord::from_bytes("answer", br#"{"version":"1","decision":null}"#).expect("decodes");
     assert_eq!(decoded.into_answer().expect("well formed"), answer);
 
-    let bytes = encode(&ThreadRecord::new(&ThreadState::default(), Version(0), None));
-    let decoded: ThreadRecord = decode("thread", &bytes).expect("decodes");
+    let bytes = ThreadRecord::new(&ThreadState::default(), Version(0), None).to_bytes();
+    let decoded = ThreadRecord::from_bytes("thread", &bytes).expect("decodes");
     assert_eq!(decoded.keep_until(), None);
     assert!(decoded.into_state().is_empty());
 }
@@ -216,23 +361,83 @@ fn bad_records_are_corrupt() {
         ("\"INR\"", "\"inr\"", "currency"),
         ("\"0.8147\"", "\"0,8\"", "amount"),
     ] {
-        let broken: AnswerRecord = decode("answer", golden.replace(from, to).as_bytes()).expect("still JSON");
+        let broken =
+            AnswerRecord::from_bytes("answer", golden.replace(from, to).as_bytes()).expect("still JSON");
         check_corrupt(broken.into_answer().expect_err("bad money fails"), needle);
     }
+
+    // Layout 2: an unknown first byte, nothing, a record cut short, bytes after it, bad money, an
+    // instant out of range.
+    let thread = golden_bytes("thread.v2.bin");
+    let answer = golden_bytes("answer.v2.bin");
+    let mut trailing = answer.clone();
+    trailing.push(0);
+    let mut lower = answer.clone();
+    let at = lower
+        .windows(3)
+        .position(|window| window == b"INR")
+        .expect("the currency is in the record");
+    lower[at..at + 3].copy_from_slice(b"inr");
+    let cases: [(&[u8], &str); 5] = [
+        (&[3, 0, 0], "unknown layout"),
+        (&[], "no bytes"),
+        (&answer[..answer.len() - 1], "answer a"),
+        (&trailing, "1 bytes after the record"),
+        (&lower, "currency"),
+    ];
+    for (bytes, needle) in cases {
+        check_corrupt(
+            AnswerRecord::from_bytes("answer a", bytes).expect_err("bad records fail"),
+            needle,
+        );
+    }
+    check_corrupt(
+        ThreadRecord::from_bytes("thread t", &thread[..thread.len() / 2]).expect_err("cut short"),
+        "thread t",
+    );
+    check_corrupt(
+        ThreadHeader::from_bytes("thread t", b"[1]").expect_err("not a record"),
+        "unknown layout",
+    );
+    // A length of i64::MAX hours from the thread's latest event.
+    // Layout 2, revision 0, no keep-until, latest event at 1 ms, one span of the customer service
+    // window starting there and lasting that long, and nothing else.
+    let mut far = vec![2, 0, 0, 1, 2, 1];
+    far.extend(postcard::to_allocvec(&(i128::MAX / 4 * 2 + 1, 49_i128)).expect("serialises"));
+    far.extend([0, 0, 0, 0, 0, 0, 0]);
+    check_corrupt(
+        ThreadRecord::from_bytes("thread t", &far).expect_err("out of range"),
+        "out of range",
+    );
 }
 
 #[test]
 fn a_thread_record_keeps_its_version_and_leaves_version_zero_out() {
-    let bytes = encode(&ThreadRecord::new(&golden_thread(), Version(3), None));
+    // Layout 1, as earlier versions wrote it.
+    let bytes = encode(&ThreadJson::V1(ThreadV1::new(&golden_thread(), Version(3), None)));
     let text = std::str::from_utf8(&bytes).expect("JSON is UTF-8");
     assert!(text.contains(r#""revision":3"#), "{text}");
-    let decoded: ThreadRecord = decode("thread", &bytes).expect("decodes");
+    let decoded = ThreadRecord::from_bytes("thread", &bytes).expect("decodes");
     assert_eq!(decoded.version(), Version(3));
     assert_eq!(decoded.into_state(), golden_thread());
+    let header = ThreadHeader::from_bytes("thread", &bytes).expect("decodes");
+    assert_eq!((header.version(), header.keep_until()), (Version(3), None));
 
-    let unversioned = encode(&ThreadRecord::new(&golden_thread(), Version(0), None));
+    let unversioned = encode(&ThreadJson::V1(ThreadV1::new(&golden_thread(), Version(0), None)));
     let text = std::str::from_utf8(&unversioned).expect("JSON is UTF-8");
     assert!(!text.contains("revision"), "{text}");
+
+    // Layout 2: version 0 takes one byte.
+    let versioned = ThreadRecord::new(&golden_thread(), Version(3), None).to_bytes();
+    let unversioned = ThreadRecord::new(&golden_thread(), Version(0), None).to_bytes();
+    assert_eq!((versioned[1], unversioned[1]), (3, 0));
+    assert_eq!(versioned.len(), unversioned.len());
+    assert_eq!(
+        ThreadHeader::from_bytes("thread", &versioned)
+            .expect("decodes")
+            .version(),
+        Version(3)
+    );
 }
 
 #[test]

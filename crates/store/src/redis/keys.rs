@@ -27,13 +27,23 @@ impl ThreadKeys {
         }
     }
 
-    /// A hash: `v`, the version, bumped by every write; `s`, the state as a `ThreadRecord`.
+    /// A hash: `v`, the version, bumped by every write; the state as a `ThreadRecord`, in chunks
+    /// (`s`, `s1`, …); and the answers of the thread's recent messages (`answer_field`). The scripts
+    /// (`scripts::THREAD_LIB`) own its layout.
     pub(crate) fn thread(&self) -> String {
         format!("{}thread", self.prefix)
     }
 
-    /// A string: the `AnswerRecord` of a recorded message, for duplicates to repeat.
-    pub(crate) fn answer(&self, message_id: &MessageId) -> String {
+    /// The field of the thread hash that holds the `AnswerRecord` of a recorded message, for
+    /// duplicates to repeat (after its expiry on the Redis clock). No other field of the hash begins
+    /// with `m`.
+    pub(crate) fn answer_field(message_id: &MessageId) -> String {
+        format!("m{}", message_id.as_str())
+    }
+
+    /// A string: the `AnswerRecord` of a message recorded before answers moved into the thread hash,
+    /// still read until it expires (72 h after it was written).
+    pub(crate) fn legacy_answer(&self, message_id: &MessageId) -> String {
         format!("{}msg:{}", self.prefix, message_id.as_str())
     }
 
@@ -97,8 +107,12 @@ mod tests {
         let keys = ThreadKeys::new("hg", &thread);
         assert_eq!(keys.thread(), "hg:{b:106540352242922:c:919800000001}:thread");
         assert_eq!(
-            keys.answer(&MessageId::new("wamid.{x}").unwrap()),
+            keys.legacy_answer(&MessageId::new("wamid.{x}").unwrap()),
             "hg:{b:106540352242922:c:919800000001}:msg:wamid.{x}"
+        );
+        assert_eq!(
+            ThreadKeys::answer_field(&MessageId::new("wamid.{x}").unwrap()),
+            "mwamid.{x}"
         );
         assert_eq!(
             keys.receipt("c0ffee", None),

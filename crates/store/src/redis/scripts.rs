@@ -10,29 +10,93 @@ use std::sync::LazyLock;
 
 use redis::Script;
 
+/// What the thread scripts share: the thread hash's state kept in chunks and its answers kept as
+/// fields.
+///
+/// The hash holds `v`, the version; the state in chunks of at most `CHUNK` bytes (`s`, then `s1`, `s2`,
+/// …; a chunk of `CHUNK` bytes is followed by the next, if there is one), so that a hash whose values
+/// all stay within Redis's `hash-max-listpack-value` (64 by default) stays a listpack, a few bytes per
+/// field; and one field `m<message id>` per answer, its expiry on the Redis clock (6 bytes, big-endian
+/// milliseconds, `stamp`) then its record. An answer past its expiry reads as absent and is deleted
+/// by a later write (`prune`); the hash itself lives at least as long as its latest answer. An
+/// answer written before the answers moved into the hash is a string key of its own (the legacy key,
+/// `…:msg:<message id>`), read when the hash has none, until it expires. The scripts never look
+/// inside a state or an answer record: they are bytes.
+const THREAD_LIB: &str = r"
+local CHUNK = 64
+local function clock()
+  local t = redis.call('TIME')
+  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+end
+local function read_state(key)
+  local state = redis.call('HGET', key, 's')
+  local part, i = state, 1
+  while part and #part == CHUNK do
+    part = redis.call('HGET', key, 's' .. i)
+    if part then state = state .. part end
+    i = i + 1
+  end
+  return state
+end
+local function stamp(at)
+  local bytes = {}
+  for i = 6, 1, -1 do
+    bytes[i] = at % 256
+    at = math.floor(at / 256)
+  end
+  return string.char(unpack(bytes))
+end
+local function expiry(value)
+  local at = 0
+  for i = 1, 6 do at = at * 256 + string.byte(value, i) end
+  return at
+end
+local function answer(key, field, legacy, now)
+  local value = redis.call('HGET', key, field)
+  if value then
+    if expiry(value) > now then return string.sub(value, 7) end
+    return false
+  end
+  return redis.call('GET', legacy)
+end
+local function prune(key, now)
+  local fields = redis.call('HLEN', key)
+  if fields < 2 * (tonumber(redis.call('HGET', key, 'p')) or 0) + 8 then return end
+  local all = redis.call('HGETALL', key)
+  for i = 1, #all, 2 do
+    if string.sub(all[i], 1, 1) == 'm' and expiry(all[i + 1]) <= now then
+      redis.call('HDEL', key, all[i])
+      fields = fields - 1
+    end
+  end
+  redis.call('HSET', key, 'p', fields)
+end";
+
 /// Reads a thread for a step, in one round trip.
 ///
-/// KEYS: thread hash, answer key. Returns `{version or nil, state or nil, answer or nil}`.
+/// KEYS: thread hash, legacy answer key. ARGV: the answer's field, or nothing to read no answer.
+/// Returns `{version or nil, state or nil, answer or nil}`.
 pub(crate) static READ_THREAD: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local thread = redis.call('HMGET', KEYS[1], 'v', 's')
-return {thread[1], thread[2], redis.call('GET', KEYS[2])}
-",
-    )
+    Script::new(&format!(
+        r"{THREAD_LIB}
+local prior = false
+if ARGV[1] then prior = answer(KEYS[1], ARGV[1], KEYS[2], clock()) end
+return {{redis.call('HGET', KEYS[1], 'v'), read_state(KEYS[1]), prior}}
+"
+    ))
 });
 
 /// Writes a step's outcome if the thread is still at the version the step read (compare and set).
 ///
-/// KEYS: thread hash, answer key, and a receipt for each slot the step holds.
+/// KEYS: thread hash, legacy answer key, and a receipt for each slot the step holds.
 /// ARGV: expected version (0 for a thread never written), state record, answer record, thread TTL,
-/// answer TTL, receipt TTL (milliseconds). TTLs only ever grow.
+/// answer TTL, receipt TTL (milliseconds), the answer's field. TTLs only ever grow.
 ///
 /// Returns `{1, nil, nil, nil}` when written, else `{0, version, state, answer}`: what a retry needs, so that it
 /// does not read again.
 pub(crate) static COMPARE_AND_SET: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        r"{WRITE_THREAD}
+        r"{THREAD_LIB}{WRITE_THREAD}
 for i = 3, #KEYS do
   redis.call('SET', KEYS[i], '1', 'PX', ARGV[6])
 end
@@ -42,43 +106,56 @@ return {{1, false, false, false}}
 });
 
 /// The compare and set both scripts above and below begin with: returns the current version, state and
-/// answer when the thread is no longer at `ARGV[1]`, else writes the state `ARGV[2]` (its TTL grown to
-/// `ARGV[4]`) and the answer `ARGV[3]` (TTL `ARGV[5]`), and defines `keep(key, ttl)`, which grows a
-/// key's TTL.
+/// answer when the thread is no longer at `ARGV[1]`, else writes the state `ARGV[2]` and the answer
+/// `ARGV[3]` (as field `ARGV[7]`, expiring in `ARGV[5]`), deletes expired answers now and then, grows
+/// the hash's TTL to `ARGV[4]` and `ARGV[5]`, and defines `keep(key, ttl)`, which grows a key's TTL.
 const WRITE_THREAD: &str = r"
-local thread = redis.call('HMGET', KEYS[1], 'v', 's')
-local version = tonumber(thread[1]) or 0
+local now = clock()
+local current = redis.call('HGET', KEYS[1], 'v')
+local version = tonumber(current) or 0
 if version ~= tonumber(ARGV[1]) then
-  return {0, thread[1], thread[2], redis.call('GET', KEYS[2])}
+  return {0, current, read_state(KEYS[1]), answer(KEYS[1], ARGV[7], KEYS[2], now)}
 end
-redis.call('HSET', KEYS[1], 'v', version + 1, 's', ARGV[2])
+prune(KEYS[1], now)
+local fields = {'v', version + 1, ARGV[7], stamp(now + tonumber(ARGV[5])) .. ARGV[3]}
+local chunks = math.max(1, math.ceil(#ARGV[2] / CHUNK))
+for i = 0, chunks - 1 do
+  local name = 's'
+  if i > 0 then name = 's' .. i end
+  table.insert(fields, name)
+  table.insert(fields, string.sub(ARGV[2], i * CHUNK + 1, (i + 1) * CHUNK))
+end
+redis.call('HSET', KEYS[1], unpack(fields))
+local stale = chunks
+while redis.call('HDEL', KEYS[1], 's' .. stale) == 1 do stale = stale + 1 end
 local function keep(key, ttl)
   if redis.call('PTTL', key) < tonumber(ttl) then redis.call('PEXPIRE', key, ttl) end
 end
 keep(KEYS[1], ARGV[4])
-redis.call('SET', KEYS[2], ARGV[3], 'PX', ARGV[5])";
+keep(KEYS[1], ARGV[5])";
 
 /// `COMPARE_AND_SET` with what follows it done in the same script, for a single Redis node, where a
 /// script may touch keys of any hash tag: the confirmation of every slot the step holds (its pending
 /// claim removed) and the step's prediction with its usage row (`deliveries::PUT_PREDICTION`'s work).
 /// A Redis Cluster keeps them apart, since they live in other slots: `commit` sends them after.
 ///
-/// KEYS: thread hash, answer key, a receipt for each of the `h` holds, the pending set of each hold,
-/// then, with a prediction, its day hash, day set, and the usage hash if any.
-/// ARGV: expected version, state record, answer record, thread TTL, answer TTL, receipt TTL, `h`, the
-/// pending member of each hold, then `1` and the prediction's message, record and TTL, and the usage
-/// hash's TTL with its field and increment pairs; or `0` without a prediction.
+/// KEYS: thread hash, legacy answer key, a receipt for each of the `h` holds, the pending set of each
+/// hold, then, with a prediction, its day hash, day set, and the usage hash if any.
+/// ARGV: expected version, state record, answer record, thread TTL, answer TTL, receipt TTL, the
+/// answer's field, `h`, the pending member of each hold, then `1` and the prediction's message,
+/// record and TTL, and the usage hash's TTL with its field and increment pairs; or `0` without a
+/// prediction.
 ///
 /// Returns what `COMPARE_AND_SET` returns.
 pub(crate) static COMPARE_AND_SET_ALL: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        r"{WRITE_THREAD}
-local holds = tonumber(ARGV[7])
+        r"{THREAD_LIB}{WRITE_THREAD}
+local holds = tonumber(ARGV[8])
 for i = 1, holds do
   redis.call('SET', KEYS[2 + i], '1', 'PX', ARGV[6])
-  redis.call('ZREM', KEYS[2 + holds + i], ARGV[7 + i])
+  redis.call('ZREM', KEYS[2 + holds + i], ARGV[8 + i])
 end
-local a = 8 + holds
+local a = 9 + holds
 if ARGV[a] == '1' then
   local day = 3 + 2 * holds
   local new = redis.call('HSETNX', KEYS[day], 'p:' .. ARGV[a + 1], ARGV[a + 2])

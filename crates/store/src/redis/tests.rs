@@ -140,6 +140,23 @@ fn opened(answer: &Answer) -> Option<String> {
         .flatten()
 }
 
+/// Returns the Redis clock in milliseconds.
+async fn redis_clock(connection: &mut Connection) -> i64 {
+    let (seconds, micros): (i64, i64) = redis::cmd("TIME").query_async(connection).await.unwrap();
+    seconds * 1000 + micros / 1000
+}
+
+/// Returns how long the answer of `id` has left in the thread hash (milliseconds, by the expiry its
+/// field begins with), or `None` when the hash has no such field.
+async fn answer_ttl(connection: &mut Connection, keys: &ThreadKeys, id: &str) -> Option<i64> {
+    let field = ThreadKeys::answer_field(&MessageId::new(id).unwrap());
+    let value: Option<Vec<u8>> = connection.hget(keys.thread(), field).await.unwrap();
+    let expiry = value?[..6]
+        .iter()
+        .fold(0_i64, |at, byte| at * 256 + i64::from(*byte));
+    Some(expiry - redis_clock(connection).await)
+}
+
 /// Returns a store on the shared single node, or `None` when Redis tests are skipped.
 fn single() -> Option<RedisStore> {
     let url = redis_harness::single_node_url()?;
@@ -188,12 +205,18 @@ async fn keys_carry_the_hash_tag_and_ttls() {
         thread_ttl > retention - 60_000 && thread_ttl <= retention,
         "{thread_ttl} vs {retention}"
     );
-    for key in [
-        keys.answer(&MessageId::new("in-1").unwrap()),
-        keys.answer(&MessageId::new("out-1").unwrap()),
-    ] {
-        let ttl: i64 = connection.pttl(&key).await.unwrap();
-        assert!(ttl > 0 && ttl <= RETENTION_GRACE.as_millis(), "{key}: {ttl}");
+    for id in ["in-1", "out-1"] {
+        let ttl = answer_ttl(&mut connection, &keys, id)
+            .await
+            .expect("the answer is in the thread hash");
+        assert!(
+            ttl > RETENTION_GRACE.as_millis() - 60_000 && ttl <= RETENTION_GRACE.as_millis(),
+            "{id}: {ttl}"
+        );
+        assert!(
+            ttl <= thread_ttl,
+            "the hash outlives its answers: {ttl} vs {thread_ttl}"
+        );
     }
     for key in [keys.receipt(&conversation, None), counter.slots.clone()] {
         let ttl: i64 = connection.pttl(&key).await.unwrap();
@@ -714,4 +737,198 @@ async fn a_redis_that_lost_its_data_fails_the_stores_that_knew_it() {
         .check_connectivity()
         .await
         .expect("a store that starts after the loss serves");
+}
+
+/// Records the typical thread of docs/REDIS.md (an inbound message, a free-form reply, a marketing
+/// template) and returns its keys.
+async fn typical_thread(store: &RedisStore, business: &str) -> (ThreadKey, ThreadKeys) {
+    let thread = thread_of(business, 1);
+    let policy = policy(FREE_TIER_CONVERSATIONS);
+    let marketing = Message::Outbound(Outbound::Template(hourglass_core::Template {
+        name: "spring_sale".to_owned(),
+        language: "en".to_owned(),
+        category: hourglass_core::TemplateCategory::Marketing,
+    }));
+    for entry in [
+        inbound(&thread, "in-1", T0.as_millis()),
+        free_form(&thread, "out-1", T0.as_millis() + MINUTE),
+        entry(&thread, "out-2", T0.as_millis() + 2 * MINUTE, marketing),
+    ] {
+        store.record(&entry, &policy).await.unwrap();
+    }
+    let keys = ThreadKeys::new(store.namespace(), &thread);
+    (thread, keys)
+}
+
+#[tokio::test]
+async fn a_thread_and_its_answers_are_one_small_hash() {
+    let Some(store) = single() else { return };
+    let (thread, keys) = typical_thread(&store, &new_business()).await;
+    let mut connection = raw(&store).await;
+    let fields: Vec<String> = connection.hkeys(keys.thread()).await.unwrap();
+    let mut fields: Vec<_> = fields.iter().map(String::as_str).collect();
+    fields.sort_unstable();
+    // The version, the state in two chunks, three answers.
+    assert_eq!(fields, ["min-1", "mout-1", "mout-2", "s", "s1", "v"]);
+    let state: Vec<u8> = connection.hget(keys.thread(), "s").await.unwrap();
+    assert_eq!(
+        (state[0], state.len()),
+        (2, 64),
+        "layout 2, in chunks of 64 bytes"
+    );
+    let encoding: String = redis::cmd("OBJECT")
+        .arg("ENCODING")
+        .arg(keys.thread())
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert_eq!(encoding, "listpack");
+    let bytes: i64 = redis::cmd("MEMORY")
+        .arg("USAGE")
+        .arg(keys.thread())
+        .arg("SAMPLES")
+        .arg(0)
+        .query_async(&mut connection)
+        .await
+        .unwrap();
+    assert!(bytes < 600, "the thread hash takes {bytes} bytes");
+    let legacy: bool = connection
+        .exists(keys.legacy_answer(&MessageId::new("out-1").unwrap()))
+        .await
+        .unwrap();
+    assert!(!legacy, "no answer key of its own");
+    // The chunks read back whole, and every answer is repeated.
+    let state = store.load(&thread, T0).await.unwrap().state;
+    assert_eq!(state.parts().conversations.len(), 2);
+    let again = store
+        .record(
+            &free_form(&thread, "out-1", T0.as_millis() + 3 * MINUTE),
+            &policy(FREE_TIER_CONVERSATIONS),
+        )
+        .await
+        .unwrap();
+    assert!(again.duplicate);
+    assert_eq!(pricing(&again), Some(PricingType::FreeTier));
+}
+
+#[tokio::test]
+async fn states_and_answers_of_layout_1_are_still_read() {
+    let Some(store) = single() else { return };
+    let thread = thread_of(&new_business(), 1);
+    let keys = ThreadKeys::new(store.namespace(), &thread);
+    let mut connection = raw(&store).await;
+    // What the previous version left: a JSON state with a customer service window open from T0, and
+    // the answer of its inbound message under a key of its own.
+    let state = format!(
+        r#"{{"version":"1","customer_service":[{{"start":{t0},"end":{end}}}],"response_windows":[],"conversations":[],"last_outbound_at":null,"latest_event_at":{t0}}}"#,
+        t0 = T0.as_millis(),
+        end = T0.as_millis() + 24 * 60 * MINUTE
+    );
+    let () = connection
+        .hset_multiple(keys.thread(), &[("v", "1"), ("s", state.as_str())])
+        .await
+        .unwrap();
+    let () = connection.pexpire(keys.thread(), 3_600_000).await.unwrap();
+    let () = connection
+        .pset_ex(
+            keys.legacy_answer(&MessageId::new("in-1").unwrap()),
+            r#"{"version":"1","decision":null}"#,
+            3_600_000,
+        )
+        .await
+        .unwrap();
+
+    let policy = policy(FREE_TIER_CONVERSATIONS);
+    let retried = store
+        .record(&inbound(&thread, "in-1", T0.as_millis()), &policy)
+        .await
+        .unwrap();
+    assert!(retried.duplicate, "the old answer is repeated");
+    let version: String = connection.hget(keys.thread(), "v").await.unwrap();
+    assert_eq!(version, "1", "a duplicate writes nothing");
+    // The old state's window is open: the reply is free, and the thread is written in layout 2.
+    let reply = store
+        .record(&free_form(&thread, "out-1", T0.as_millis() + MINUTE), &policy)
+        .await
+        .unwrap();
+    assert!(!reply.duplicate);
+    assert_eq!(pricing(&reply), Some(PricingType::FreeTier));
+    let state: Vec<u8> = connection.hget(keys.thread(), "s").await.unwrap();
+    assert_eq!(state[0], 2);
+    let version: String = connection.hget(keys.thread(), "v").await.unwrap();
+    assert_eq!(version, "2");
+    let loaded = store.load(&thread, T0).await.unwrap().state;
+    assert_eq!(loaded.parts().customer_service.len(), 1);
+    assert!(
+        store
+            .record(&inbound(&thread, "in-1", T0.as_millis()), &policy)
+            .await
+            .unwrap()
+            .duplicate
+    );
+}
+
+#[tokio::test]
+async fn expired_answers_read_as_absent_and_are_deleted() {
+    let Some(store) = single() else { return };
+    let thread = thread_of(&new_business(), 1);
+    let keys = ThreadKeys::new(store.namespace(), &thread);
+    let policy = policy(FREE_TIER_CONVERSATIONS);
+    let mut connection = raw(&store).await;
+    store
+        .record(&inbound(&thread, "in-1", T0.as_millis()), &policy)
+        .await
+        .unwrap();
+    // The answer's 72 h pass: its expiry moves to a millisecond ago.
+    let field = ThreadKeys::answer_field(&MessageId::new("in-1").unwrap());
+    let value: Vec<u8> = connection.hget(keys.thread(), &field).await.unwrap();
+    let past = |at: i64| -> Vec<u8> {
+        let mut bytes = at.to_be_bytes()[2..].to_vec();
+        bytes.extend_from_slice(&value[6..]);
+        bytes
+    };
+    let now = redis_clock(&mut connection).await;
+    let () = connection
+        .hset(keys.thread(), &field, past(now - 1))
+        .await
+        .unwrap();
+    // A retry then is a new message, as when its key expired.
+    let again = store
+        .record(&inbound(&thread, "in-1", T0.as_millis()), &policy)
+        .await
+        .unwrap();
+    assert!(!again.duplicate);
+    assert!(answer_ttl(&mut connection, &keys, "in-1").await.unwrap() > 0);
+
+    // Answers past their expiry are deleted by a later write once they are many.
+    for n in 0..8 {
+        let () = connection
+            .hset(keys.thread(), format!("mold-{n}"), past(now - 1 - n))
+            .await
+            .unwrap();
+    }
+    store
+        .record(&inbound(&thread, "in-2", T0.as_millis() + MINUTE), &policy)
+        .await
+        .unwrap();
+    let fields: Vec<String> = connection.hkeys(keys.thread()).await.unwrap();
+    assert!(
+        !fields.iter().any(|field| field.starts_with("mold-")),
+        "{fields:?}"
+    );
+    assert!(
+        fields.contains(&"min-1".to_owned()) && fields.contains(&"min-2".to_owned()),
+        "{fields:?}"
+    );
+    let mark: Option<String> = connection.hget(keys.thread(), "p").await.unwrap();
+    assert!(mark.is_some(), "{fields:?}");
+    for id in ["in-1", "in-2"] {
+        assert!(
+            store
+                .record(&inbound(&thread, id, T0.as_millis() + MINUTE), &policy)
+                .await
+                .unwrap()
+                .duplicate
+        );
+    }
 }

@@ -57,14 +57,13 @@ use hourglass_core::{
     AccountId, Claim, CounterKey, CounterRead, Counters, Day, Instant, MessageId, Month, Reading, Snapshot,
     ThreadKey, ThreadState, UsageCounts, UsageRow,
 };
-use serde::de::DeserializeOwned;
 use tokio::task::JoinHandle;
 
 use self::keys::{
     Kind, answer_key, counter_key, index_key, legacy_answer_key, slot_key, slots_prefix, thread_key,
 };
 use self::writer::Writer;
-use crate::format::{AnswerRecord, CounterRecord, ThreadRecord, decode};
+use crate::format::{AnswerRecord, CounterRecord, Record, ThreadRecord};
 use crate::reservations::Reservations;
 use crate::{
     Claimed, Commit, Committed, DeliveryKey, DeliveryRaw, Error, Hold, Read, ReadPlan, Store, UsageWrite,
@@ -639,8 +638,8 @@ fn check_format(db: &Db, path: &Path) -> Result<&'static [u8], Error> {
 }
 
 /// Decodes a record read at `key`, naming the key in the error.
-fn decode_at<T: DeserializeOwned>(what: &str, key: &[u8], bytes: &[u8]) -> Result<T, Error> {
-    decode(what, bytes).map_err(|error| match error {
+fn decode_at<T: Record>(what: &str, key: &[u8], bytes: &[u8]) -> Result<T, Error> {
+    T::from_bytes(what, bytes).map_err(|error| match error {
         Error::Corrupt { message } => Error::corrupt(format!(
             "{message} (key {:?})",
             String::from_utf8_lossy(key).replace('\0', "/")

@@ -171,14 +171,11 @@ async fn a_format_1_database_is_migrated_and_its_answers_still_count() {
             .insert(&account_key[..], encode(&counter))
             .expect("sled writes");
         let answers = db.open_tree("answers").expect("sled opens a tree");
-        let answer = hourglass_core::Answer {
-            decision: None,
-            duplicate: false,
-        };
+        // An inbound message's answer, as format 1 wrote it: JSON (layout 1).
         answers
             .insert(
                 &b"106540352242922\x00old-in"[..],
-                encode(&AnswerRecord::new(&answer, None)),
+                &br#"{"version":"1","decision":null}"#[..],
             )
             .expect("sled writes");
         db.flush().expect("sled flushes");
@@ -214,6 +211,80 @@ async fn a_format_1_database_is_migrated_and_its_answers_still_count() {
             .version,
         Version(0)
     );
+}
+
+#[tokio::test]
+async fn json_threads_and_answers_are_read_and_rewritten_in_layout_2() {
+    let store = TestStore::new();
+    let inner = &store.inner;
+    // A thread and an answer as versions before layout 2 wrote them: JSON, the thread at version 4
+    // with its keep-until and a customer service window open from T0.
+    let key = thread_key(&thread());
+    let keep_until = T0.plus(Duration::hours(96));
+    let json = format!(
+        r#"{{"version":"1","revision":4,"keep_until":{keep},"customer_service":[{{"start":{t0},"end":{end}}}],"response_windows":[],"conversations":[],"last_outbound_at":null,"latest_event_at":{t0}}}"#,
+        keep = keep_until.as_millis(),
+        t0 = T0.as_millis(),
+        end = T0.plus(Duration::hours(24)).as_millis(),
+    );
+    inner
+        .threads
+        .insert(key.as_slice(), json.as_bytes())
+        .expect("sled writes");
+    let in_1 = MessageId::new("in-1").expect("a message id");
+    inner
+        .answers
+        .insert(
+            answer_key(&thread(), &in_1),
+            &br#"{"version":"1","decision":null}"#[..],
+        )
+        .expect("sled writes");
+
+    let read = store.read(&ReadPlan::thread(&thread())).await.expect("reads");
+    assert_eq!(read.version, Version(4));
+    assert_eq!(read.snapshot.thread.parts().customer_service.len(), 1);
+    assert!(record(&store, &inbound("in-1")).await.expect("records").duplicate);
+    let reply = record(&store, &entry("out-1", Message::Outbound(Outbound::FreeForm)))
+        .await
+        .expect("records");
+    assert!(!reply.duplicate);
+    assert!(
+        reply
+            .decision
+            .as_ref()
+            .and_then(|decision| decision.charge())
+            .is_some(),
+        "the window of the JSON state allows the reply: {reply:?}"
+    );
+
+    // The step wrote the thread over its JSON record, in layout 2, one version on.
+    let stored = inner.threads.get(&key).expect("sled reads").expect("the thread");
+    assert_eq!(stored[0], 2);
+    assert!(stored.len() * 4 < json.len(), "{} bytes", stored.len());
+    let header = crate::format::ThreadHeader::from_bytes("thread", &stored).expect("decodes");
+    assert_eq!(header.version(), Version(5));
+    assert!(header.keep_until() >= Some(keep_until));
+    let out_1 = MessageId::new("out-1").expect("a message id");
+    let answer = inner
+        .answers
+        .get(answer_key(&thread(), &out_1))
+        .expect("sled reads")
+        .expect("the answer");
+    assert_eq!(answer[0], 2);
+    for id in ["in-1", "out-1"] {
+        let message = if id == "in-1" {
+            Message::Inbound(Inbound::default())
+        } else {
+            Message::Outbound(Outbound::FreeForm)
+        };
+        assert!(
+            record(&store, &entry(id, message))
+                .await
+                .expect("records")
+                .duplicate,
+            "{id}"
+        );
+    }
 }
 
 #[tokio::test]

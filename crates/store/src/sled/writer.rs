@@ -57,7 +57,7 @@ impl Job {
             version: commit.version,
             message_id: commit.message_id.clone(),
             next: commit.next.clone(),
-            answer: encode(&AnswerRecord::new(commit.answer, Some(commit.answer_keep_until))),
+            answer: AnswerRecord::new(commit.answer, Some(commit.answer_keep_until)).to_bytes(),
             holds: commit.holds.to_vec(),
             thread_keep_until: commit.thread_keep_until,
             answer_keep_until: commit.answer_keep_until,
@@ -248,7 +248,7 @@ impl Inner {
         let kept = header.as_ref().and_then(ThreadHeader::keep_until);
         let keep_until = later(kept, job.thread_keep_until);
         let next = ThreadRecord::new(&job.next, Version(version.0 + 1), Some(keep_until));
-        threads.insert(thread_key.as_slice(), encode(&next))?;
+        threads.insert(thread_key.as_slice(), next.to_bytes())?;
         reindex(expiry, Kind::Thread, &thread_key, kept, keep_until)?;
         for hold in &job.holds {
             if let Some(window) = hold.claim.window {
