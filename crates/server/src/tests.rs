@@ -914,6 +914,22 @@ impl Store for FakeStore {
         self.inner.write_entry(key, expected, bytes).await
     }
 
+    async fn registry_generation(
+        &self,
+    ) -> Result<hourglass_store::registry::Generation, hourglass_store::Error> {
+        self.act().await?;
+        self.inner.registry_generation().await
+    }
+
+    async fn advance_registry_generation(&self) -> Result<(), hourglass_store::Error> {
+        self.act().await?;
+        self.inner.advance_registry_generation().await
+    }
+
+    fn registry_cache(&self) -> &hourglass_store::registry::Cache {
+        self.inner.registry_cache()
+    }
+
     async fn list_templates(
         &self,
         account: &hourglass_core::AccountId,

@@ -267,10 +267,12 @@ async fn read_resolved<'e>(
 
 /// Reads the snapshot a step of `event` needs: the facts of the registry for an outbound message, and
 /// with them the thread. The counters depend on the thread (a late message is decided at the thread's
-/// last outbound instant) and on the facts (the account and its zone), which are not known before they
-/// are read: the first read takes the counters an empty, unregistered thread would need, and `complete`
-/// reads any others after. With `business` (`registry::business_facts` of the event's message), only
-/// the thread's consent is read of the registry.
+/// last outbound instant) and on the facts (the account and its zone): the first read takes the
+/// counters an empty thread would need under the facts this replica's registry cache guesses
+/// (`registry::cached_facts`; an unregistered business's when it has none), and `complete` reads any
+/// others after, so that with the cache's facts confirmed by the registry's generation, read beside the
+/// thread, the read is one round. With `business` (`registry::business_facts` of the event's message),
+/// only the thread's consent is read of the registry.
 async fn read(
     store: &dyn Store,
     policy: &Policy,
@@ -278,10 +280,20 @@ async fn read(
     message_id: Option<&MessageId>,
     business: Option<&Facts>,
 ) -> Result<Read, Error> {
+    let guess = match (&event.message, business) {
+        (Message::Outbound(message), None) => {
+            registry::cached_facts(store, &event.thread.business_id, Some(message), event.at)
+        }
+        _ => None,
+    };
+    let unregistered = Facts::default();
+    let planned = business
+        .or(guess.as_ref().map(|guess| &guess.facts))
+        .unwrap_or(&unregistered);
     let plan = ReadPlan {
         thread: event.thread.clone(),
         message_id: message_id.cloned(),
-        counters: counters_read(policy, &Facts::default(), event, &ThreadState::default()),
+        counters: counters_read(policy, planned, event, &ThreadState::default()),
     };
     let facts = async {
         match (&event.message, business) {
@@ -290,7 +302,7 @@ async fn read(
                 ..business.clone()
             }),
             (Message::Outbound(message), None) => {
-                registry::facts(store, &event.thread, Some(message), event.at).await
+                registry::facts(store, &event.thread, Some(message), event.at, guess).await
             }
             (Message::Inbound(_), _) => Ok(Facts::default()),
         }

@@ -121,6 +121,20 @@ pub trait Store: Send + Sync + 'static {
     /// has no expiry.
     async fn write_entry(&self, key: &registry::Key, expected: Version, bytes: &[u8]) -> Result<bool, Error>;
 
+    /// Reads the registry's generation: a number that only grows, advanced by every write of a cached
+    /// kind of entry (`registry::Key::is_cached`) after the entry is written and before the write
+    /// returns; 0 before the first. A replica's `registry::Cache` answers only for the generation it
+    /// read its entries under.
+    async fn registry_generation(&self) -> Result<registry::Generation, Error>;
+
+    /// Advances the registry's generation, durably and seen by every reader when this returns
+    /// (`registry::try_update` calls it after each write of a cached kind of entry).
+    async fn advance_registry_generation(&self) -> Result<(), Error>;
+
+    /// Returns this replica's cache of registry entries (`registry::Cache`), which the orchestration
+    /// (`registry`, `ledger`) uses; a store that wraps another hands on the inner one's.
+    fn registry_cache(&self) -> &registry::Cache;
+
     /// Lists an account's templates in the order of `registry::template_member`, from after `after`,
     /// at most `limit`: each as its member and its bytes.
     async fn list_templates(

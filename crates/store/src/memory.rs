@@ -3,6 +3,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::ops::Bound;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Mutex, MutexGuard, PoisonError};
 
 use async_trait::async_trait;
@@ -26,6 +27,9 @@ use crate::{
 pub struct MemoryStore {
     inner: Mutex<Inner>,
     reservations: Reservations,
+    /// The registry's generation: one process holds the store, so a number in memory.
+    generation: AtomicU64,
+    cache: registry::Cache,
 }
 
 #[derive(Debug, Default)]
@@ -329,6 +333,19 @@ impl Store for MemoryStore {
             .iter()
             .map(|key| inner.entries.get(&key.name()).cloned())
             .collect())
+    }
+
+    async fn registry_generation(&self) -> Result<registry::Generation, Error> {
+        Ok(self.generation.load(Ordering::SeqCst))
+    }
+
+    async fn advance_registry_generation(&self) -> Result<(), Error> {
+        self.generation.fetch_add(1, Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn registry_cache(&self) -> &registry::Cache {
+        &self.cache
     }
 
     async fn write_entry(&self, key: &registry::Key, expected: Version, bytes: &[u8]) -> Result<bool, Error> {

@@ -15,6 +15,7 @@
 //! | `hg:{a:A}:free:<YYYY-MM>:pending` | sorted set | unconfirmed claims by lease deadline | `FREE_TIER_RETENTION` |
 //! | `hg:{a:A}:dlv:<YYYY-MM-DD>` | hash | predictions and Meta's reports of the day's messages (`deliveries`) | `DELIVERY_RETENTION` |
 //! | `hg:{a:A}:dlv:<YYYY-MM-DD>:refs` | sorted set | the day's messages, for listing | `DELIVERY_RETENTION` |
+//! | `hg:registry:gen` | string | the registry's generation (`entries`), `INCR`ed after each write of a business, account, portfolio or template | none |
 //!
 //! TTLs are the ledger's keep-until instants less the server clock, and only ever grow: they reclaim
 //! memory and never decide anything, since every stored instant is compared with the event time.
@@ -40,8 +41,9 @@
 //! it claims counter slots (all of a step's together, `ledger::claim_all`); on a cluster an allowed
 //! outbound message takes one more after the compare-and-set (its prediction, in the account's slot,
 //! beside the confirmation of its claims: the answer waits for both, so that a read after it counts the
-//! slot). Each lost race costs one more, and a registered business's facts (the registry) take up to
-//! two more reads before the step.
+//! slot). Each lost race costs one more. The registry's facts cost none while the replica's cache
+//! holds them under the current generation (`registry::Cache`: the generation is read in the first
+//! round), and up to three more reads once per replica after a registry write.
 //!
 //! # Failures
 //!
@@ -119,6 +121,8 @@ impl Default for RedisOptions {
 #[derive(Clone, Debug)]
 pub struct RedisStore {
     redis: Redis,
+    /// This replica's cache of registry entries, shared by the store's clones.
+    cache: Arc<registry::Cache>,
 }
 
 /// A connection with its timeout and namespace: what every command needs.
@@ -156,6 +160,7 @@ impl RedisStore {
                 lease: CLAIM_LEASE,
                 marker: Arc::default(),
             },
+            cache: Arc::default(),
         })
     }
 
@@ -396,6 +401,18 @@ impl Store for RedisStore {
 
     async fn read_entries(&self, keys: &[registry::Key]) -> Result<Vec<Option<registry::Raw>>, Error> {
         self.redis.read_entries(keys).await
+    }
+
+    async fn registry_generation(&self) -> Result<registry::Generation, Error> {
+        self.redis.registry_generation().await
+    }
+
+    async fn advance_registry_generation(&self) -> Result<(), Error> {
+        self.redis.advance_registry_generation().await
+    }
+
+    fn registry_cache(&self) -> &registry::Cache {
+        &self.cache
     }
 
     async fn write_entry(&self, key: &registry::Key, expected: Version, bytes: &[u8]) -> Result<bool, Error> {

@@ -5,13 +5,23 @@
 //! a pure function of the core (`History::put`, `ConsentLog::record`), and writes it back only if the
 //! version still holds, retrying otherwise: concurrent writes never lose one another, and a write that
 //! changes nothing (a retry) writes nothing. Entries have no TTL: they are kept as long as the account.
-//! Every read goes to the store, so every replica sees a write as soon as it returned.
+//!
+//! What a decision reads of a business, its account, portfolio and template, each replica keeps in its
+//! `Cache`, checked against the registry's generation, which every write of those advances before it
+//! returns (`cache`): every replica sees a write as soon as it returned. Consent and links are read from
+//! the store every time.
+
+mod cache;
+
+use std::collections::HashMap;
+use std::sync::Arc;
 
 use hourglass_core::{
     Account, AccountId, Business, BusinessId, ConsentLog, CustomerLink, Facts, History, Instant, MetaTiers,
     Outbound, Portfolio, PortfolioId, Registered, TemplateName, TemplateState, ThreadKey,
 };
 
+pub use self::cache::{Cache, DEFAULT_CAPACITY, DEFAULT_MAX_AGE, Generation, Stamp};
 use crate::format::registry::EntryRecord;
 use crate::format::{decode, encode};
 use crate::{Error, Store, Version};
@@ -66,6 +76,15 @@ impl Key {
                 format!("template-quality/{account}/{}", template_member(template))
             }
         }
+    }
+
+    /// Returns whether entries of this kind are kept in a replica's `Cache`: those a decision reads of
+    /// a business whatever the customer. A write of one advances the registry's generation.
+    pub fn is_cached(&self) -> bool {
+        matches!(
+            self,
+            Key::Account(_) | Key::Portfolio(_) | Key::Business(_) | Key::Template(..)
+        )
     }
 
     /// Returns the scope whose entries a backend may keep together (a Redis hash tag): a template
@@ -189,6 +208,11 @@ pub struct Updated {
 }
 
 /// Changes one entry like `update`, where `change` may also refuse (with `Err`), which writes nothing.
+///
+/// A write of a cached kind (`Key::is_cached`) advances the registry's generation after the entry is
+/// written and before it returns, so that every replica's next decision reads the entry again. It does
+/// so when the entry already held the change too: the write that put it there may have failed between
+/// its entry and its advance, and a retry that returns must leave the change seen.
 pub async fn try_update<E>(
     store: &dyn Store,
     key: &Key,
@@ -202,6 +226,9 @@ pub async fn try_update<E>(
             Err(refused) => return Ok(Err(refused)),
         };
         if !changed || store.write_entry(key, version, &encode_entry(&next)).await? {
+            if key.is_cached() {
+                store.advance_registry_generation().await?;
+            }
             return Ok(Ok(Updated { entry: next, changed }));
         }
     }
@@ -298,38 +325,80 @@ async fn resolve_account(
     }))
 }
 
+/// What the guards need of a business's message whatever the customer, as a replica's cache gives it
+/// before the request has read the registry's generation (`cached_facts`): to be used only if the
+/// generation read then is still `generation`.
+#[derive(Clone, Debug)]
+pub struct Guess {
+    pub generation: Generation,
+    pub facts: Facts,
+}
+
+/// Returns what the guards need of a message of `business` at `at`, with an empty consent, when this
+/// replica's cache holds every entry of it under the latest generation it read: a guess, so that the
+/// first read of a step can name the counters the facts need. `facts` and `business_facts` use it only
+/// if the generation they read is the guess's.
+pub fn cached_facts(
+    store: &dyn Store,
+    business: &BusinessId,
+    message: Option<&Outbound>,
+    at: Instant,
+) -> Option<Guess> {
+    let cache = store.registry_cache();
+    let generation = cache.latest()?;
+    let template = template_name(message);
+    let now = std::time::Instant::now();
+    match resolve(
+        &mut |key| cache.get(key, generation, now),
+        business,
+        template.as_ref(),
+        at,
+    ) {
+        Resolved::Facts(facts) => Some(Guess { generation, facts }),
+        Resolved::Need(_) => None,
+    }
+}
+
 /// Reads what the guards need for a message of `thread` at `at`: the business's account, the
-/// template's history in it, and the thread's consent. Three rounds at most, each of independent
-/// reads sent together: the business and the consent; the account and the template; the portfolio.
+/// template's history in it, and the thread's consent. The consent and the registry's generation are
+/// read together; when the generation is `guess`'s, the guess is the answer (one round in all), else
+/// the entries the cache lacks for that generation are read, in up to three rounds (the business; the
+/// account and the template; the portfolio).
 pub async fn facts(
     store: &dyn Store,
     thread: &ThreadKey,
     message: Option<&Outbound>,
     at: Instant,
+    guess: Option<Guess>,
 ) -> Result<Facts, Error> {
-    let keys = [
-        Key::Business(thread.business_id.clone()),
-        Key::Consent(thread.clone()),
-    ];
-    let mut found = entries(store, &keys).await?.into_iter();
-    let (business, consent) = (found.next().flatten(), found.next().flatten());
+    let (consent, stamp) = futures::join!(consent(store, thread), generation(store));
+    let (consent, stamp) = (consent?, stamp?);
     Ok(Facts {
-        consent: consent_log(consent),
-        ..business_facts_of(store, business, message, at).await?
+        consent,
+        ..business_facts_since(store, stamp, guess, &thread.business_id, message, at).await?
     })
 }
 
 /// Reads what the guards need of a message of `business` at `at` whatever its customer, as `facts`
-/// does, with an empty consent: what a campaign's messages share (`ledger::authorize_batch`). Three
-/// rounds at most: the business; the account and the template; the portfolio.
+/// does, with an empty consent: what a campaign's messages share (`ledger::authorize_batch`). One
+/// round (the generation) when the cache holds it, up to three more otherwise.
 pub async fn business_facts(
     store: &dyn Store,
     business: &BusinessId,
     message: Option<&Outbound>,
     at: Instant,
 ) -> Result<Facts, Error> {
-    let entry = get(store, &Key::Business(business.clone())).await?;
-    business_facts_of(store, entry, message, at).await
+    let guess = cached_facts(store, business, message, at);
+    let stamp = generation(store).await?;
+    business_facts_since(store, stamp, guess, business, message, at).await
+}
+
+/// Reads the registry's generation, and notes it in this replica's cache.
+pub async fn generation(store: &dyn Store) -> Result<Stamp, Error> {
+    let asked_at = std::time::Instant::now();
+    let generation = store.registry_generation().await?;
+    store.registry_cache().observe(generation);
+    Ok(Stamp { generation, asked_at })
 }
 
 /// Reads a thread's consent, as `facts` does.
@@ -344,35 +413,138 @@ fn consent_log(entry: Option<Entry>) -> ConsentLog {
     }
 }
 
-/// Reads the account and template of a message of the business `entry` registers, at `at`.
-async fn business_facts_of(
+/// A name the registry cannot hold is a template it does not know.
+fn template_name(message: Option<&Outbound>) -> Option<TemplateName> {
+    match message {
+        Some(Outbound::Template(template)) => TemplateName::new(&template.name, &template.language).ok(),
+        _ => None,
+    }
+}
+
+/// Returns what the guards need of a message of `business` at `at`, from entries read after the
+/// generation read of `stamp`: the guess when it is of that generation, else the cache's entries of
+/// it, and what the cache lacks read from the store (and cached, tagged with `stamp`).
+async fn business_facts_since(
     store: &dyn Store,
-    entry: Option<Entry>,
+    stamp: Stamp,
+    guess: Option<Guess>,
+    business: &BusinessId,
     message: Option<&Outbound>,
     at: Instant,
 ) -> Result<Facts, Error> {
-    let account_id = match entry {
+    if let Some(guess) = guess
+        && guess.generation == stamp.generation
+    {
+        return Ok(guess.facts);
+    }
+    let cache = store.registry_cache();
+    let template = template_name(message);
+    // What this call read itself: used whatever the cache kept of it.
+    let mut read_here: HashMap<Key, Option<Arc<Entry>>> = HashMap::new();
+    loop {
+        let now = std::time::Instant::now();
+        let resolved = resolve(
+            &mut |key| {
+                read_here
+                    .get(key)
+                    .cloned()
+                    .or_else(|| cache.get(key, stamp.generation, now))
+            },
+            business,
+            template.as_ref(),
+            at,
+        );
+        let keys = match resolved {
+            Resolved::Facts(facts) => return Ok(facts),
+            Resolved::Need(keys) => keys,
+        };
+        let found = entries(store, &keys).await?;
+        for (key, entry) in keys.into_iter().zip(found) {
+            let entry = entry.map(Arc::new);
+            cache.insert(key.clone(), stamp, entry.clone());
+            read_here.insert(key, entry);
+        }
+    }
+}
+
+/// What `resolve` found: the facts, or the entries it needs first.
+enum Resolved {
+    Facts(Facts),
+    Need(Vec<Key>),
+}
+
+/// Works out what the guards need of a message of `business` at `at` (with an empty consent) from the
+/// entries `lookup` gives (`None`: not known here; `Some(None)`: never written), or names the entries
+/// to read first: the business; then its account at `at` and the template there; then the account's
+/// portfolio.
+fn resolve(
+    lookup: &mut dyn FnMut(&Key) -> Option<Option<Arc<Entry>>>,
+    business: &BusinessId,
+    template: Option<&TemplateName>,
+    at: Instant,
+) -> Resolved {
+    let business_key = Key::Business(business.clone());
+    let Some(entry) = lookup(&business_key) else {
+        return Resolved::Need(vec![business_key]);
+    };
+    let account_id = match entry.as_deref() {
         Some(Entry::Business(history)) => history.at(at).map(|business| business.account.clone()),
         _ => None,
     };
     let Some(account_id) = account_id else {
-        return Ok(Facts::default());
+        return Resolved::Facts(Facts::default());
     };
-    // A name the registry cannot hold is a template it does not know.
-    let template = match message {
-        Some(Outbound::Template(template)) => TemplateName::new(&template.name, &template.language).ok(),
+    let account_key = Key::Account(account_id.clone());
+    let template_key = template.map(|name| Key::Template(account_id.clone(), name.clone()));
+    let account = lookup(&account_key);
+    let template_entry = template_key.as_ref().map(&mut *lookup);
+    let mut need = Vec::new();
+    if account.is_none() {
+        need.push(account_key);
+    }
+    if let (Some(key), Some(None)) = (template_key, &template_entry) {
+        need.push(key);
+    }
+    if !need.is_empty() {
+        return Resolved::Need(need);
+    }
+    let template = match template_entry.flatten().flatten().as_deref() {
+        Some(Entry::Template(history)) => Some(history.clone()),
         _ => None,
     };
-    let mut keys = vec![Key::Account(account_id.clone())];
-    keys.extend(template.map(|name| Key::Template(account_id.clone(), name)));
-    let mut found = entries(store, &keys).await?.into_iter();
-    let (account, template) = (found.next().flatten(), found.next().flatten());
-    Ok(Facts {
-        account: resolve_account(store, &account_id, account, at).await?,
-        template: match template {
-            Some(Entry::Template(history)) => Some(history),
-            _ => None,
-        },
+    // The account as it stands at `at`, or its first settings when `at` is earlier.
+    let account = match account.flatten().as_deref() {
+        Some(Entry::Account(history)) => history
+            .at(at)
+            .or_else(|| history.changes().first().map(|change| &change.value))
+            .cloned(),
+        _ => None,
+    };
+    let Some(account) = account else {
+        return Resolved::Facts(Facts {
+            account: None,
+            template,
+            consent: ConsentLog::default(),
+        });
+    };
+    let portfolio_key = Key::Portfolio(account.portfolio.clone());
+    let Some(portfolio) = lookup(&portfolio_key) else {
+        return Resolved::Need(vec![portfolio_key]);
+    };
+    let messaging_limit = match portfolio.as_deref() {
+        Some(Entry::Portfolio(portfolio)) => portfolio
+            .at(at)
+            .map(|portfolio| portfolio.messaging_limit)
+            .unwrap_or_default(),
+        _ => Default::default(),
+    };
+    Resolved::Facts(Facts {
+        account: Some(Registered {
+            id: account_id,
+            account,
+            messaging_limit,
+        }),
+        template,
         consent: ConsentLog::default(),
     })
 }

@@ -165,6 +165,22 @@ impl Store for MeteredStore {
         timed("write_entry", self.inner.write_entry(key, expected, bytes)).await
     }
 
+    async fn registry_generation(&self) -> Result<registry::Generation, Error> {
+        timed("registry_generation", self.inner.registry_generation()).await
+    }
+
+    async fn advance_registry_generation(&self) -> Result<(), Error> {
+        timed(
+            "advance_registry_generation",
+            self.inner.advance_registry_generation(),
+        )
+        .await
+    }
+
+    fn registry_cache(&self) -> &registry::Cache {
+        self.inner.registry_cache()
+    }
+
     async fn list_templates(
         &self,
         account: &AccountId,

@@ -1,6 +1,11 @@
 //! Registry entries in Redis: each a hash (`v`, the version; `d`, the record) under the hash tag of its
 //! scope (`registry::Key::scope`), with no TTL. An account's templates are also listed in a sorted set
 //! under the account's tag, so that a write and its listing entry are one script on one node.
+//!
+//! The registry's generation is a string key of its own, `<namespace>:registry:gen`, `INCR`ed after
+//! each write of a cached kind of entry (`registry::try_update`). It is a command after the entry's
+//! script, not part of it: in a cluster the two live in different slots. A replica reads it beside a
+//! decision's first reads (`registry::facts`).
 
 use std::sync::LazyLock;
 
@@ -39,6 +44,24 @@ impl Redis {
             self.namespace,
             Key::Account(account.clone()).scope()
         )
+    }
+
+    fn generation_key(&self) -> String {
+        format!("{}:registry:gen", self.namespace)
+    }
+
+    pub(super) async fn registry_generation(&self) -> Result<registry::Generation, Error> {
+        let mut command = redis::cmd("GET");
+        command.arg(self.generation_key());
+        let reply: Option<u64> = self.query("registry generation read", &command).await?;
+        Ok(reply.unwrap_or(0))
+    }
+
+    pub(super) async fn advance_registry_generation(&self) -> Result<(), Error> {
+        let mut command = redis::cmd("INCR");
+        command.arg(self.generation_key());
+        self.query::<u64>("registry generation advance", &command).await?;
+        Ok(())
     }
 
     async fn read_entry(&self, name: &str) -> Result<Option<Raw>, Error> {

@@ -94,6 +94,9 @@ pub struct SledStore {
     reservations: Reservations,
     writer: Option<Writer>,
     sweeper: Option<JoinHandle<()>>,
+    /// The registry's generation: one process owns the database, so a number in memory.
+    generation: std::sync::atomic::AtomicU64,
+    cache: registry::Cache,
 }
 
 /// The database, shared with the writer thread, the blocking pool and (weakly) the sweeper task.
@@ -204,6 +207,8 @@ impl SledStore {
             reservations: Reservations::default(),
             writer: Some(writer),
             sweeper,
+            generation: std::sync::atomic::AtomicU64::new(0),
+            cache: registry::Cache::default(),
         })
     }
 }
@@ -324,6 +329,19 @@ impl Store for SledStore {
 
     async fn read_entries(&self, keys: &[registry::Key]) -> Result<Vec<Option<registry::Raw>>, Error> {
         self.inner.read_entries(keys)
+    }
+
+    async fn registry_generation(&self) -> Result<registry::Generation, Error> {
+        Ok(self.generation.load(std::sync::atomic::Ordering::SeqCst))
+    }
+
+    async fn advance_registry_generation(&self) -> Result<(), Error> {
+        self.generation.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        Ok(())
+    }
+
+    fn registry_cache(&self) -> &registry::Cache {
+        &self.cache
     }
 
     async fn write_entry(&self, key: &registry::Key, expected: Version, bytes: &[u8]) -> Result<bool, Error> {

@@ -931,3 +931,150 @@ pub async fn the_messaging_limit_is_exact_under_concurrency_across_replicas<B: B
         "24 h after the first messages their customers have left the window: {answer:?}"
     );
 }
+
+/// docs/SPEC.md section 13: a registry write "is durable and seen by every replica when it returns".
+/// Replica A decides (and caches what the registry says of the business), replica B changes the
+/// registry, and A's very next decision, by `Authorize`, `AuthorizeBatch` or `RecordMessage`, follows
+/// the change: a template paused and approved again, an account that comes to require opt-in, a budget
+/// set to nothing, a business moved to another account. Two stores over one server where the backend's
+/// stores share their data (Redis), else one store.
+pub async fn a_registry_write_is_seen_by_the_next_decision_of_every_replica<B: Backend>(backend: B) {
+    let a = backend.open().await;
+    let b = if backend.shared() {
+        backend.open().await
+    } else {
+        Arc::clone(&a)
+    };
+    let (business, account) = register(b.as_ref(), mk_account).await;
+    let approved = |at| template_state(TemplateStatus::Approved, TemplateCategory::Marketing, at);
+    put_template(
+        b.as_ref(),
+        &account,
+        &order_update(),
+        REGISTERED_AT,
+        approved(REGISTERED_AT),
+    )
+    .await;
+    let policy = mk_policy();
+    let mut customer = 0;
+    // A's decisions at `at`, each on a thread of its own: authorize, a batch of one, and a record.
+    let mut decide = async |step: &str, at: Instant| -> Vec<Option<DenyReason>> {
+        let mut reasons = Vec::new();
+        for call in ["authorize", "batch", "record"] {
+            customer += 1;
+            let message = crate::support::template(
+                &mk_thread(&business, customer),
+                &format!("{step}-{call}"),
+                at,
+                TemplateCategory::Marketing,
+            );
+            let decision = match call {
+                "authorize" => must(ledger::authorize(a.as_ref(), &policy, &message.event).await),
+                "batch" => must(
+                    ledger::authorize_batch(a.as_ref(), &policy, std::slice::from_ref(&message.event)).await,
+                )
+                .pop()
+                .expect("a decision per customer"),
+                _ => send(&a, message)
+                    .await
+                    .decision
+                    .expect("an outbound message's answer carries a decision"),
+            };
+            reasons.push(match decision.verdict {
+                Verdict::Allowed(_) => None,
+                Verdict::Denied { reason, .. } => Some(reason),
+            });
+        }
+        reasons
+    };
+    let allowed = vec![None; 3];
+    let denied = |reason| vec![Some(reason); 3];
+    let outbound = Outbound::Template(Template {
+        name: "order_update".to_owned(),
+        language: "en_US".to_owned(),
+        category: TemplateCategory::Marketing,
+    });
+    let cached = |at| registry::cached_facts(a.as_ref(), &business, Some(&outbound), at).is_some();
+
+    // A decides twice: the second from what it cached.
+    assert_eq!(decide("first", T0).await, allowed);
+    assert!(cached(T0), "A caches what the registry says of the business");
+    assert_eq!(decide("cached", T0).await, allowed);
+
+    // Each change takes effect a minute after the one before, and A decides half a minute after it.
+    let mut at = T0;
+    let mut next = || {
+        at = at.plus(minutes(1));
+        (at, at.plus(Duration::from_millis(30_000)))
+    };
+
+    let (effective, decided) = next();
+    let paused = template_state(TemplateStatus::Paused, TemplateCategory::Marketing, effective);
+    put_template(b.as_ref(), &account, &order_update(), effective, paused).await;
+    assert_eq!(
+        decide("paused", decided).await,
+        denied(DenyReason::TemplatePaused)
+    );
+
+    let (effective, decided) = next();
+    put_template(
+        b.as_ref(),
+        &account,
+        &order_update(),
+        effective,
+        approved(effective),
+    )
+    .await;
+    assert_eq!(decide("approved", decided).await, allowed);
+    assert!(cached(decided));
+
+    let (effective, decided) = next();
+    let opt_in = Account {
+        require_opt_in: true,
+        ..mk_account(&account)
+    };
+    put_account(b.as_ref(), &account, effective, opt_in).await;
+    assert_eq!(decide("opt-in", decided).await, denied(DenyReason::NoOptIn));
+
+    let (effective, decided) = next();
+    let budget = Account {
+        currency: Some(hourglass_core::Currency::new("INR").expect("INR is a currency")),
+        monthly_budget: Some(crate::support::money("INR", "0")),
+        ..mk_account(&account)
+    };
+    put_account(b.as_ref(), &account, effective, budget).await;
+    assert_eq!(
+        decide("budget", decided).await,
+        denied(DenyReason::BudgetExceeded)
+    );
+
+    let (effective, decided) = next();
+    put_account(b.as_ref(), &account, effective, mk_account(&account)).await;
+    assert_eq!(decide("unlimited", decided).await, allowed);
+    assert!(cached(decided));
+
+    // Moved to another account, where the template is paused.
+    let (effective, decided) = next();
+    let other = unique_account();
+    put_account(b.as_ref(), &other, REGISTERED_AT, mk_account(&other)).await;
+    let paused = template_state(TemplateStatus::Paused, TemplateCategory::Marketing, REGISTERED_AT);
+    put_template(b.as_ref(), &other, &order_update(), REGISTERED_AT, paused).await;
+    assert_eq!(
+        decide("before-move", decided).await,
+        allowed,
+        "the move is still to come"
+    );
+    put(
+        b.as_ref(),
+        &Key::Business(business.clone()),
+        effective,
+        Business { account: other },
+        Entry::Business,
+        |entry| match entry {
+            Entry::Business(history) => Some(history),
+            _ => None,
+        },
+    )
+    .await;
+    assert_eq!(decide("moved", decided).await, denied(DenyReason::TemplatePaused));
+}
