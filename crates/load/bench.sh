@@ -54,24 +54,8 @@ case "$profile" in
 esac
 bin="${CARGO_TARGET_DIR:-target}/$profile"
 
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-wait_for_port() { # port what
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return; fi
-    sleep 0.1
-  done
-  echo "$2 on port $1 did not start" >&2
-  cat "$work/$2-$1.log" >&2 2>/dev/null || true
-  exit 1
-}
+# shellcheck source=crates/load/processes.sh
+source "crates/load/processes.sh"
 
 redis_node() { # port [cluster]
   local port=$1

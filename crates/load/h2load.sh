@@ -22,23 +22,8 @@ command -v h2load >/dev/null || { echo "h2load is not installed (apt-get install
 cargo build --release --quiet --bin hourglass --bin hourglass-load
 bin="${CARGO_TARGET_DIR:-target}/release"
 
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-
-wait_for_port() { # port what
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; then return; fi
-    sleep 0.1
-  done
-  echo "$2 on port $1 did not start" >&2
-  exit 1
-}
+# shellcheck source=crates/load/processes.sh
+source "crates/load/processes.sh"
 
 redis-server --port 46679 --bind 127.0.0.1 --save "" --appendonly no --dir "$work" --daemonize no \
   >"$work/redis.log" 2>&1 &

@@ -5,7 +5,8 @@
 #
 #   hang    Redis stops answering (SIGSTOP) for 2 s, then resumes (SIGCONT): connections stay open and
 #           nothing comes back, the worst case for a client.
-#   crash   Redis is killed (SIGKILL) and started again on the same port 2 s later, empty.
+#   crash   Redis is killed (SIGKILL) and started again on the same port 2 s later, from its
+#           append-only file (written before each reply), as a production Redis with persistence is.
 #
 #   crates/load/outage.sh [RPC] [CONCURRENCY]     # authorize (or record, batch) and 16 in flight
 #
@@ -22,24 +23,15 @@ concurrency="${2:-16}"
 cargo build --release --quiet --bin hourglass --bin hourglass-load
 bin="${CARGO_TARGET_DIR:-target}/release"
 
-work="$(mktemp -d)"
-pids=()
-cleanup() {
-  for pid in "${pids[@]}"; do
-    kill -CONT "$pid" 2>/dev/null || true
-    kill "$pid" 2>/dev/null || true
-  done
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
+# shellcheck source=crates/load/processes.sh
+source "crates/load/processes.sh"
 
 redis_port=46479
 server_port=50201
 
-start_redis() {
-  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly no --dir "$work" \
-    --daemonize no >>"$work/redis.log" 2>&1 &
+start_redis() { # persistence: no, or an append-only file written before each reply
+  redis-server --port "$redis_port" --bind 127.0.0.1 --save "" --appendonly "$1" --appendfsync always \
+    --dir "$work" --daemonize no >>"$work/redis.log" 2>&1 &
   redis_pid=$!
   pids+=("$redis_pid")
   for _ in $(seq 50); do redis-cli -p "$redis_port" ping >/dev/null 2>&1 && return; sleep 0.1; done
@@ -49,20 +41,18 @@ start_redis() {
 
 start_server() {
   "$bin/hourglass" --listen "127.0.0.1:$server_port" --store "redis://127.0.0.1:$redis_port" \
-    --log-filter warn >>"$work/hourglass.log" 2>&1 &
+    --log-filter warn >>"$work/hourglass-$server_port.log" 2>&1 &
   server_pid=$!
   pids+=("$server_pid")
-  for _ in $(seq 100); do
-    if (exec 3<>"/dev/tcp/127.0.0.1/$server_port") 2>/dev/null; then return; fi
-    sleep 0.1
-  done
-  echo "hourglass did not start" >&2
-  cat "$work/hourglass.log" >&2
-  exit 1
+  wait_for_port "$server_port" hourglass
 }
 
 outage() { # hang | crash
-  start_redis
+  rm -rf "$work/appendonlydir"
+  # A crash is survived by a Redis that persists what it acknowledged; one that restarts empty is
+  # detected by the store's marker, and Hourglass then exits for its orchestrator to restart it
+  # (docs/OPERATIONS.md).
+  if [ "$1" = crash ]; then start_redis yes; else start_redis no; fi
   start_server
   "$bin/hourglass-load" run --addr "127.0.0.1:$server_port" --rpc "$rpc" --concurrency "$concurrency" \
     --seconds 8 --warmup 1 --customers 10000 --batch-size 100 --expect-errors --label "outage-$1" \
@@ -79,7 +69,7 @@ outage() { # hang | crash
       kill -9 "$redis_pid"
       wait "$redis_pid" 2>/dev/null || true
       sleep 2
-      start_redis
+      start_redis yes
       ;;
   esac
   if ! wait "$load"; then
