@@ -12,13 +12,17 @@
 //! before the request began, on any replica (docs/SPEC.md section 13).
 //!
 //! Bounded twice: by weight (each entry weighs one plus the changes its history holds, at most
-//! `capacity` in all; beyond it, entries of an older generation or past their age go first, then the
-//! least recently used) and by age (an entry is read again `max_age` after the generation read it was
-//! tagged with, in case a writer died between its entry write and its generation advance: such a write
-//! never returned, so nothing requires it seen, but it is seen within `max_age` all the same).
+//! `capacity` in all), which `quick_cache` keeps with its scan-resistant eviction, and by age (an entry
+//! is read again `max_age` after the generation read it was tagged with, in case a writer died between
+//! its entry write and its generation advance: such a write never returned, so nothing requires it
+//! seen, but it is seen within `max_age` all the same).
+//!
+//! Keeping the newer of two reads of one entry is a look then an insert, not one atomic step: two
+//! requests that race may leave the older read cached. That costs a read, never freshness, since a
+//! cached entry answers only its own generation and age.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use super::{Entry, Key};
@@ -42,32 +46,39 @@ pub struct Stamp {
 }
 
 /// A replica's cache of registry entries (see the module).
-#[derive(Debug)]
 pub struct Cache {
-    capacity: usize,
     max_age: Duration,
-    inner: Mutex<Inner>,
+    entries: quick_cache::sync::Cache<Key, Cached, ByChanges>,
+    /// One more than the latest generation this replica has read; 0 before any.
+    latest: AtomicU64,
 }
 
-#[derive(Debug, Default)]
-struct Inner {
-    entries: HashMap<Key, Cached>,
-    /// The sum of the entries' weights.
-    weight: usize,
-    /// The latest generation this replica has read.
-    latest: Option<Generation>,
-    /// Counts uses, to tell the least recently used entries.
-    clock: u64,
-}
-
-#[derive(Debug)]
+#[derive(Clone, Debug)]
 struct Cached {
-    generation: Generation,
-    asked_at: Instant,
+    stamp: Stamp,
     /// None: the entry was never written.
     entry: Option<Arc<Entry>>,
-    weight: usize,
-    used: u64,
+}
+
+/// Weighs a cached entry as one plus the changes its history holds.
+#[derive(Clone, Copy, Debug)]
+struct ByChanges;
+
+impl quick_cache::Weighter<Key, Cached> for ByChanges {
+    fn weight(&self, _: &Key, cached: &Cached) -> u64 {
+        1 + cached.entry.as_deref().map_or(0, changes) as u64
+    }
+}
+
+impl std::fmt::Debug for Cache {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cache")
+            .field("max_age", &self.max_age)
+            .field("entries", &self.entries.len())
+            .field("weight", &self.entries.weight())
+            .field("latest", &self.latest())
+            .finish()
+    }
 }
 
 impl Default for Cache {
@@ -81,114 +92,56 @@ impl Cache {
     /// most `max_age`.
     pub fn new(capacity: usize, max_age: Duration) -> Cache {
         Cache {
-            capacity,
             max_age,
-            inner: Mutex::default(),
+            entries: quick_cache::sync::Cache::with_weighter(capacity, capacity as u64, ByChanges),
+            latest: AtomicU64::new(0),
         }
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
-        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
     /// Notes a generation read from the store.
     pub fn observe(&self, generation: Generation) {
-        let mut inner = self.lock();
-        inner.latest = Some(inner.latest.map_or(generation, |latest| latest.max(generation)));
+        self.latest
+            .fetch_max(generation.saturating_add(1), Ordering::Relaxed);
     }
 
     /// Returns the latest generation this replica has read, if any: the one to guess entries by
     /// before a request has read the generation itself.
     pub fn latest(&self) -> Option<Generation> {
-        self.lock().latest
+        self.latest.load(Ordering::Relaxed).checked_sub(1)
     }
 
     /// Returns the entry cached under `key` for `generation` (`Some(None)`: cached as never written),
     /// or none when it is not cached, was cached under another generation, or is older than the
     /// cache's age at `now`.
     pub fn get(&self, key: &Key, generation: Generation, now: Instant) -> Option<Option<Arc<Entry>>> {
-        let mut inner = self.lock();
-        inner.clock += 1;
-        let clock = inner.clock;
-        let cached = inner.entries.get_mut(key)?;
-        if cached.generation != generation || now.saturating_duration_since(cached.asked_at) >= self.max_age {
+        let cached = self.entries.get(key)?;
+        if cached.stamp.generation != generation
+            || now.saturating_duration_since(cached.stamp.asked_at) >= self.max_age
+        {
             return None;
         }
-        cached.used = clock;
-        Some(cached.entry.clone())
+        Some(cached.entry)
     }
 
     /// Caches `entry` (none: never written) under `key`, read after the generation read of `stamp`.
-    /// An entry of an older generation than one already cached or read is not kept, nor one heavier
-    /// than the whole cache.
+    /// An entry of an older generation than one already cached or read is not kept, nor (by
+    /// `quick_cache`) one heavier than the cache can hold.
     pub fn insert(&self, key: Key, stamp: Stamp, entry: Option<Arc<Entry>>) {
-        let weight = 1 + entry.as_deref().map_or(0, changes);
-        if weight > self.capacity {
+        if self.latest().is_some_and(|latest| stamp.generation < latest) {
             return;
         }
-        let mut inner = self.lock();
-        if inner.latest.is_some_and(|latest| stamp.generation < latest) {
-            return;
-        }
-        if let Some(cached) = inner.entries.get(&key)
-            && (cached.generation, cached.asked_at) > (stamp.generation, stamp.asked_at)
+        if let Some(cached) = self.entries.peek(&key)
+            && (cached.stamp.generation, cached.stamp.asked_at) > (stamp.generation, stamp.asked_at)
         {
             return;
         }
-        inner.clock += 1;
-        let cached = Cached {
-            generation: stamp.generation,
-            asked_at: stamp.asked_at,
-            entry,
-            weight,
-            used: inner.clock,
-        };
-        if let Some(replaced) = inner.entries.insert(key, cached) {
-            inner.weight -= replaced.weight;
-        }
-        inner.weight += weight;
-        if inner.weight > self.capacity {
-            self.evict(&mut inner, stamp.asked_at.max(Instant::now()));
-        }
-    }
-
-    /// Brings the weight down to three quarters of the capacity (so that evictions are rare): entries
-    /// no request can use first, then the least recently used.
-    fn evict(&self, inner: &mut Inner, now: Instant) {
-        let latest = inner.latest;
-        let max_age = self.max_age;
-        let before = inner.entries.len();
-        inner.entries.retain(|_, cached| {
-            Some(cached.generation) >= latest && now.saturating_duration_since(cached.asked_at) < max_age
-        });
-        if inner.entries.len() != before {
-            inner.weight = inner.entries.values().map(|cached| cached.weight).sum();
-        }
-        let target = self.capacity / 4 * 3;
-        if inner.weight <= target {
-            return;
-        }
-        let mut by_use: Vec<(u64, Key)> = inner
-            .entries
-            .iter()
-            .map(|(key, cached)| (cached.used, key.clone()))
-            .collect();
-        by_use.sort_unstable_by_key(|(used, _)| *used);
-        for (_, key) in by_use {
-            if inner.weight <= target {
-                break;
-            }
-            if let Some(removed) = inner.entries.remove(&key) {
-                inner.weight -= removed.weight;
-            }
-        }
+        self.entries.insert(key, Cached { stamp, entry });
     }
 
     /// Returns how many entries the cache holds, and their weight.
     #[cfg(test)]
-    fn size(&self) -> (usize, usize) {
-        let inner = self.lock();
-        (inner.entries.len(), inner.weight)
+    fn size(&self) -> (usize, u64) {
+        (self.entries.len(), self.entries.weight())
     }
 }
 
@@ -296,7 +249,7 @@ mod tests {
     }
 
     #[test]
-    fn the_weight_stays_within_the_capacity_and_the_least_recently_used_go_first() {
+    fn the_weight_stays_within_the_capacity_and_entries_in_use_survive_a_scan() {
         let cache = Cache::new(40, Duration::from_secs(60));
         let now = Instant::now();
         cache.observe(1);
@@ -305,38 +258,26 @@ mod tests {
             cache.insert(business(n), stamp(1, now), entry(1));
         }
         assert_eq!(cache.size(), (10, 20));
-        // Use the first ones, so that the later ones are the least recently used.
-        for n in 0..5 {
-            assert!(cache.get(&business(n), 1, now).is_some());
-        }
-        for n in 10..=20 {
+        // Five are in use, read again and again, while a hundred others are read once each.
+        for n in 10..110 {
+            for used in 0..5 {
+                assert!(
+                    cache.get(&business(used), 1, now).is_some(),
+                    "business {used} in use was evicted by the scan at {n}"
+                );
+            }
             cache.insert(business(n), stamp(1, now), entry(1));
             let (_, weight) = cache.size();
             assert!(weight <= 40, "weight {weight} over the capacity");
         }
-        for n in 5..10 {
-            assert_eq!(
-                cache.get(&business(n), 1, now),
-                None,
-                "business {n} was the least recently used"
-            );
-        }
-        for n in (1..5).chain(10..=20) {
-            assert!(
-                cache.get(&business(n), 1, now).is_some(),
-                "business {n} was used lately"
-            );
-        }
+        assert!(
+            cache.get(&business(109), 1, now).is_some(),
+            "the entry read last is cached"
+        );
 
         // An entry heavier than the whole cache is not kept.
-        cache.insert(business(99), stamp(1, now), entry(40));
-        assert_eq!(cache.get(&business(99), 1, now), None);
-        // A stale generation's entries go first.
-        cache.observe(2);
-        for n in 100..118 {
-            cache.insert(business(n), stamp(2, now), entry(1));
-        }
-        assert!((100..118).all(|n| cache.get(&business(n), 2, now).is_some()));
+        cache.insert(business(999), stamp(1, now), entry(40));
+        assert_eq!(cache.get(&business(999), 1, now), None);
         assert!(cache.size().1 <= 40);
     }
 }
