@@ -209,15 +209,23 @@ fn same_campaign(first: &Event, event: &Event) -> bool {
 
 /// Reads a thread's state alone, for listings: the state of the thread its customer is kept under.
 pub async fn thread(store: &dyn Store, thread: &ThreadKey) -> Result<ThreadState, Error> {
-    let plan = ReadPlan::thread(thread);
-    let (read, link) = futures::join!(store.read(&plan), links::read_link(store, thread));
-    let state = read?.snapshot.thread;
+    let link_key = registry::Key::Link(thread.clone());
+    let plan = ReadPlan {
+        entries: vec![link_key.clone()],
+        ..ReadPlan::thread(thread)
+    };
+    let mut read = store.read(&plan).await?;
+    let raw = read.entries.pop().flatten();
+    let state = read.snapshot.thread;
     let canonical = match state.moved_to() {
         Some(moved_to) => ThreadKey {
             business_id: thread.business_id.clone(),
             customer_id: moved_to.clone(),
         },
-        None => links::canonical(thread, &link?),
+        None => {
+            let link = registry::stored(&link_key, raw)?.map(|stored| stored.entry);
+            links::canonical(thread, &links::link_of(thread, link)?)
+        }
     };
     if canonical == *thread {
         return Ok(state);
@@ -226,10 +234,11 @@ pub async fn thread(store: &dyn Store, thread: &ThreadKey) -> Result<ThreadState
 }
 
 /// Reads the snapshot of `event` on the thread its customer is kept under, and returns the event on
-/// that thread. The customer id's link is read with the thread, so a customer known by one id costs no
-/// extra round trip; an id linked to another costs one more read, of the other id's thread. A message
-/// id already answered under the id the request names is a duplicate there, whatever the link says.
-/// `business`, when given, is what the registry says of the event's business (`read`).
+/// that thread. The customer id's link is read with the thread (`ReadPlan::entries`), so a customer
+/// known by one id costs no extra round trip; an id linked to another costs one more read, of the other
+/// id's thread. A message id already answered under the id the request names is a duplicate there,
+/// whatever the link says. `business`, when given, is what the registry says of the event's business
+/// (`read`).
 async fn read_resolved<'e>(
     store: &dyn Store,
     policy: &Policy,
@@ -237,11 +246,7 @@ async fn read_resolved<'e>(
     message_id: Option<&MessageId>,
     business: Option<&Facts>,
 ) -> Result<(Cow<'e, Event>, Read), Error> {
-    let (first, link) = futures::join!(
-        read(store, policy, event, message_id, business),
-        links::read_link(store, &event.thread)
-    );
-    let first = first?;
+    let (first, link) = read(store, policy, event, message_id, business).await?;
     if first.snapshot.prior.is_some() {
         return Ok((Cow::Borrowed(event), first));
     }
@@ -252,7 +257,7 @@ async fn read_resolved<'e>(
             business_id: event.thread.business_id.clone(),
             customer_id: moved_to.clone(),
         },
-        None => links::canonical(&event.thread, &link?),
+        None => links::canonical(&event.thread, &link),
     };
     if canonical == event.thread {
         return Ok((Cow::Borrowed(event), first));
@@ -261,27 +266,33 @@ async fn read_resolved<'e>(
         thread: canonical,
         ..event.clone()
     };
-    let read = read(store, policy, &event, message_id, business).await?;
+    let (read, _) = read(store, policy, &event, message_id, business).await?;
     Ok((Cow::Owned(event), read))
 }
 
-/// Reads the snapshot a step of `event` needs: the facts of the registry for an outbound message, and
-/// with them the thread. The counters depend on the thread (a late message is decided at the thread's
-/// last outbound instant) and on the facts (the account and its zone): the first read takes the
-/// counters an empty thread would need under the facts this replica's registry cache guesses
-/// (`registry::cached_facts`; an unregistered business's when it has none), and `complete` reads any
-/// others after, so that with the cache's facts confirmed by the registry's generation, read beside the
-/// thread, the read is one round. With `business` (`registry::business_facts` of the event's message),
-/// only the thread's consent is read of the registry.
+/// Reads the snapshot a step of `event` needs, and the link of its customer id: the thread with the
+/// entries of its customer (its link, and for an outbound message its consent) in one store read, and
+/// beside it, for an outbound message, the registry's generation, which confirms the facts this
+/// replica's registry cache guesses (`registry::cached_facts`) or says which to read again
+/// (`registry::business_facts_since`). The counters depend on the thread (a late message is decided at
+/// the thread's last outbound instant) and on the facts (the account and its zone): the first read
+/// takes the counters an empty thread would need under the guessed facts (an unregistered business's
+/// when there are none), and `complete` reads any others after; with the guess confirmed, the read is
+/// one round. With `business` (`registry::business_facts` of the event's message), the generation is
+/// not read: only the thread's consent is of its own.
 async fn read(
     store: &dyn Store,
     policy: &Policy,
     event: &Event,
     message_id: Option<&MessageId>,
     business: Option<&Facts>,
-) -> Result<Read, Error> {
-    let guess = match (&event.message, business) {
-        (Message::Outbound(message), None) => {
+) -> Result<(Read, hourglass_core::CustomerLink), Error> {
+    let outbound = match &event.message {
+        Message::Outbound(message) => Some(message),
+        Message::Inbound(_) => None,
+    };
+    let guess = match (outbound, business) {
+        (Some(message), None) => {
             registry::cached_facts(store, &event.thread.business_id, Some(message), event.at)
         }
         _ => None,
@@ -290,28 +301,51 @@ async fn read(
     let planned = business
         .or(guess.as_ref().map(|guess| &guess.facts))
         .unwrap_or(&unregistered);
+    let mut entries = vec![registry::Key::Link(event.thread.clone())];
+    if outbound.is_some() {
+        entries.push(registry::Key::Consent(event.thread.clone()));
+    }
     let plan = ReadPlan {
         thread: event.thread.clone(),
         message_id: message_id.cloned(),
         counters: counters_read(policy, planned, event, &ThreadState::default()),
+        entries,
     };
-    let facts = async {
-        match (&event.message, business) {
-            (Message::Outbound(_), Some(business)) => Ok(Facts {
-                consent: registry::consent(store, &event.thread).await?,
-                ..business.clone()
-            }),
-            (Message::Outbound(message), None) => {
-                registry::facts(store, &event.thread, Some(message), event.at, guess).await
-            }
-            (Message::Inbound(_), _) => Ok(Facts::default()),
+    let generation = async {
+        match (outbound, business) {
+            (Some(_), None) => registry::generation(store).await.map(Some),
+            _ => Ok(None),
         }
     };
-    let (read, facts) = futures::join!(store.read(&plan), facts);
-    let mut read = read?;
-    read.snapshot.facts = facts?;
+    let (read, stamp) = futures::join!(store.read(&plan), generation);
+    let (mut read, stamp) = (read?, stamp?);
+    let mut raw = std::mem::take(&mut read.entries).into_iter();
+    let mut entry = |key: &registry::Key| -> Result<Option<registry::Entry>, Error> {
+        let stored = registry::stored(key, raw.next().flatten())?;
+        Ok(stored.map(|stored| stored.entry))
+    };
+    let link = links::link_of(&event.thread, entry(&plan.entries[0])?)?;
+    if let Some(message) = outbound {
+        let consent = registry::consent_log(entry(&plan.entries[1])?);
+        // The generation was read exactly when no facts were given.
+        let business = match stamp {
+            Some(stamp) => {
+                registry::business_facts_since(
+                    store,
+                    stamp,
+                    guess,
+                    &event.thread.business_id,
+                    Some(message),
+                    event.at,
+                )
+                .await?
+            }
+            None => business.cloned().unwrap_or_default(),
+        };
+        read.snapshot.facts = Facts { consent, ..business };
+    }
     complete(store, policy, event, &mut read.snapshot).await?;
-    Ok(read)
+    Ok((read, link))
 }
 
 /// Reads the counters a step of `event` needs that `snapshot` lacks.

@@ -161,6 +161,11 @@ pub struct ReadPlan {
     /// The message id whose stored answer to read; none for a dry run or a listing.
     pub message_id: Option<MessageId>,
     pub counters: Vec<CounterRead>,
+    /// Registry entries to read with the thread (`Read::entries`, in this order): those of the thread's
+    /// own customer (`registry::Key::Consent`, `registry::Key::Link`), which a store keeps beside the
+    /// thread (on Redis, under its hash tag) and reads in the same round; any other entry is read as
+    /// `Store::read_entries` reads it.
+    pub entries: Vec<registry::Key>,
 }
 
 impl ReadPlan {
@@ -170,6 +175,7 @@ impl ReadPlan {
             thread: thread.clone(),
             message_id: None,
             counters: Vec::new(),
+            entries: Vec::new(),
         }
     }
 }
@@ -183,6 +189,8 @@ pub struct Version(pub u64);
 pub struct Read {
     pub version: Version,
     pub snapshot: Snapshot,
+    /// The entries of `ReadPlan::entries`, in its order: each as stored, none when never written.
+    pub entries: Vec<Option<registry::Raw>>,
 }
 
 /// What `Store::claim` did.

@@ -30,7 +30,12 @@ const MAX_ATTEMPTS: usize = 64;
 
 /// Reads the link of a customer id; the default (no link) when it has none.
 pub async fn read_link(store: &dyn Store, thread: &ThreadKey) -> Result<CustomerLink, Error> {
-    match registry::get(store, &Key::Link(thread.clone())).await? {
+    link_of(thread, registry::get(store, &Key::Link(thread.clone())).await?)
+}
+
+/// Returns the link an entry of `thread`'s customer holds (`Key::Link`; none when never written).
+pub fn link_of(thread: &ThreadKey, entry: Option<Entry>) -> Result<CustomerLink, Error> {
+    match entry {
         Some(Entry::Link(link)) => Ok(link),
         Some(_) => Err(Error::corrupt(format!(
             "the link entry of {thread} holds another kind of entry"
@@ -220,7 +225,9 @@ async fn absorb(
         .await?;
     }
     for _ in 0..MAX_ATTEMPTS {
-        let Read { version, snapshot } = store.read(&ReadPlan::thread(from)).await?;
+        let Read {
+            version, snapshot, ..
+        } = store.read(&ReadPlan::thread(from)).await?;
         if snapshot.thread.is_empty() {
             // A step that read `from` before the link was written may record on it between this read
             // and the write: the write then fails, and what it recorded is merged on the next turn.
@@ -266,7 +273,9 @@ async fn merge_into(
     now: Instant,
 ) -> Result<(), Error> {
     for _ in 0..MAX_ATTEMPTS {
-        let Read { version, snapshot } = store.read(&ReadPlan::thread(to)).await?;
+        let Read {
+            version, snapshot, ..
+        } = store.read(&ReadPlan::thread(to)).await?;
         let merged = snapshot.thread.merge(state);
         if merged == snapshot.thread {
             return Ok(());

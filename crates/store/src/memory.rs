@@ -119,6 +119,11 @@ impl Inner {
                 counters: self.counters(&plan.counters),
                 facts: Default::default(),
             },
+            entries: plan
+                .entries
+                .iter()
+                .map(|key| self.entries.get(&key.name()).cloned())
+                .collect(),
         }
     }
 

@@ -28,8 +28,8 @@
 //! # The step
 //!
 //! The ledger runs the step in Rust between scripts that are storage primitives only (optimistic
-//! concurrency): `read` runs `READ_THREAD` (version, state and the answer of the message id) with the
-//! counters it needs, `claim` runs `CLAIM` on each counter (`claims`), and `commit` runs
+//! concurrency): `read` runs `READ_THREAD` (version, state and the answer of the message id, and the
+//! customer's link and consent, which live under the thread's hash tag) with the counters it needs, `claim` runs `CLAIM` on each counter (`claims`), and `commit` runs
 //! `COMPARE_AND_SET`, which writes the state, the answer, the receipts and the TTLs if the version is
 //! still the one read, and otherwise returns the current version, state and answer, so that the retry
 //! does not read again. On a single node `commit` runs `COMPARE_AND_SET_ALL` instead, which also
@@ -222,7 +222,9 @@ impl RedisStore {
         }
     }
 
-    /// Reads a thread's version and state, and the answer of the plan's message id.
+    /// Reads a thread's version and state, the answer of the plan's message id, and the plan's
+    /// entries: in the same script those under the thread's hash tag (its customer's), the others
+    /// beside it.
     async fn read_thread(&self, plan: &ReadPlan) -> Result<Read, Error> {
         let keys = ThreadKeys::new(&self.redis.namespace, &plan.thread);
         let thread_key = keys.thread();
@@ -234,12 +236,48 @@ impl RedisStore {
                     .arg(ThreadKeys::answer_field(message_id));
                 answer_name(&thread_key, message_id)
             }
-            // No answer to read: the script reads the version and the state alone.
-            None => String::new(),
+            // No answer to read: the thread's own key stands in for the legacy answer's, unread.
+            None => {
+                invocation.key(&thread_key).arg("");
+                String::new()
+            }
         };
-        let reply = self.redis.invoke("thread read", &invocation).await?;
-        let [version, state, prior] = fields::<3>("thread read", reply)?;
-        decode_read(&thread_key, &answer, version, state, prior)
+        let (beside, apart): (Vec<_>, Vec<_>) = plan
+            .entries
+            .iter()
+            .enumerate()
+            .partition(|(_, key)| key.customer() == Some(&plan.thread));
+        let names: Vec<String> = beside.iter().map(|(_, key)| self.redis.entry_key(key)).collect();
+        for name in &names {
+            invocation.key(name);
+        }
+        let apart_keys: Vec<registry::Key> = apart.iter().map(|(_, key)| (*key).clone()).collect();
+        let (reply, apart_read) = tokio::join!(
+            self.redis.invoke("thread read", &invocation),
+            self.redis.read_entries(&apart_keys)
+        );
+        let bad = |reply: &dyn std::fmt::Debug| {
+            Error::corrupt(format!("unexpected reply to the thread read script: {reply:?}"))
+        };
+        let Value::Array(values) = reply? else {
+            return Err(bad(&"not an array"));
+        };
+        if values.len() != 3 + 2 * names.len() {
+            return Err(bad(&values));
+        }
+        let mut values = values.into_iter();
+        let mut next = || values.next().unwrap_or(Value::Nil);
+        let (version, state, prior) = (next(), next(), next());
+        let mut read = decode_read(&thread_key, &answer, version, state, prior)?;
+        read.entries = vec![None; plan.entries.len()];
+        for ((index, _), name) in beside.iter().zip(&names) {
+            let (version, record) = (bulk(name, next())?, bulk(name, next())?);
+            read.entries[*index] = entries::raw(name, version, record)?;
+        }
+        for ((index, _), raw) in apart.iter().zip(apart_read?) {
+            read.entries[*index] = raw;
+        }
+        Ok(read)
     }
 }
 
@@ -497,6 +535,7 @@ fn decode_read(
             counters: Counters::default(),
             facts: Default::default(),
         },
+        entries: Vec::new(),
     })
 }
 
@@ -530,4 +569,13 @@ pub(crate) fn wall_clock_millis() -> i64 {
         .map_or(0, |elapsed| {
             i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX)
         })
+}
+
+/// Returns a reply's bulk string, none for nil.
+fn bulk(name: &str, value: Value) -> Result<Option<Vec<u8>>, Error> {
+    match value {
+        Value::Nil => Ok(None),
+        Value::BulkString(bytes) => Ok(Some(bytes)),
+        other => Err(Error::corrupt(format!("{name} is not a string: {other:?}"))),
+    }
 }

@@ -87,6 +87,15 @@ impl Key {
         )
     }
 
+    /// Returns the thread whose customer this entry is of (its consent, its link), if any: such an
+    /// entry is kept beside the thread (`ReadPlan::entries`).
+    pub fn customer(&self) -> Option<&ThreadKey> {
+        match self {
+            Key::Consent(thread) | Key::Link(thread) => Some(thread),
+            _ => None,
+        }
+    }
+
     /// Returns the scope whose entries a backend may keep together (a Redis hash tag): a template
     /// lives with its account, and consent with its thread.
     pub fn scope(&self) -> String {
@@ -152,18 +161,18 @@ fn decode_entry(name: &str, bytes: &[u8]) -> Result<Entry, Error> {
 /// Reads entries; none for an entry never written.
 pub async fn read(store: &dyn Store, keys: &[Key]) -> Result<Vec<Option<Stored>>, Error> {
     let raw = store.read_entries(keys).await?;
-    keys.iter()
-        .zip(raw)
-        .map(|(key, raw)| {
-            raw.map(|(version, bytes)| {
-                Ok(Stored {
-                    version,
-                    entry: decode_entry(&key.name(), &bytes)?,
-                })
-            })
-            .transpose()
+    keys.iter().zip(raw).map(|(key, raw)| stored(key, raw)).collect()
+}
+
+/// Decodes an entry as a store read it (`Store::read_entries`, `Read::entries`).
+pub fn stored(key: &Key, raw: Option<Raw>) -> Result<Option<Stored>, Error> {
+    raw.map(|(version, bytes)| {
+        Ok(Stored {
+            version,
+            entry: decode_entry(&key.name(), &bytes)?,
         })
-        .collect()
+    })
+    .transpose()
 }
 
 /// Reads entries without their versions.
@@ -336,8 +345,8 @@ pub struct Guess {
 
 /// Returns what the guards need of a message of `business` at `at`, with an empty consent, when this
 /// replica's cache holds every entry of it under the latest generation it read: a guess, so that the
-/// first read of a step can name the counters the facts need. `facts` and `business_facts` use it only
-/// if the generation they read is the guess's.
+/// first read of a step can name the counters the facts need. `business_facts_since` uses it only if
+/// the generation read is the guess's.
 pub fn cached_facts(
     store: &dyn Store,
     business: &BusinessId,
@@ -359,28 +368,8 @@ pub fn cached_facts(
     }
 }
 
-/// Reads what the guards need for a message of `thread` at `at`: the business's account, the
-/// template's history in it, and the thread's consent. The consent and the registry's generation are
-/// read together; when the generation is `guess`'s, the guess is the answer (one round in all), else
-/// the entries the cache lacks for that generation are read, in up to three rounds (the business; the
-/// account and the template; the portfolio).
-pub async fn facts(
-    store: &dyn Store,
-    thread: &ThreadKey,
-    message: Option<&Outbound>,
-    at: Instant,
-    guess: Option<Guess>,
-) -> Result<Facts, Error> {
-    let (consent, stamp) = futures::join!(consent(store, thread), generation(store));
-    let (consent, stamp) = (consent?, stamp?);
-    Ok(Facts {
-        consent,
-        ..business_facts_since(store, stamp, guess, &thread.business_id, message, at).await?
-    })
-}
-
-/// Reads what the guards need of a message of `business` at `at` whatever its customer, as `facts`
-/// does, with an empty consent: what a campaign's messages share (`ledger::authorize_batch`). One
+/// Reads what the guards need of a message of `business` at `at` whatever its customer, with an
+/// empty consent: what a campaign's messages share (`ledger::authorize_batch`). One
 /// round (the generation) when the cache holds it, up to three more otherwise.
 pub async fn business_facts(
     store: &dyn Store,
@@ -401,12 +390,8 @@ pub async fn generation(store: &dyn Store) -> Result<Stamp, Error> {
     Ok(Stamp { generation, asked_at })
 }
 
-/// Reads a thread's consent, as `facts` does.
-pub async fn consent(store: &dyn Store, thread: &ThreadKey) -> Result<ConsentLog, Error> {
-    Ok(consent_log(get(store, &Key::Consent(thread.clone())).await?))
-}
-
-fn consent_log(entry: Option<Entry>) -> ConsentLog {
+/// Returns the consent log an entry holds (empty when never written).
+pub fn consent_log(entry: Option<Entry>) -> ConsentLog {
     match entry {
         Some(Entry::Consent(log)) => log,
         _ => ConsentLog::default(),
@@ -421,10 +406,12 @@ fn template_name(message: Option<&Outbound>) -> Option<TemplateName> {
     }
 }
 
-/// Returns what the guards need of a message of `business` at `at`, from entries read after the
-/// generation read of `stamp`: the guess when it is of that generation, else the cache's entries of
-/// it, and what the cache lacks read from the store (and cached, tagged with `stamp`).
-async fn business_facts_since(
+/// Returns what the guards need of a message of `business` at `at` whatever its customer, from
+/// entries read after the generation read of `stamp`: the guess when it is of that generation (no
+/// read at all), else the cache's entries of it, and what the cache lacks read from the store (and
+/// cached, tagged with `stamp`), in up to three rounds (the business; the account and the template;
+/// the portfolio).
+pub async fn business_facts_since(
     store: &dyn Store,
     stamp: Stamp,
     guess: Option<Guess>,

@@ -5,7 +5,7 @@
 //! The registry's generation is a string key of its own, `<namespace>:registry:gen`, `INCR`ed after
 //! each write of a cached kind of entry (`registry::try_update`). It is a command after the entry's
 //! script, not part of it: in a cluster the two live in different slots. A replica reads it beside a
-//! decision's first reads (`registry::facts`).
+//! decision's first reads (`registry::generation`, beside the thread's).
 
 use std::sync::LazyLock;
 
@@ -34,7 +34,7 @@ return 1
 });
 
 impl Redis {
-    fn entry_key(&self, key: &Key) -> String {
+    pub(super) fn entry_key(&self, key: &Key) -> String {
         format!("{}:{{{}}}:reg:{}", self.namespace, key.scope(), key.name())
     }
 
@@ -68,16 +68,9 @@ impl Redis {
         let mut command = redis::cmd("HMGET");
         command.arg(name).arg("v").arg("d");
         let reply: Vec<Option<Vec<u8>>> = self.query("registry read", &command).await?;
-        match reply.as_slice() {
-            [Some(version), Some(record)] => {
-                let version = std::str::from_utf8(version)
-                    .ok()
-                    .and_then(|version| version.parse().ok())
-                    .ok_or_else(|| Error::corrupt(format!("registry entry {name} has a bad version")))?;
-                Ok(Some((Version(version), record.clone())))
-            }
-            [None, None] => Ok(None),
-            other => Err(Error::corrupt(format!(
+        match <[Option<Vec<u8>>; 2]>::try_from(reply) {
+            Ok([version, record]) => raw(name, version, record),
+            Err(other) => Err(Error::corrupt(format!(
                 "unexpected reply to HMGET {name}: {other:?}"
             ))),
         }
@@ -144,5 +137,26 @@ impl Redis {
             .zip(read)
             .filter_map(|(member, raw)| raw.map(|(_, bytes)| (member, bytes)))
             .collect())
+    }
+}
+
+/// Returns an entry from its hash's `v` and `d` (`WRITE_ENTRY`), as `HMGET` reads them.
+pub(super) fn raw(
+    name: &str,
+    version: Option<Vec<u8>>,
+    record: Option<Vec<u8>>,
+) -> Result<Option<Raw>, Error> {
+    match (version, record) {
+        (Some(version), Some(record)) => {
+            let version = std::str::from_utf8(&version)
+                .ok()
+                .and_then(|version| version.parse().ok())
+                .ok_or_else(|| Error::corrupt(format!("registry entry {name} has a bad version")))?;
+            Ok(Some((Version(version), record)))
+        }
+        (None, None) => Ok(None),
+        (version, record) => Err(Error::corrupt(format!(
+            "registry entry {name} is half written: version {version:?}, record {record:?}"
+        ))),
     }
 }

@@ -72,16 +72,25 @@ local function prune(key, now)
   redis.call('HSET', key, 'p', fields)
 end";
 
-/// Reads a thread for a step, in one round trip.
+/// Reads a thread for a step, with the registry entries of its customer (under the same hash tag), in
+/// one round trip.
 ///
-/// KEYS: thread hash, legacy answer key. ARGV: the answer's field, or nothing to read no answer.
-/// Returns `{version or nil, state or nil, answer or nil}`.
+/// KEYS: thread hash, legacy answer key, then the hashes of registry entries (`entries::WRITE_ENTRY`'s
+/// `v` and `d`). ARGV: the answer's field, or an empty string to read no answer.
+/// Returns `{version or nil, state or nil, answer or nil}`, then for each entry its version and record
+/// (each nil when never written).
 pub(crate) static READ_THREAD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"{THREAD_LIB}
 local prior = false
-if ARGV[1] then prior = answer(KEYS[1], ARGV[1], KEYS[2], clock()) end
-return {{redis.call('HGET', KEYS[1], 'v'), read_state(KEYS[1]), prior}}
+if ARGV[1] ~= '' then prior = answer(KEYS[1], ARGV[1], KEYS[2], clock()) end
+local reply = {{redis.call('HGET', KEYS[1], 'v'), read_state(KEYS[1]), prior}}
+for i = 3, #KEYS do
+  local entry = redis.call('HMGET', KEYS[i], 'v', 'd')
+  table.insert(reply, entry[1])
+  table.insert(reply, entry[2])
+end
+return reply
 "
     ))
 });

@@ -444,6 +444,7 @@ impl Inner {
                 counters,
                 facts: Default::default(),
             },
+            entries: self.read_entries(&plan.entries)?,
         })
     }
 

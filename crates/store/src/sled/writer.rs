@@ -241,6 +241,7 @@ impl Inner {
                     counters: hourglass_core::Counters::default(),
                     facts: Default::default(),
                 },
+                entries: Vec::new(),
             };
             return Ok(Committed::Conflict(Box::new(read)));
         }

@@ -45,6 +45,7 @@ macro_rules! store_conformance {
             the_registry_category_prices_the_message,
             the_messaging_limit_is_exact_under_concurrency_across_replicas,
             a_registry_write_is_seen_by_the_next_decision_of_every_replica,
+            a_read_plan_brings_its_entries_in_order,
         ], deliveries [
             predictions_are_written_with_their_step_and_statuses_reconcile,
             statuses_apply_once_in_any_order_and_under_concurrency,

@@ -459,6 +459,54 @@ pub async fn templates_are_listed_in_order_and_paged<B: Backend>(backend: B) {
     assert!(unknown.is_empty());
 }
 
+/// A read plan's entries come back with the thread, in the plan's order, as `read_entries` reads
+/// them: those of the thread's customer (kept beside the thread on Redis), another customer's, and
+/// entries of other scopes, written or not.
+pub async fn a_read_plan_brings_its_entries_in_order<B: Backend>(backend: B) {
+    let store = backend.open().await;
+    let store = store.as_ref();
+    let business = unique_business();
+    let (thread, other) = (mk_thread(&business, 1), mk_thread(&business, 2));
+    let portfolio = Key::Portfolio(PortfolioId::new("portfolio_id", business.as_str()).expect("valid"));
+    let written = [
+        (Key::Consent(thread.clone()), b"consent".to_vec()),
+        (Key::Link(other.clone()), b"other's link".to_vec()),
+        (portfolio.clone(), b"portfolio".to_vec()),
+    ];
+    for (key, bytes) in &written {
+        assert!(must(store.write_entry(key, Version(0), bytes).await));
+    }
+    let keys = vec![
+        portfolio,
+        Key::Link(thread.clone()),
+        Key::Consent(thread.clone()),
+        Key::Consent(other.clone()),
+        Key::Link(other),
+    ];
+    for message_id in [None, Some(hourglass_core::MessageId::new("m-1").expect("valid"))] {
+        let plan = hourglass_store::ReadPlan {
+            message_id,
+            entries: keys.clone(),
+            ..hourglass_store::ReadPlan::thread(&thread)
+        };
+        let read = must(store.read(&plan).await);
+        assert_eq!(read.entries, must(store.read_entries(&keys).await));
+        assert_eq!(
+            read.entries,
+            vec![
+                Some((Version(1), b"portfolio".to_vec())),
+                None,
+                Some((Version(1), b"consent".to_vec())),
+                None,
+                Some((Version(1), b"other's link".to_vec())),
+            ]
+        );
+        assert_eq!(read.version, Version(0), "the thread was never written");
+    }
+    let plain = must(store.read(&hourglass_store::ReadPlan::thread(&thread)).await);
+    assert!(plain.entries.is_empty(), "no entry asked, none read");
+}
+
 pub async fn registry_survives_reopening_a_durable_store<B: Backend>(backend: B) {
     let (business, account) = (unique_business(), unique_account());
     let thread = mk_thread(&business, 1);
