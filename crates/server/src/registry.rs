@@ -100,7 +100,7 @@ impl RegistryServer {
     async fn update(
         &self,
         key: &Key,
-        change: impl FnMut(Option<Entry>) -> (Entry, bool),
+        change: impl FnMut(Option<Entry>) -> (Entry, bool) + Send,
     ) -> Result<Entry, Error> {
         bounded(
             self.store_timeout,

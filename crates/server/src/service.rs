@@ -55,12 +55,12 @@ impl PolicyServer {
         Clock::system(self.max_clock_skew)
     }
 
-    /// Awaits a store call for at most the store timeout.
-    async fn bounded<T>(
+    /// Awaits a store call for at most the store timeout (`bounded`).
+    fn bounded<'a, T: 'a>(
         &self,
-        call: impl Future<Output = Result<T, hourglass_store::Error>>,
-    ) -> Result<T, Error> {
-        bounded(self.store_timeout, call).await
+        call: impl Future<Output = Result<T, hourglass_store::Error>> + Send + 'a,
+    ) -> impl Future<Output = Result<T, Error>> + Send + 'a {
+        bounded(self.store_timeout, call)
     }
 
     /// Checks that the caller may touch `business` (`--auth-file`).
@@ -301,17 +301,24 @@ impl PolicyService for PolicyServer {
 }
 
 /// Awaits a store call for at most `timeout`.
-pub(crate) async fn bounded<T>(
+///
+/// The call is boxed once, here: a ledger call's future is kilobytes (a `RecordMessage` about 5 KB), and
+/// held by value it would be copied whole into every future that awaits it, up to the handler's, which
+/// tonic boxes (about 16 KB before, copied at every layer; `docs/PERFORMANCE.md`).
+pub(crate) fn bounded<'a, T: 'a>(
     timeout: std::time::Duration,
-    call: impl Future<Output = Result<T, hourglass_store::Error>>,
-) -> Result<T, Error> {
-    match tokio::time::timeout(timeout, call).await {
-        Ok(result) => Ok(result?),
-        Err(_elapsed) => {
-            metrics::store_timeout();
-            Err(Error::StoreTimeout {
-                timeout_ms: timeout.as_millis(),
-            })
+    call: impl Future<Output = Result<T, hourglass_store::Error>> + Send + 'a,
+) -> impl Future<Output = Result<T, Error>> + Send + 'a {
+    let call = tokio::time::timeout(timeout, Box::pin(call));
+    async move {
+        match call.await {
+            Ok(result) => Ok(result?),
+            Err(_elapsed) => {
+                metrics::store_timeout();
+                Err(Error::StoreTimeout {
+                    timeout_ms: timeout.as_millis(),
+                })
+            }
         }
     }
 }
