@@ -235,6 +235,8 @@ pub struct RateCard {
     tiers: Arc<BTreeMap<(String, Currency, Instant), VolumeTiers>>,
     /// The length of the longest prefix of `prefixes` and `moves`, in digits: no longer one matches.
     longest_prefix: usize,
+    /// The first `effective_from` of any row (`first_effective_from`), which every decision checks.
+    first_effective_from: Instant,
 }
 
 const FIELD: &str = "rate_card";
@@ -443,13 +445,20 @@ impl RateCard {
             .map(String::len)
             .max()
             .unwrap_or(0);
-        Ok(RateCard {
+        let mut card = RateCard {
             markets: Arc::new(markets),
             prefixes: Arc::new(prefixes),
             moves: Arc::new(dated),
             tiers: Arc::new(tiers),
             longest_prefix,
-        })
+            first_effective_from: Instant::EPOCH,
+        };
+        card.first_effective_from = card
+            .rows()
+            .map(|row| row.effective_from)
+            .min()
+            .unwrap_or(Instant::EPOCH);
+        Ok(card)
     }
 
     /// Returns the market of a customer in the card's latest market map (every dated prefix move
@@ -555,10 +564,7 @@ impl RateCard {
 
     /// Returns the earliest instant the card prices: the first `effective_from` of any row.
     pub fn first_effective_from(&self) -> Instant {
-        self.rows()
-            .map(|row| row.effective_from)
-            .min()
-            .unwrap_or(Instant::EPOCH)
+        self.first_effective_from
     }
 
     /// Returns every row, market by market and, within a market, currency by currency.
