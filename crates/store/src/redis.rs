@@ -79,7 +79,7 @@ use hourglass_core::{
 };
 use redis::{Cmd, FromRedisValue, ScriptInvocation, Value};
 
-use self::claims::fields;
+use self::claims::{Count, CountAsked, CountKind, fields};
 use self::connection::Connection;
 use self::keys::{CounterKeys, ThreadKeys};
 use self::scripts::{COMPARE_AND_SET, COMPARE_AND_SET_ALL, MARKER, READ_THREAD};
@@ -222,10 +222,11 @@ impl RedisStore {
         }
     }
 
-    /// Reads a thread's version and state, the answer of the plan's message id, and the plan's
-    /// entries: in the same script those under the thread's hash tag (its customer's), the others
-    /// beside it.
-    async fn read_thread(&self, plan: &ReadPlan) -> Result<Read, Error> {
+    /// Reads a thread's version and state, the answer of the plan's message id, the plan's entries (in
+    /// the same script those under the thread's hash tag, its customer's; the others beside it), and
+    /// the counts of `counters` inside the same script (on a single node only: they live under other
+    /// hash tags).
+    async fn read_thread(&self, plan: &ReadPlan, counters: &[CounterRead]) -> Result<(Read, Vec<Count>), Error> {
         let keys = ThreadKeys::new(&self.redis.namespace, &plan.thread);
         let thread_key = keys.thread();
         let mut invocation = READ_THREAD.key(&thread_key);
@@ -251,6 +252,22 @@ impl RedisStore {
         for name in &names {
             invocation.key(name);
         }
+        invocation.arg(names.len()).arg(wall_clock_millis());
+        let asked: Vec<CountAsked> = counters
+            .iter()
+            .map(|read| CountAsked::new(&self.redis.namespace, read))
+            .collect();
+        for count in &asked {
+            for key in &count.keys {
+                invocation.key(key);
+            }
+            let kind = match count.kind {
+                CountKind::Slots => "c",
+                CountKind::Windowed => "w",
+                CountKind::Weighted => "g",
+            };
+            invocation.arg(kind).arg(&count.at).arg(&count.slot);
+        }
         let apart_keys: Vec<registry::Key> = apart.iter().map(|(_, key)| (*key).clone()).collect();
         let (reply, apart_read) = tokio::join!(
             self.redis.invoke("thread read", &invocation),
@@ -262,7 +279,7 @@ impl RedisStore {
         let Value::Array(values) = reply? else {
             return Err(bad(&"not an array"));
         };
-        if values.len() != 3 + 2 * names.len() {
+        if values.len() != 3 + 2 * names.len() + 3 * asked.len() {
             return Err(bad(&values));
         }
         let mut values = values.into_iter();
@@ -277,7 +294,11 @@ impl RedisStore {
         for ((index, _), raw) in apart.iter().zip(apart_read?) {
             read.entries[*index] = raw;
         }
-        Ok(read)
+        let counts = asked
+            .iter()
+            .map(|count| count.decode([next(), next(), next()]))
+            .collect::<Result<_, Error>>()?;
+        Ok((read, counts))
     }
 }
 
@@ -289,11 +310,27 @@ impl Store for RedisStore {
     }
 
     async fn read(&self, plan: &ReadPlan) -> Result<Read, Error> {
-        // The thread and the counters go out together: one round trip on a multiplexed connection, or
-        // to several nodes at once in a cluster.
-        let (read, counters) = tokio::join!(self.read_thread(plan), self.read_counters(&plan.counters));
-        let mut read = read?;
-        read.snapshot.counters = counters?;
+        // A cluster reads the thread and the counters together, from several nodes at once; a single
+        // node counts inside the thread's script: one command. A count with claims pending past their
+        // lease is read again after they are settled (`settled_reading`), which is rare.
+        if self.redis.connection.is_cluster() {
+            let (read, counters) =
+                tokio::join!(self.read_thread(plan, &[]), self.read_counters(&plan.counters));
+            let (mut read, _) = read?;
+            read.snapshot.counters = counters?;
+            return Ok(read);
+        }
+        let (mut read, counts) = self.read_thread(plan, &plan.counters).await?;
+        let mut counters = Vec::with_capacity(counts.len());
+        for (counter, count) in plan.counters.iter().zip(counts) {
+            let reading = if count.stale > 0 {
+                self.redis.settled_reading(counter).await?
+            } else {
+                count.settled
+            };
+            counters.push((counter.counter.clone(), reading));
+        }
+        read.snapshot.counters = counters.into_iter().collect();
         Ok(read)
     }
 

@@ -179,55 +179,22 @@ impl Redis {
 
     /// Reads how many settled slots a counter has (of a windowed counter: live at the read's instant).
     pub(crate) async fn count(&self, read: &CounterRead) -> Result<Count, Error> {
-        let keys = CounterKeys::new(&self.namespace, &read.counter);
-        let now = wall_clock_millis();
-        let (settled, stale) = match (&read.window, &keys.until) {
-            (Some((at, slot)), Some(until)) => {
-                let mut invocation = COUNT_WINDOWED.key(&keys.slots);
-                invocation
-                    .key(&keys.pending)
-                    .key(until)
-                    .arg(now)
-                    .arg(at.as_millis())
-                    .arg(slot);
-                let reply = self.invoke("counter read", &invocation).await?;
-                let [settled, stale, asked] = fields::<3>("counter read", reply)?;
-                let reading = Reading {
-                    used: count(&settled)?,
-                    has_slot: int(&asked)? == 1,
-                };
-                (reading, stale)
-            }
-            (None, None) if keys.weights.is_some() => {
-                let mut invocation = COUNT_WEIGHTED.key(&keys.slots);
-                invocation
-                    .key(&keys.pending)
-                    .key(keys.weights.as_deref())
-                    .arg(now);
-                let reply = self.invoke("counter read", &invocation).await?;
-                let [total, unsettled, stale] = fields::<3>("counter read", reply)?;
-                let reading = Reading {
-                    used: settled_weight(&total, &unsettled)?,
-                    has_slot: false,
-                };
-                (reading, stale)
-            }
-            _ => {
-                let mut invocation = COUNT.key(&keys.slots);
-                invocation.key(&keys.pending).arg(now);
-                let reply = self.invoke("counter read", &invocation).await?;
-                let [settled, stale] = fields::<2>("counter read", reply)?;
-                let reading = Reading {
-                    used: count(&settled)?,
-                    has_slot: false,
-                };
-                (reading, stale)
-            }
+        let asked = CountAsked::new(&self.namespace, read);
+        let mut invocation = match asked.kind {
+            CountKind::Windowed => COUNT_WINDOWED.key(&asked.keys[0]),
+            CountKind::Weighted => COUNT_WEIGHTED.key(&asked.keys[0]),
+            CountKind::Slots => COUNT.key(&asked.keys[0]),
         };
-        Ok(Count {
-            settled,
-            stale: int(&stale)?,
-        })
+        invocation.key(&asked.keys[1]);
+        if asked.kind != CountKind::Slots {
+            invocation.key(&asked.keys[2]);
+        }
+        invocation.arg(wall_clock_millis());
+        if asked.kind == CountKind::Windowed {
+            invocation.arg(&asked.at).arg(&asked.slot);
+        }
+        let reply = self.invoke("counter read", &invocation).await?;
+        asked.decode(fields::<3>("counter read", reply)?)
     }
 
     /// Reads a counter, settling first any claims left pending past their lease.
@@ -352,4 +319,81 @@ fn settled_weight(total: &Value, unsettled: &Value) -> Result<u64, Error> {
 /// Returns the server clock as an RFC 3339 instant, for the marker's value.
 pub(crate) fn wall_clock_rfc3339() -> String {
     hourglass_core::Instant::from_millis(wall_clock_millis()).to_string()
+}
+
+/// Which of `COUNT_LIB`'s readings a counter takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CountKind {
+    Slots,
+    Windowed,
+    Weighted,
+}
+
+/// How one counter is read (`scripts::COUNT_LIB`): by its own script, or inside the thread's read on a
+/// single node (`READ_THREAD`).
+pub(crate) struct CountAsked {
+    pub(crate) kind: CountKind,
+    /// The slots hash, the pending set, and the until set or the weights hash (for a plain counter,
+    /// the pending set again, unread).
+    pub(crate) keys: [String; 3],
+    /// The instant and the slot asked about, of a windowed read; empty otherwise.
+    pub(crate) at: String,
+    pub(crate) slot: String,
+}
+
+impl CountAsked {
+    pub(crate) fn new(namespace: &str, read: &CounterRead) -> CountAsked {
+        let keys = CounterKeys::new(namespace, &read.counter);
+        match (&read.window, keys.until, keys.weights) {
+            (Some((at, slot)), Some(until), _) => CountAsked {
+                kind: CountKind::Windowed,
+                keys: [keys.slots, keys.pending, until],
+                at: at.as_millis().to_string(),
+                slot: slot.to_string(),
+            },
+            (None, None, Some(weights)) => CountAsked {
+                kind: CountKind::Weighted,
+                keys: [keys.slots, keys.pending, weights],
+                at: String::new(),
+                slot: String::new(),
+            },
+            _ => CountAsked {
+                kind: CountKind::Slots,
+                keys: [keys.slots, keys.pending.clone(), keys.pending],
+                at: String::new(),
+                slot: String::new(),
+            },
+        }
+    }
+
+    /// Returns the count a reading's three values say.
+    pub(crate) fn decode(&self, [first, second, third]: [Value; 3]) -> Result<Count, Error> {
+        let (settled, stale) = match self.kind {
+            CountKind::Windowed => (
+                Reading {
+                    used: count(&first)?,
+                    has_slot: int(&third)? == 1,
+                },
+                second,
+            ),
+            CountKind::Weighted => (
+                Reading {
+                    used: settled_weight(&first, &second)?,
+                    has_slot: false,
+                },
+                third,
+            ),
+            CountKind::Slots => (
+                Reading {
+                    used: count(&first)?,
+                    has_slot: false,
+                },
+                second,
+            ),
+        };
+        Ok(Count {
+            settled,
+            stale: int(&stale)?,
+        })
+    }
 }

@@ -72,23 +72,41 @@ local function prune(key, now)
   redis.call('HSET', key, 'p', fields)
 end";
 
-/// Reads a thread for a step, with the registry entries of its customer (under the same hash tag), in
-/// one round trip.
+/// Reads a thread for a step, with the registry entries of its customer (under the same hash tag) and,
+/// on a single node, where a script may touch keys of any hash tag, the counters the step needs
+/// (`COUNT_LIB`), in one round trip.
 ///
-/// KEYS: thread hash, legacy answer key, then the hashes of registry entries (`entries::WRITE_ENTRY`'s
-/// `v` and `d`). ARGV: the answer's field, or an empty string to read no answer.
+/// KEYS: thread hash, legacy answer key, the hashes of `n` registry entries (`entries::WRITE_ENTRY`'s
+/// `v` and `d`), then three keys for each counter (`count`'s two and a stand-in, `count_windowed`'s or
+/// `count_weighted`'s three). ARGV: the answer's field, or an empty string to read no answer; `n`; now
+/// (milliseconds); then for each counter its kind (`c`, `w` for windowed, `g` for weighted), the
+/// instant and the slot asked about (windowed; empty otherwise).
 /// Returns `{version or nil, state or nil, answer or nil}`, then for each entry its version and record
-/// (each nil when never written).
+/// (each nil when never written), then each counter's three values.
 pub(crate) static READ_THREAD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        r"{THREAD_LIB}
+        r"{THREAD_LIB}{COUNT_LIB}
 local prior = false
 if ARGV[1] ~= '' then prior = answer(KEYS[1], ARGV[1], KEYS[2], clock()) end
 local reply = {{redis.call('HGET', KEYS[1], 'v'), read_state(KEYS[1]), prior}}
-for i = 3, #KEYS do
+local entries = tonumber(ARGV[2])
+for i = 3, 2 + entries do
   local entry = redis.call('HMGET', KEYS[i], 'v', 'd')
   table.insert(reply, entry[1])
   table.insert(reply, entry[2])
+end
+local k = 3 + entries
+for a = 4, #ARGV, 3 do
+  local counted
+  if ARGV[a] == 'w' then
+    counted = count_windowed(KEYS[k], KEYS[k + 1], KEYS[k + 2], ARGV[3], ARGV[a + 1], ARGV[a + 2])
+  elseif ARGV[a] == 'g' then
+    counted = count_weighted(KEYS[k], KEYS[k + 1], KEYS[k + 2], ARGV[3])
+  else
+    counted = count(KEYS[k], KEYS[k + 1], ARGV[3])
+  end
+  for i = 1, 3 do table.insert(reply, counted[i]) end
+  k = k + 3
 end
 return reply
 "
@@ -291,31 +309,6 @@ return 1
     )
 });
 
-/// Reads a weighted counter: `{total of the weights taken (a decimal string), the weights of the slots
-/// not settled yet, pending claims past their lease}`; the settled weight is the total less those,
-/// computed by the caller in 64-bit integers.
-///
-/// KEYS: slots hash, pending set, weights hash. ARGV: now (milliseconds).
-pub(crate) static COUNT_WEIGHTED: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local pending = {}
-for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  local slot = string.match(member, '^%S+ (%S+)')
-  if slot then pending[slot] = (pending[slot] or 0) + 1 end
-end
-local unsettled = {}
-for slot, claims in pairs(pending) do
-  if (tonumber(redis.call('HGET', KEYS[1], slot)) or 0) <= claims then
-    local weight = redis.call('HGET', KEYS[3], slot)
-    if weight then table.insert(unsettled, weight) end
-  end
-end
-return {redis.call('HGET', KEYS[3], '=total') or '0', unsettled, redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[1])}
-",
-    )
-});
-
 /// Gives back a claim whose step did not persist its conversation; the slot frees when no claim holds
 /// it. A claim no longer pending (already given back, or confirmed) is left alone, so this is
 /// idempotent.
@@ -335,58 +328,82 @@ return 1
     )
 });
 
-/// Reads a counter: `{settled slots, pending claims past their lease}`. A slot is settled when a
-/// confirmed claim holds it: its holders outnumber its pending claims. Pending members are
-/// `<token> <slot> ...`.
+/// How a counter is read, as Lua functions that `COUNT`, `COUNT_WINDOWED`, `COUNT_WEIGHTED` and
+/// `READ_THREAD_WITH_COUNTERS` share. Each returns three values, as its script returns them. A slot is
+/// settled when a confirmed claim holds it: its holders outnumber its pending claims. Pending members
+/// are `<token> <slot> ...`.
 ///
-/// KEYS: slots hash, pending set. ARGV: now (milliseconds).
+/// - `count(slots, pending, now)`: `{settled slots, pending claims past their lease, 0}`;
+/// - `count_windowed(slots, pending, ends_at, now, at, asked)`, at an instant: `{settled live slots,
+///   pending claims past their lease, whether the asked slot is live and settled}` (a live slot's end,
+///   in the until set `ends_at`, is after the instant);
+/// - `count_weighted(slots, pending, weights, now)`: `{total of the weights taken (a decimal string),
+///   the weights of the slots not settled yet, pending claims past their lease}`; the settled weight is
+///   the total less those, computed by the caller in 64-bit integers.
+const COUNT_LIB: &str = r"
+local function pending_of(pending)
+  local counts = {}
+  for _, member in ipairs(redis.call('ZRANGE', pending, 0, -1)) do
+    local slot = string.match(member, '^%S+ (%S+)')
+    if slot then counts[slot] = (counts[slot] or 0) + 1 end
+  end
+  return counts
+end
+local function count(slots, pending, now)
+  local unsettled = 0
+  for slot, claims in pairs(pending_of(pending)) do
+    if (tonumber(redis.call('HGET', slots, slot)) or 0) <= claims then unsettled = unsettled + 1 end
+  end
+  return {redis.call('HLEN', slots) - unsettled, redis.call('ZCOUNT', pending, '-inf', now), 0}
+end
+local function count_windowed(slots, pending, ends_at, now, at, asked)
+  local claims = pending_of(pending)
+  at = tonumber(at)
+  local function live(slot)
+    local ends = tonumber(redis.call('ZSCORE', ends_at, slot))
+    return ends ~= nil and ends > at
+  end
+  local function settled(slot)
+    return (tonumber(redis.call('HGET', slots, slot)) or 0) > (claims[slot] or 0)
+  end
+  local unsettled = 0
+  for slot, _ in pairs(claims) do
+    if live(slot) and not settled(slot) then unsettled = unsettled + 1 end
+  end
+  local has = 0
+  if live(asked) and settled(asked) then has = 1 end
+  return {redis.call('ZCOUNT', ends_at, '(' .. at, '+inf') - unsettled, redis.call('ZCOUNT', pending, '-inf', now), has}
+end
+local function count_weighted(slots, pending, weights, now)
+  local unsettled = {}
+  for slot, claims in pairs(pending_of(pending)) do
+    if (tonumber(redis.call('HGET', slots, slot)) or 0) <= claims then
+      local weight = redis.call('HGET', weights, slot)
+      if weight then table.insert(unsettled, weight) end
+    end
+  end
+  return {redis.call('HGET', weights, '=total') or '0', unsettled, redis.call('ZCOUNT', pending, '-inf', now)}
+end";
+
+/// Reads a counter (`COUNT_LIB`'s `count`). KEYS: slots hash, pending set. ARGV: now (milliseconds).
 pub(crate) static COUNT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local pending = {}
-for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  local slot = string.match(member, '^%S+ (%S+)')
-  if slot then pending[slot] = (pending[slot] or 0) + 1 end
-end
-local unsettled = 0
-for slot, claims in pairs(pending) do
-  if (tonumber(redis.call('HGET', KEYS[1], slot)) or 0) <= claims then unsettled = unsettled + 1 end
-end
-return {redis.call('HLEN', KEYS[1]) - unsettled, redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[1])}
-",
-    )
+    Script::new(&format!("{COUNT_LIB}\nreturn count(KEYS[1], KEYS[2], ARGV[1])"))
 });
 
-/// Reads a windowed counter at an instant: `{settled live slots, pending claims past their lease,
-/// whether the asked slot is live and settled}`. A live slot is settled when its holders outnumber its
-/// pending claims.
-///
-/// KEYS: slots hash, pending set, until set. ARGV: now, the instant, the slot asked about.
+/// Reads a windowed counter at an instant (`COUNT_LIB`'s `count_windowed`). KEYS: slots hash, pending
+/// set, until set. ARGV: now, the instant, the slot asked about.
 pub(crate) static COUNT_WINDOWED: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local pending = {}
-for _, member in ipairs(redis.call('ZRANGE', KEYS[2], 0, -1)) do
-  local slot = string.match(member, '^%S+ (%S+)')
-  if slot then pending[slot] = (pending[slot] or 0) + 1 end
-end
-local at = tonumber(ARGV[2])
-local function live(slot)
-  local ends = tonumber(redis.call('ZSCORE', KEYS[3], slot))
-  return ends ~= nil and ends > at
-end
-local function settled(slot)
-  return (tonumber(redis.call('HGET', KEYS[1], slot)) or 0) > (pending[slot] or 0)
-end
-local unsettled = 0
-for slot, _ in pairs(pending) do
-  if live(slot) and not settled(slot) then unsettled = unsettled + 1 end
-end
-local asked = 0
-if live(ARGV[3]) and settled(ARGV[3]) then asked = 1 end
-return {redis.call('ZCOUNT', KEYS[3], '(' .. ARGV[2], '+inf') - unsettled, redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[1]), asked}
-",
-    )
+    Script::new(&format!(
+        "{COUNT_LIB}\nreturn count_windowed(KEYS[1], KEYS[2], KEYS[3], ARGV[1], ARGV[2], ARGV[3])"
+    ))
+});
+
+/// Reads a weighted counter (`COUNT_LIB`'s `count_weighted`). KEYS: slots hash, pending set, weights
+/// hash. ARGV: now (milliseconds).
+pub(crate) static COUNT_WEIGHTED: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        "{COUNT_LIB}\nreturn count_weighted(KEYS[1], KEYS[2], KEYS[3], ARGV[1])"
+    ))
 });
 
 /// Settles a claim whose holder may have died: returns 1 when the thread persisted the conversation

@@ -507,7 +507,21 @@ async fn a_dead_holders_claim_is_fenced_and_released() {
         claim_one(&store, &other, "other-conversation").await,
         Claimed::Full { unsettled: true }
     );
+    // A step's read counts it while its lease runs (unsettled: not counted as taken), and past the
+    // lease settles it, inside the thread's read on a single node as by its own script.
+    let counter = free_tier_counter(&thread, Month { year: 2024, month: 3 });
+    let plan = ReadPlan {
+        counters: vec![counter.clone().into()],
+        ..ReadPlan::thread(&other)
+    };
+    assert_eq!(store.read(&plan).await.unwrap().snapshot.counters.used(&counter), 0);
     tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(store.read(&plan).await.unwrap().snapshot.counters.used(&counter), 0);
+    assert_ne!(
+        read_version(&store, &thread).await,
+        holder_version,
+        "the read settled the dead claim: its thread is fenced"
+    );
     assert_eq!(store.load(&thread, T0).await.unwrap().free_tier_used, 0);
     // The fence bumped the thread's version: the holder's late write loses.
     let written = commit(&store, &thread, holder_version, &[]).await;
