@@ -271,8 +271,8 @@ async fn read_resolved<'e>(
 }
 
 /// Reads the snapshot a step of `event` needs, and the link of its customer id: the thread with the
-/// entries of its customer (its link, and for an outbound message its consent) in one store read, and
-/// beside it, for an outbound message, the registry's generation, which confirms the facts this
+/// entries of its customer (its link, and for an outbound message its consent) and, for an outbound
+/// message, the registry's generation, in one store read; the generation confirms the facts this
 /// replica's registry cache guesses (`registry::cached_facts`) or says which to read again
 /// (`registry::business_facts_since`). The counters depend on the thread (a late message is decided at
 /// the thread's last outbound instant) and on the facts (the account and its zone): the first read
@@ -310,15 +310,13 @@ async fn read(
         message_id: message_id.cloned(),
         counters: counters_read(policy, planned, event, &ThreadState::default()),
         entries,
+        generation: outbound.is_some() && business.is_none(),
     };
-    let generation = async {
-        match (outbound, business) {
-            (Some(_), None) => registry::generation(store).await.map(Some),
-            _ => Ok(None),
-        }
-    };
-    let (read, stamp) = futures::join!(store.read(&plan), generation);
-    let (mut read, stamp) = (read?, stamp?);
+    let asked_at = std::time::Instant::now();
+    let mut read = store.read(&plan).await?;
+    let stamp = read
+        .generation
+        .map(|generation| registry::observed(store, generation, asked_at));
     let mut raw = std::mem::take(&mut read.entries).into_iter();
     let mut entry = |key: &registry::Key| -> Result<Option<registry::Entry>, Error> {
         let stored = registry::stored(key, raw.next().flatten())?;

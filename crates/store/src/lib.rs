@@ -166,6 +166,10 @@ pub struct ReadPlan {
     /// thread (on Redis, under its hash tag) and reads in the same round; any other entry is read as
     /// `Store::read_entries` reads it.
     pub entries: Vec<registry::Key>,
+    /// Whether to read the registry's generation with the rest (`Read::generation`), as
+    /// `Store::registry_generation` reads it: a decision that guesses its facts from the replica's
+    /// registry cache confirms them by it.
+    pub generation: bool,
 }
 
 impl ReadPlan {
@@ -176,6 +180,7 @@ impl ReadPlan {
             message_id: None,
             counters: Vec::new(),
             entries: Vec::new(),
+            generation: false,
         }
     }
 }
@@ -191,6 +196,8 @@ pub struct Read {
     pub snapshot: Snapshot,
     /// The entries of `ReadPlan::entries`, in its order: each as stored, none when never written.
     pub entries: Vec<Option<registry::Raw>>,
+    /// The registry's generation, when the plan asked for it.
+    pub generation: Option<registry::Generation>,
 }
 
 /// What `Store::claim` did.

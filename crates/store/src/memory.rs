@@ -124,6 +124,7 @@ impl Inner {
                 .iter()
                 .map(|key| self.entries.get(&key.name()).cloned())
                 .collect(),
+            generation: None,
         }
     }
 
@@ -160,7 +161,11 @@ impl Store for MemoryStore {
     }
 
     async fn read(&self, plan: &ReadPlan) -> Result<Read, Error> {
-        Ok(self.lock().read(plan))
+        let generation = plan.generation.then(|| self.generation.load(Ordering::SeqCst));
+        Ok(Read {
+            generation,
+            ..self.lock().read(plan)
+        })
     }
 
     async fn read_counters(&self, reads: &[CounterRead]) -> Result<Counters, Error> {

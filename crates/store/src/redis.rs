@@ -29,15 +29,17 @@
 //!
 //! The ledger runs the step in Rust between scripts that are storage primitives only (optimistic
 //! concurrency): `read` runs `READ_THREAD` (version, state and the answer of the message id, and the
-//! customer's link and consent, which live under the thread's hash tag) with the counters it needs, `claim` runs `CLAIM` on each counter (`claims`), and `commit` runs
-//! `COMPARE_AND_SET`, which writes the state, the answer, the receipts and the TTLs if the version is
+//! customer's link and consent, which live under the thread's hash tag; on a single node also the
+//! registry's generation and the counters it needs), `claim` runs `CLAIM` on each counter (`claims`),
+//! and `commit` runs `COMPARE_AND_SET`, which writes the state, the answer, the receipts and the TTLs if the version is
 //! still the one read, and otherwise returns the current version, state and answer, so that the retry
 //! does not read again. On a single node `commit` runs `COMPARE_AND_SET_ALL` instead, which also
 //! confirms the step's claims and writes its prediction and usage row in the same script; a cluster
 //! sends those after, to their own slots.
 //!
-//! Round trips: `Authorize` and `ListOpenConversations` take one (the thread and any counter are read
-//! concurrently); on a single node `RecordMessage` takes two (read, compare-and-set), and one more when
+//! Round trips: `Authorize` and `ListOpenConversations` take one (on a single node one script reads the
+//! thread, the customer's link and consent, the registry's generation and the counters; a cluster
+//! reads the counters and the generation from their own nodes at the same time); on a single node `RecordMessage` takes two (read, compare-and-set), and one more when
 //! it claims counter slots (all of a step's together, `ledger::claim_all`); on a cluster an allowed
 //! outbound message takes one more after the compare-and-set (its prediction, in the account's slot,
 //! beside the confirmation of its claims: the answer waits for both, so that a read after it counts the
@@ -226,7 +228,8 @@ impl RedisStore {
     /// the same script those under the thread's hash tag, its customer's; the others beside it), and
     /// the counts of `counters` inside the same script (on a single node only: they live under other
     /// hash tags).
-    async fn read_thread(&self, plan: &ReadPlan, counters: &[CounterRead]) -> Result<(Read, Vec<Count>), Error> {
+    async fn read_thread(&self, plan: &ReadPlan, counters_inside: bool) -> Result<(Read, Vec<Count>), Error> {
+        let counters: &[CounterRead] = if counters_inside { &plan.counters } else { &[] };
         let keys = ThreadKeys::new(&self.redis.namespace, &plan.thread);
         let thread_key = keys.thread();
         let mut invocation = READ_THREAD.key(&thread_key);
@@ -253,6 +256,13 @@ impl RedisStore {
             invocation.key(name);
         }
         invocation.arg(names.len()).arg(wall_clock_millis());
+        // A single node reads the generation in the same script; a cluster keeps it in a slot of its
+        // own, read beside.
+        let generation_inside = plan.generation && counters_inside;
+        if generation_inside {
+            invocation.key(self.redis.generation_key());
+        }
+        invocation.arg(if generation_inside { "1" } else { "0" });
         let asked: Vec<CountAsked> = counters
             .iter()
             .map(|read| CountAsked::new(&self.redis.namespace, read))
@@ -269,9 +279,16 @@ impl RedisStore {
             invocation.arg(kind).arg(&count.at).arg(&count.slot);
         }
         let apart_keys: Vec<registry::Key> = apart.iter().map(|(_, key)| (*key).clone()).collect();
-        let (reply, apart_read) = tokio::join!(
+        let generation_apart = async {
+            match plan.generation && !generation_inside {
+                true => self.redis.registry_generation().await.map(Some),
+                false => Ok(None),
+            }
+        };
+        let (reply, apart_read, generation) = tokio::join!(
             self.redis.invoke("thread read", &invocation),
-            self.redis.read_entries(&apart_keys)
+            self.redis.read_entries(&apart_keys),
+            generation_apart
         );
         let bad = |reply: &dyn std::fmt::Debug| {
             Error::corrupt(format!("unexpected reply to the thread read script: {reply:?}"))
@@ -279,7 +296,7 @@ impl RedisStore {
         let Value::Array(values) = reply? else {
             return Err(bad(&"not an array"));
         };
-        if values.len() != 3 + 2 * names.len() + 3 * asked.len() {
+        if values.len() != 3 + 2 * names.len() + usize::from(generation_inside) + 3 * asked.len() {
             return Err(bad(&values));
         }
         let mut values = values.into_iter();
@@ -294,6 +311,10 @@ impl RedisStore {
         for ((index, _), raw) in apart.iter().zip(apart_read?) {
             read.entries[*index] = raw;
         }
+        read.generation = match generation_inside {
+            true => Some(entries::generation(next())?),
+            false => generation?,
+        };
         let counts = asked
             .iter()
             .map(|count| count.decode([next(), next(), next()]))
@@ -315,12 +336,12 @@ impl Store for RedisStore {
         // lease is read again after they are settled (`settled_reading`), which is rare.
         if self.redis.connection.is_cluster() {
             let (read, counters) =
-                tokio::join!(self.read_thread(plan, &[]), self.read_counters(&plan.counters));
+                tokio::join!(self.read_thread(plan, false), self.read_counters(&plan.counters));
             let (mut read, _) = read?;
             read.snapshot.counters = counters?;
             return Ok(read);
         }
-        let (mut read, counts) = self.read_thread(plan, &plan.counters).await?;
+        let (mut read, counts) = self.read_thread(plan, true).await?;
         let mut counters = Vec::with_capacity(counts.len());
         for (counter, count) in plan.counters.iter().zip(counts) {
             let reading = if count.stale > 0 {
@@ -573,6 +594,7 @@ fn decode_read(
             facts: Default::default(),
         },
         entries: Vec::new(),
+        generation: None,
     })
 }
 

@@ -386,8 +386,14 @@ pub async fn business_facts(
 pub async fn generation(store: &dyn Store) -> Result<Stamp, Error> {
     let asked_at = std::time::Instant::now();
     let generation = store.registry_generation().await?;
+    Ok(observed(store, generation, asked_at))
+}
+
+/// Notes in this replica's cache a generation read from the store (`generation`, or a read plan's
+/// `ReadPlan::generation`) that was asked for at `asked_at`, and returns it stamped.
+pub fn observed(store: &dyn Store, generation: Generation, asked_at: std::time::Instant) -> Stamp {
     store.registry_cache().observe(generation);
-    Ok(Stamp { generation, asked_at })
+    Stamp { generation, asked_at }
 }
 
 /// Returns the consent log an entry holds (empty when never written).

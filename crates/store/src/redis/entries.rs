@@ -46,7 +46,7 @@ impl Redis {
         )
     }
 
-    fn generation_key(&self) -> String {
+    pub(super) fn generation_key(&self) -> String {
         format!("{}:registry:gen", self.namespace)
     }
 
@@ -158,5 +158,14 @@ pub(super) fn raw(
         (version, record) => Err(Error::corrupt(format!(
             "registry entry {name} is half written: version {version:?}, record {record:?}"
         ))),
+    }
+}
+
+/// Returns the registry's generation from its key's value as `GET` reads it (nil: never advanced, 0).
+pub(super) fn generation(value: Value) -> Result<registry::Generation, Error> {
+    match value {
+        Value::Nil => Ok(0),
+        value => redis::from_redis_value::<u64>(value)
+            .map_err(|error| Error::corrupt(format!("the registry generation is not a number: {error}"))),
     }
 }

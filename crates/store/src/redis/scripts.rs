@@ -77,12 +77,14 @@ end";
 /// (`COUNT_LIB`), in one round trip.
 ///
 /// KEYS: thread hash, legacy answer key, the hashes of `n` registry entries (`entries::WRITE_ENTRY`'s
-/// `v` and `d`), then three keys for each counter (`count`'s two and a stand-in, `count_windowed`'s or
-/// `count_weighted`'s three). ARGV: the answer's field, or an empty string to read no answer; `n`; now
-/// (milliseconds); then for each counter its kind (`c`, `w` for windowed, `g` for weighted), the
-/// instant and the slot asked about (windowed; empty otherwise).
+/// `v` and `d`), the registry's generation when asked for (single node), then three keys for each
+/// counter (`count`'s two and a stand-in, `count_windowed`'s or `count_weighted`'s three). ARGV: the
+/// answer's field, or an empty string to read no answer; `n`; now (milliseconds); `1` when the
+/// generation is asked for, else `0`; then for each counter its kind (`c`, `w` for windowed, `g` for
+/// weighted), the instant and the slot asked about (windowed; empty otherwise).
 /// Returns `{version or nil, state or nil, answer or nil}`, then for each entry its version and record
-/// (each nil when never written), then each counter's three values.
+/// (each nil when never written), then the generation (nil when never advanced) when asked for, then
+/// each counter's three values.
 pub(crate) static READ_THREAD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"{THREAD_LIB}{COUNT_LIB}
@@ -96,7 +98,11 @@ for i = 3, 2 + entries do
   table.insert(reply, entry[2])
 end
 local k = 3 + entries
-for a = 4, #ARGV, 3 do
+if ARGV[4] == '1' then
+  table.insert(reply, redis.call('GET', KEYS[k]))
+  k = k + 1
+end
+for a = 5, #ARGV, 3 do
   local counted
   if ARGV[a] == 'w' then
     counted = count_windowed(KEYS[k], KEYS[k + 1], KEYS[k + 2], ARGV[3], ARGV[a + 1], ARGV[a + 2])
@@ -386,9 +392,8 @@ local function count_weighted(slots, pending, weights, now)
 end";
 
 /// Reads a counter (`COUNT_LIB`'s `count`). KEYS: slots hash, pending set. ARGV: now (milliseconds).
-pub(crate) static COUNT: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(&format!("{COUNT_LIB}\nreturn count(KEYS[1], KEYS[2], ARGV[1])"))
-});
+pub(crate) static COUNT: LazyLock<Script> =
+    LazyLock::new(|| Script::new(&format!("{COUNT_LIB}\nreturn count(KEYS[1], KEYS[2], ARGV[1])")));
 
 /// Reads a windowed counter at an instant (`COUNT_LIB`'s `count_windowed`). KEYS: slots hash, pending
 /// set, until set. ARGV: now, the instant, the slot asked about.

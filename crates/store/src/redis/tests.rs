@@ -514,9 +514,15 @@ async fn a_dead_holders_claim_is_fenced_and_released() {
         counters: vec![counter.clone().into()],
         ..ReadPlan::thread(&other)
     };
-    assert_eq!(store.read(&plan).await.unwrap().snapshot.counters.used(&counter), 0);
+    assert_eq!(
+        store.read(&plan).await.unwrap().snapshot.counters.used(&counter),
+        0
+    );
     tokio::time::sleep(Duration::from_millis(100)).await;
-    assert_eq!(store.read(&plan).await.unwrap().snapshot.counters.used(&counter), 0);
+    assert_eq!(
+        store.read(&plan).await.unwrap().snapshot.counters.used(&counter),
+        0
+    );
     assert_ne!(
         read_version(&store, &thread).await,
         holder_version,

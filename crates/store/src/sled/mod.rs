@@ -246,7 +246,13 @@ impl Store for SledStore {
     // page cache in microseconds, far under the 500 µs a task may block, and a hop to the blocking pool
     // would cost more than the work itself. Only commits wait, for the writer's flush.
     async fn read(&self, plan: &ReadPlan) -> Result<Read, Error> {
-        self.inner.read(plan)
+        let generation = plan
+            .generation
+            .then(|| self.generation.load(std::sync::atomic::Ordering::SeqCst));
+        Ok(Read {
+            generation,
+            ..self.inner.read(plan)?
+        })
     }
 
     async fn read_counters(&self, reads: &[CounterRead]) -> Result<Counters, Error> {
@@ -445,6 +451,7 @@ impl Inner {
                 facts: Default::default(),
             },
             entries: self.read_entries(&plan.entries)?,
+            generation: None,
         })
     }
 

@@ -242,6 +242,7 @@ impl Inner {
                     facts: Default::default(),
                 },
                 entries: Vec::new(),
+                generation: None,
             };
             return Ok(Committed::Conflict(Box::new(read)));
         }

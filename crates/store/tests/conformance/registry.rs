@@ -505,6 +505,20 @@ pub async fn a_read_plan_brings_its_entries_in_order<B: Backend>(backend: B) {
     }
     let plain = must(store.read(&hourglass_store::ReadPlan::thread(&thread)).await);
     assert!(plain.entries.is_empty(), "no entry asked, none read");
+    assert_eq!(plain.generation, None, "no generation asked, none read");
+
+    // The registry's generation comes with the read when asked for, as `registry_generation` reads it.
+    let plan = hourglass_store::ReadPlan {
+        generation: true,
+        entries: keys,
+        ..hourglass_store::ReadPlan::thread(&thread)
+    };
+    let before = must(store.registry_generation().await);
+    assert_eq!(must(store.read(&plan).await).generation, Some(before));
+    must(store.advance_registry_generation().await);
+    let read = must(store.read(&plan).await);
+    assert_eq!(read.generation, Some(before + 1));
+    assert_eq!(read.entries.len(), 5);
 }
 
 pub async fn registry_survives_reopening_a_durable_store<B: Backend>(backend: B) {
