@@ -314,9 +314,24 @@ async fn read(
     };
     let asked_at = std::time::Instant::now();
     let mut read = store.read(&plan).await?;
-    let stamp = read
-        .generation
-        .map(|generation| registry::observed(store, generation, asked_at));
+    // A store that did not read the entries or the generation asked for would leave the guards
+    // without the consent or the registry.
+    if read.entries.len() != plan.entries.len() {
+        return Err(Error::corrupt(format!(
+            "the store read {} registry entries of the {} the read plan asked for",
+            read.entries.len(),
+            plan.entries.len()
+        )));
+    }
+    let stamp = match (plan.generation, read.generation) {
+        (true, Some(generation)) => Some(registry::observed(store, generation, asked_at)),
+        (true, None) => {
+            return Err(Error::corrupt(
+                "the store did not read the registry's generation the read plan asked for",
+            ));
+        }
+        (false, _) => None,
+    };
     let mut raw = std::mem::take(&mut read.entries).into_iter();
     let mut entry = |key: &registry::Key| -> Result<Option<registry::Entry>, Error> {
         let stored = registry::stored(key, raw.next().flatten())?;
@@ -325,7 +340,7 @@ async fn read(
     let link = links::link_of(&event.thread, entry(&plan.entries[0])?)?;
     if let Some(message) = outbound {
         let consent = registry::consent_log(entry(&plan.entries[1])?);
-        // The generation was read exactly when no facts were given.
+        // The generation is read exactly when no facts are given.
         let business = match stamp {
             Some(stamp) => {
                 registry::business_facts_since(
