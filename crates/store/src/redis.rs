@@ -225,11 +225,12 @@ impl RedisStore {
     }
 
     /// Reads a thread's version and state, the answer of the plan's message id, the plan's entries (in
-    /// the same script those under the thread's hash tag, its customer's; the others beside it), and
-    /// the counts of `counters` inside the same script (on a single node only: they live under other
-    /// hash tags).
-    async fn read_thread(&self, plan: &ReadPlan, counters_inside: bool) -> Result<(Read, Vec<Count>), Error> {
-        let counters: &[CounterRead] = if counters_inside { &plan.counters } else { &[] };
+    /// the same script those under the thread's hash tag, its customer's; the others beside it) and the
+    /// generation if asked; on a `single_node`, where a script may touch keys of any hash tag, the
+    /// generation and the counts of the plan's counters inside the same script (returned apart, to be
+    /// settled by the caller), else the generation beside it and no count.
+    async fn read_thread(&self, plan: &ReadPlan, single_node: bool) -> Result<(Read, Vec<Count>), Error> {
+        let counters: &[CounterRead] = if single_node { &plan.counters } else { &[] };
         let keys = ThreadKeys::new(&self.redis.namespace, &plan.thread);
         let thread_key = keys.thread();
         let mut invocation = READ_THREAD.key(&thread_key);
@@ -258,7 +259,7 @@ impl RedisStore {
         invocation.arg(names.len()).arg(wall_clock_millis());
         // A single node reads the generation in the same script; a cluster keeps it in a slot of its
         // own, read beside.
-        let generation_inside = plan.generation && counters_inside;
+        let generation_inside = plan.generation && single_node;
         if generation_inside {
             invocation.key(self.redis.generation_key());
         }
