@@ -28,21 +28,22 @@
 //! # The step
 //!
 //! The ledger runs the step in Rust between scripts that are storage primitives only (optimistic
-//! concurrency): `read` runs `READ_THREAD` (version, state and the answer of the message id, and the
-//! customer's link and consent, which live under the thread's hash tag; on a single node also the
-//! registry's generation and the counters it needs), `claim` runs `CLAIM` on each counter (`claims`),
-//! and `commit` runs `COMPARE_AND_SET`, which writes the state, the answer, the receipts and the TTLs if the version is
-//! still the one read, and otherwise returns the current version, state and answer, so that the retry
-//! does not read again. On a single node `commit` runs `COMPARE_AND_SET_ALL` instead, which also
-//! confirms the step's claims and writes its prediction and usage row in the same script; a cluster
-//! sends those after, to their own slots.
+//! concurrency): `read` runs `READ_THREAD` (version, state and the answer of the message id, and
+//! the customer's link and consent, which live under the thread's hash tag; on a single node also
+//! the registry's generation and the counters it needs), `claim` runs `CLAIM` on each counter
+//! (`claims`), and `commit` runs `COMPARE_AND_SET`, which writes the state, the answer, the
+//! receipts and the TTLs if the version is still the one read, and otherwise returns the current
+//! version, state and answer, so that the retry does not read again. On a single node `commit` runs
+//! `COMPARE_AND_SET_ALL` instead, which also confirms the step's claims and writes its prediction
+//! and usage row in the same script; a cluster sends those after, to their own slots.
 //!
-//! Round trips: `Authorize` and `ListOpenConversations` take one (on a single node one script reads the
-//! thread, the customer's link and consent, the registry's generation and the counters; a cluster
-//! reads the counters and the generation from their own nodes at the same time); on a single node `RecordMessage` takes two (read, compare-and-set), and one more when
-//! it claims counter slots (all of a step's together, `ledger::claim_all`); on a cluster an allowed
-//! outbound message takes one more after the compare-and-set (its prediction, in the account's slot,
-//! beside the confirmation of its claims: the answer waits for both, so that a read after it counts the
+//! Round trips: `Authorize` and `ListOpenConversations` take one (on a single node one script reads
+//! the thread, the customer's link and consent, the registry's generation and the counters; a
+//! cluster reads the counters and the generation from their own nodes at the same time); on a
+//! single node `RecordMessage` takes two (read, compare-and-set), and one more when it claims
+//! counter slots (all of a step's together, `ledger::claim_all`); on a cluster an allowed outbound
+//! message takes one more after the compare-and-set (its prediction, in the account's slot, beside
+//! the confirmation of its claims: the answer waits for both, so that a read after it counts the
 //! slot). Each lost race costs one more. The registry's facts cost none while the replica's cache
 //! holds them under the current generation (`registry::Cache`: the generation is read in the first
 //! round), and up to three more reads once per replica after a registry write.

@@ -42,6 +42,21 @@ where
     );
 }
 
+/// The answer to a free-form message denied outside a window, as the golden files hold it.
+fn denied_answer() -> Answer {
+    Answer {
+        decision: Some(Decision {
+            verdict: Verdict::Denied {
+                reason: DenyReason::OutsideCustomerServiceWindow,
+                explanation: "no customer service window is open".to_owned(),
+            },
+            customer_service_window_expires_at: None,
+            shadow_deny_reason: None,
+        }),
+        duplicate: false,
+    }
+}
+
 fn golden_thread() -> ThreadState {
     let marketing = Conversation {
         id: "0b9e7a52-3c2f-5d7e-9a41-6c8f2e1d3b70".to_owned(),
@@ -209,17 +224,7 @@ fn answer_v2_golden_files() {
             charge.price = inr("0.0107");
         }
     }
-    let denied = Answer {
-        decision: Some(Decision {
-            verdict: Verdict::Denied {
-                reason: DenyReason::OutsideCustomerServiceWindow,
-                explanation: "no customer service window is open".to_owned(),
-            },
-            customer_service_window_expires_at: None,
-            shadow_deny_reason: None,
-        }),
-        duplicate: false,
-    };
+    let denied = denied_answer();
     for (name, answer) in [("answer.tier.v2.bin", tiered), ("answer.denied.v2.bin", denied)] {
         let record = AnswerRecord::new(&answer, None);
         check_binary_golden(name, &record.to_bytes());
@@ -270,17 +275,7 @@ fn layout_2_round_trips_what_layout_1_did() {
 
 #[test]
 fn denied_answer_v1_golden_file() {
-    let answer = Answer {
-        decision: Some(Decision {
-            verdict: Verdict::Denied {
-                reason: DenyReason::OutsideCustomerServiceWindow,
-                explanation: "no customer service window is open".to_owned(),
-            },
-            customer_service_window_expires_at: None,
-            shadow_deny_reason: None,
-        }),
-        duplicate: false,
-    };
+    let answer = denied_answer();
     check_golden(
         "answer.denied.v1.json",
         &AnswerJson::V1(AnswerV1::new(&answer, None)),

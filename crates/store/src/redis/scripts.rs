@@ -125,8 +125,8 @@ return reply
 /// ARGV: expected version (0 for a thread never written), state record, answer record, thread TTL,
 /// answer TTL, receipt TTL (milliseconds), the answer's field. TTLs only ever grow.
 ///
-/// Returns `{1, nil, nil, nil}` when written, else `{0, version, state, answer}`: what a retry needs, so that it
-/// does not read again.
+/// Returns `{1, nil, nil, nil}` when written, else `{0, version, state, answer}`: what a retry needs,
+/// so that it does not read again.
 pub(crate) static COMPARE_AND_SET: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"{THREAD_LIB}{WRITE_THREAD}
