@@ -891,6 +891,10 @@ impl Store for FakeStore {
         self.inner.release(hold).await
     }
 
+    fn claims_with_commit(&self) -> bool {
+        self.inner.claims_with_commit()
+    }
+
     async fn commit(&self, commit: &Commit<'_>) -> Result<Committed, hourglass_store::Error> {
         self.act().await?;
         self.inner.commit(commit).await

@@ -23,6 +23,12 @@
 //!   that is then given back.
 //!
 //! Once claims are settled, the slots taken are exactly those of committed steps.
+//!
+//! A store that can write a thread and every counter in one atomic write (a single Redis node:
+//! `Store::claims_with_commit`) takes the claims in the commit instead: it checks each exactly as a
+//! claim would, counting the slots held by others' claims, and writes the step with its slots or
+//! nothing. Nothing is then held between claim and commit, and the argument above holds with an
+//! empty interval.
 
 use std::borrow::Cow;
 use std::collections::HashMap;
@@ -62,18 +68,17 @@ pub async fn record(store: &dyn Store, policy: &Policy, entry: &Entry) -> Result
         let Some(write) = step.write else {
             return Ok(step.answer);
         };
-        let holds = match claim_all(store, &write.claims, &event.thread, entry.now).await? {
-            Ok(holds) => holds,
-            Err(Full { counter, unsettled }) => {
-                if unsettled {
-                    waits += 1;
-                    tokio::time::sleep(StdDuration::from_millis(u64::from(waits.min(50)))).await;
+        // Claims go with the commit where the store can take them there, else before it.
+        let with_commit = store.claims_with_commit() && distinct_counters(&write.claims);
+        let holds = match with_commit {
+            true => Vec::new(),
+            false => match claim_all(store, &write.claims, &event.thread, entry.now).await? {
+                Ok(holds) => holds,
+                Err(full) => {
+                    waits = refresh(store, policy, &event, &mut read.snapshot, full, waits).await?;
+                    continue;
                 }
-                // Read the counter again: it is fuller than the snapshot said.
-                read.snapshot.counters.forget(&counter);
-                complete(store, policy, &event, &mut read.snapshot).await?;
-                continue;
-            }
+            },
         };
         let latest = write.thread.parts().latest_event_at.unwrap_or(entry.now);
         let usage = write
@@ -87,6 +92,7 @@ pub async fn record(store: &dyn Store, policy: &Policy, entry: &Entry) -> Result
             next: &write.thread,
             answer: &step.answer,
             holds: &holds,
+            claims: if with_commit { &write.claims } else { &[] },
             now: entry.now,
             // Counted from the latest event when the clock skew put it ahead of the server clock.
             thread_keep_until: latest.max(entry.now).plus(write.thread.retention()),
@@ -113,6 +119,10 @@ pub async fn record(store: &dyn Store, policy: &Policy, entry: &Entry) -> Result
                 read = *current;
                 read.snapshot.facts = facts;
                 complete(store, policy, &event, &mut read.snapshot).await?;
+            }
+            Committed::Full { counter, unsettled } => {
+                let full = Full { counter, unsettled };
+                waits = refresh(store, policy, &event, &mut read.snapshot, full, waits).await?;
             }
         }
     }
@@ -385,6 +395,35 @@ async fn complete(
 struct Full {
     counter: hourglass_core::CounterKey,
     unsettled: bool,
+}
+
+/// Reads again a counter a claim found full, since it is fuller than the snapshot said, after a short
+/// wait when some of its slots are unsettled (a slot may still come free); returns how many such waits
+/// the step has made.
+async fn refresh(
+    store: &dyn Store,
+    policy: &Policy,
+    event: &Event,
+    snapshot: &mut Snapshot,
+    full: Full,
+    mut waits: u32,
+) -> Result<u32, Error> {
+    if full.unsettled {
+        waits += 1;
+        tokio::time::sleep(StdDuration::from_millis(u64::from(waits.min(50)))).await;
+    }
+    snapshot.counters.forget(&full.counter);
+    complete(store, policy, event, snapshot).await?;
+    Ok(waits)
+}
+
+/// Returns whether no two claims are on the same counter: a store takes claims with the commit only
+/// then, since it checks each against the counter as it was before any.
+fn distinct_counters(claims: &[hourglass_core::Claim]) -> bool {
+    claims
+        .iter()
+        .enumerate()
+        .all(|(index, claim)| claims[..index].iter().all(|other| other.counter != claim.counter))
 }
 
 /// Takes every claim of a step, or none: when one is refused, the ones taken are given back.

@@ -26,8 +26,8 @@ pub use open::{OpenOptions, open, open_with};
 
 use async_trait::async_trait;
 use hourglass_core::{
-    AccountId, Answer, Claim, CounterRead, Counters, Day, Instant, MessageId, MessageRef, Prediction,
-    Snapshot, ThreadKey, ThreadState, UsageChange, UsageCounts, UsageRow,
+    AccountId, Answer, Claim, CounterKey, CounterRead, Counters, Day, Instant, MessageId, MessageRef,
+    Prediction, Snapshot, ThreadKey, ThreadState, UsageChange, UsageCounts, UsageRow,
 };
 
 /// A store of threads, answers and counters.
@@ -65,9 +65,19 @@ pub trait Store: Send + Sync + 'static {
     /// Gives back a hold whose step was not committed.
     async fn release(&self, hold: &Hold) -> Result<(), Error>;
 
+    /// Returns whether `commit` takes a step's claims in its own atomic write (`Commit::claims`), so that
+    /// the ledger need not `claim` before it: true where one write reaches the thread and every counter
+    /// (a single Redis node, one round trip instead of two). A store that wraps another hands on the
+    /// inner one's answer.
+    fn claims_with_commit(&self) -> bool;
+
     /// Writes a step if the thread is still at `commit.version`: the thread's next state, the answer
     /// under the message id, and the holds' slots, all or nothing. The write is durable when this returns
     /// `Committed::Done`. On `Committed::Conflict` nothing is written and the holds are still held.
+    ///
+    /// A store whose `claims_with_commit` is true also takes `commit.claims` in the same atomic write,
+    /// as `claim` would take each: on `Committed::Full` nothing is written. Any other store is given
+    /// no claims, and refuses them (`Commit::without_claims`).
     ///
     /// With the step goes its prediction (`commit.prediction`), under `DeliveryKey::of`: in the same
     /// atomic write on a backend that can (memory, sled), right after the thread's on one that cannot
@@ -230,6 +240,10 @@ pub struct Commit<'a> {
     pub next: &'a ThreadState,
     pub answer: &'a Answer,
     pub holds: &'a [Hold],
+    /// Claims to take with the write, only for a store whose `claims_with_commit` is true: each as
+    /// `Store::claim` takes it, of distinct counters, its counter kept for the counter's retention
+    /// (`CounterKey::retention`) from `now`.
+    pub claims: &'a [Claim],
     /// The server clock at the write.
     pub now: Instant,
     /// Keep the thread at least until this instant (server clock); a later write only moves it later.
@@ -242,6 +256,19 @@ pub struct Commit<'a> {
     pub prediction_keep_until: Instant,
     /// What the prediction adds to its account's usage, when it is new.
     pub usage: Option<UsageWrite<'a>>,
+}
+
+impl Commit<'_> {
+    /// Refuses claims to take with the write, for a store that cannot take them there
+    /// (`Store::claims_with_commit`).
+    pub fn without_claims(&self) -> Result<(), Error> {
+        match self.claims {
+            [] => Ok(()),
+            _ => Err(Error::Config {
+                message: "this store takes claims before the commit, not with it".to_owned(),
+            }),
+        }
+    }
 }
 
 /// An addition to a usage row, computed by the core (`UsageChange`), with how long to keep the row.
@@ -296,4 +323,10 @@ pub enum Committed {
     /// Another writer changed the thread first. Here is the thread and the stored answer of the message
     /// id as they are now, without counters, so that a retry need not read them again.
     Conflict(Box<Read>),
+    /// A claim of `Commit::claims` found its counter full (`Claimed::Full`, with what `unsettled`
+    /// says there): nothing is written.
+    Full {
+        counter: CounterKey,
+        unsettled: bool,
+    },
 }

@@ -318,6 +318,7 @@ async fn write(
         next,
         answer: &answer,
         holds: &[],
+        claims: &[],
         now,
         thread_keep_until: latest.max(now).plus(next.retention()),
         answer_keep_until: now.plus(RETENTION_GRACE),

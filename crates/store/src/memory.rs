@@ -189,7 +189,12 @@ impl Store for MemoryStore {
         Ok(())
     }
 
+    fn claims_with_commit(&self) -> bool {
+        false
+    }
+
     async fn commit(&self, commit: &Commit<'_>) -> Result<Committed, Error> {
+        commit.without_claims()?;
         {
             let mut inner = self.lock();
             let existing = inner.threads.get(commit.thread);

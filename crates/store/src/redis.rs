@@ -10,7 +10,7 @@
 //! |---|---|---|---|
 //! | `hg:{b:B:c:C}:thread` | hash | `v` (version), `s`, `s1`, … (a `ThreadRecord` in chunks of 64 bytes), `m<message id>` (its expiry and `AnswerRecord`) | until the thread's keep-until, at least each answer's `RETENTION_GRACE` (72 h) |
 //! | `hg:{b:B:c:C}:msg:<message id>` | string | an `AnswerRecord` written before answers moved into the thread hash; read, never written | `RETENTION_GRACE` (72 h) |
-//! | `hg:{b:B:c:C}:claim:<slot>` | string | receipt of a committed step's slot | the counter's retention |
+//! | `hg:{b:B:c:C}:claim:<slot>` | string | receipt of a committed step's slot, claimed before its commit (a cluster) | the counter's retention |
 //! | `hg:{a:A}:free:<YYYY-MM>` | hash | slot (conversation id) → claims holding it | `FREE_TIER_RETENTION` |
 //! | `hg:{a:A}:free:<YYYY-MM>:pending` | sorted set | unconfirmed claims by lease deadline | `FREE_TIER_RETENTION` |
 //! | `hg:{a:A}:dlv:<YYYY-MM-DD>` | hash | predictions and Meta's reports of the day's messages (`deliveries`) | `DELIVERY_RETENTION` |
@@ -33,18 +33,20 @@
 //! the registry's generation and the counters it needs), `claim` runs `CLAIM` on each counter
 //! (`claims`), and `commit` runs `COMPARE_AND_SET`, which writes the state, the answer, the
 //! receipts and the TTLs if the version is still the one read, and otherwise returns the current
-//! version, state and answer, so that the retry does not read again. On a single node `commit` runs
-//! `COMPARE_AND_SET_ALL` instead, which also confirms the step's claims and writes its prediction
-//! and usage row in the same script; a cluster sends those after, to their own slots.
+//! version, state and answer, so that the retry does not read again. On a single node the ledger
+//! claims nothing before (`claims_with_commit`): `commit` runs `COMPARE_AND_SET_ALL` instead, which
+//! also takes the step's claims (all with the write, or none and nothing written) and writes its
+//! prediction and usage row in the same script; a cluster claims before and sends the confirmations
+//! and the prediction after, each to its own slot.
 //!
 //! Round trips: `Authorize` and `ListOpenConversations` take one (on a single node one script reads
 //! the thread, the customer's link and consent, the registry's generation and the counters; a
 //! cluster reads the counters and the generation from their own nodes at the same time); on a
-//! single node `RecordMessage` takes two (read, compare-and-set), and one more when it claims
-//! counter slots (all of a step's together, `ledger::claim_all`); on a cluster an allowed outbound
-//! message takes one more after the compare-and-set (its prediction, in the account's slot, beside
-//! the confirmation of its claims: the answer waits for both, so that a read after it counts the
-//! slot). Each lost race costs one more. The registry's facts cost none while the replica's cache
+//! single node `RecordMessage` takes two (read, compare-and-set), however many counters it claims;
+//! on a cluster one more before the compare-and-set when it claims counter slots (all of a step's
+//! together, `ledger::claim_all`), and an allowed outbound message one more after it (its
+//! prediction, in the account's slot, beside the confirmation of its claims: the answer waits for
+//! both, so that a read after it counts the slot). Each lost race costs one more. The registry's facts cost none while the replica's cache
 //! holds them under the current generation (`registry::Cache`: the generation is read in the first
 //! round), and up to three more reads once per replica after a registry write.
 //!
@@ -82,7 +84,7 @@ use hourglass_core::{
 };
 use redis::{Cmd, FromRedisValue, ScriptInvocation, Value};
 
-use self::claims::{Count, CountAsked, CountKind, fields};
+use self::claims::{Count, CountAsked, CountKind, Taking, fields};
 use self::connection::Connection;
 use self::keys::{CounterKeys, ThreadKeys};
 use self::scripts::{COMPARE_AND_SET, COMPARE_AND_SET_ALL, MARKER, READ_THREAD};
@@ -379,6 +381,11 @@ impl Store for RedisStore {
         self.redis.release(hold).await
     }
 
+    fn claims_with_commit(&self) -> bool {
+        // A single node takes them in the compare-and-set; a cluster keeps counters on other nodes.
+        !self.redis.connection.is_cluster()
+    }
+
     async fn commit(&self, commit: &Commit<'_>) -> Result<Committed, Error> {
         let keys = ThreadKeys::new(&self.redis.namespace, commit.thread);
         let thread_key = keys.thread();
@@ -392,7 +399,10 @@ impl Store for RedisStore {
             .unwrap_or(1);
         // A single node takes the confirmations and the prediction in the same script; a cluster
         // keeps them in their own slots, written after.
-        let all_at_once = !self.redis.connection.is_cluster();
+        let all_at_once = self.claims_with_commit();
+        if !all_at_once {
+            commit.without_claims()?;
+        }
         let mut invocation = if all_at_once {
             COMPARE_AND_SET_ALL.key(&thread_key)
         } else {
@@ -417,6 +427,18 @@ impl Store for RedisStore {
                 let (pending, member) = self.redis.pending_member(hold);
                 invocation.key(pending).arg(member);
             }
+            let takings = commit
+                .claims
+                .iter()
+                .map(|claim| {
+                    let keep_until = commit.now.plus(claim.counter.retention());
+                    Taking::new(&self.redis.namespace, claim, commit.now, keep_until)
+                })
+                .collect::<Result<Vec<_>, Error>>()?;
+            invocation.arg(takings.len()).arg(wall_clock_millis());
+            for taking in &takings {
+                taking.add_to(&mut invocation);
+            }
             match commit.prediction {
                 Some(prediction) => {
                     let key = DeliveryKey::of(prediction, commit.thread, commit.message_id);
@@ -433,7 +455,28 @@ impl Store for RedisStore {
         }
         let reply = self.redis.invoke("thread compare-and-set", &invocation).await?;
         let [written, version, state, answer] = fields::<4>("thread compare-and-set", reply)?;
-        if int(&written)? == 1 {
+        let written = int(&written)?;
+        if written == 2 {
+            // `version` names the claim (from 1) that found no room; `state` and `answer` its
+            // counter's pending claims, and those past their lease, which are settled first.
+            let index = usize::try_from(int(&version)? - 1).ok();
+            let Some(claim) = index.and_then(|index| commit.claims.get(index)) else {
+                return Err(Error::corrupt(format!(
+                    "the compare-and-set named claim {version:?} of {}",
+                    commit.claims.len()
+                )));
+            };
+            if int(&answer)? > 0 {
+                self.redis
+                    .settle(&CounterKeys::new(&self.redis.namespace, &claim.counter))
+                    .await?;
+            }
+            return Ok(Committed::Full {
+                counter: claim.counter.clone(),
+                unsettled: int(&state)? > 0,
+            });
+        }
+        if written == 1 {
             if all_at_once {
                 return Ok(Committed::Done);
             }

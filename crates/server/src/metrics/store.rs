@@ -110,6 +110,10 @@ impl Store for MeteredStore {
         timed("release", self.inner.release(hold)).await
     }
 
+    fn claims_with_commit(&self) -> bool {
+        self.inner.claims_with_commit()
+    }
+
     async fn commit(&self, commit: &Commit<'_>) -> Result<Committed, Error> {
         timed("commit", self.inner.commit(commit)).await
     }

@@ -19,19 +19,22 @@
 //!   the claim is confirmed; if not, the thread's version is bumped first, so the holder's
 //!   compare-and-set can never succeed any more, and the claim is released.
 //! - A reading counts settled slots only (`COUNT`): those a confirmed claim holds.
+//!
+//! On a single node none of this is needed for the common path: a script there may touch keys of
+//! every tag, so the compare-and-set takes the step's claims itself (`Taking`, `CLAIM_LIB`), checking
+//! each as `CLAIM` does before it writes anything; its slots are held by a committed step from the
+//! start, never pending. `claim`, and so the pending set, stays for a cluster (and for a step whose
+//! claims share a counter).
 
 use std::hash::{BuildHasher, RandomState};
 use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use hourglass_core::{Claim, CounterRead, Instant, RETENTION_GRACE, Reading, ThreadKey};
-use redis::Value;
+use redis::{ScriptInvocation, Value};
 
 use super::keys::{CounterKeys, ThreadKeys};
-use super::scripts::{
-    CLAIM, CLAIM_WEIGHTED, CLAIM_WINDOWED, COUNT, COUNT_WEIGHTED, COUNT_WINDOWED, FENCE, RELEASE,
-    RELEASE_WEIGHTED,
-};
+use super::scripts::{CLAIM, COUNT, COUNT_WEIGHTED, COUNT_WINDOWED, FENCE, RELEASE, RELEASE_WEIGHTED};
 use super::{Redis, int, millis, wall_clock_millis};
 use crate::{Claimed, Error, Hold};
 
@@ -57,57 +60,18 @@ impl Redis {
         keep_until: Instant,
     ) -> Result<Claimed, Error> {
         let keys = CounterKeys::new(&self.namespace, &claim.counter);
+        let taking = Taking::new(&self.namespace, claim, now, keep_until)?;
         let token = token();
         let member = member(&token, &claim.slot, thread);
-        let ttl = keep_until.since(now).as_millis().max(1);
         let now = wall_clock_millis();
-        let mut invocation = match (claim.window, &keys.until) {
-            (Some(_), Some(until)) => {
-                let mut invocation = CLAIM_WINDOWED.key(&keys.slots);
-                invocation.key(&keys.pending).key(until);
-                invocation
-            }
-            (None, None) if keys.weights.is_some() => {
-                let mut invocation = CLAIM_WEIGHTED.key(&keys.slots);
-                invocation.key(&keys.pending).key(keys.weights.as_deref());
-                invocation
-            }
-            (None, None) => {
-                let mut invocation = CLAIM.key(&keys.slots);
-                invocation.key(&keys.pending);
-                invocation
-            }
-            _ => {
-                return Err(Error::Config {
-                    message: format!("a claim on {:?} with the wrong kind of window", claim.counter),
-                });
-            }
-        };
-        invocation
-            .arg(&claim.slot)
-            .arg(&member)
-            .arg(now + millis(self.lease))
-            .arg(claim.limit)
-            .arg(ttl)
-            .arg(now);
-        if let Some(window) = claim.window {
-            invocation
-                .arg(window.start.as_millis())
-                .arg(window.end.as_millis())
-                .arg(window.start.minus(RETENTION_GRACE).as_millis());
-        }
-        if keys.weights.is_some() {
-            invocation.arg(claim.weight);
-        }
+        let mut invocation = CLAIM.prepare_invoke();
+        taking.add_to(&mut invocation);
+        invocation.arg(&member).arg(now + millis(self.lease)).arg(now);
         let reply = self.invoke("counter claim", &invocation).await?;
         let (claimed, pending, stale) = match reply {
             Value::Array(values) if values.len() == 1 => (values[0].clone(), Value::Int(0), Value::Int(0)),
-            Value::Array(values) if values.len() == 3 && keys.weights.is_some() => {
-                let [claimed, pending, stale] = fields::<3>("counter claim", Value::Array(values))?;
-                (claimed, pending, stale)
-            }
             reply => {
-                let [claimed, _taken, pending, stale] = fields::<4>("counter claim", reply)?;
+                let [claimed, pending, stale] = fields::<3>("counter claim", reply)?;
                 (claimed, pending, stale)
             }
         };
@@ -395,5 +359,67 @@ impl CountAsked {
             settled,
             stale: int(&stale)?,
         })
+    }
+}
+
+/// How one claim is taken (`scripts::CLAIM_LIB`): by `CLAIM`, or inside the compare-and-set on a
+/// single node (`scripts::COMPARE_AND_SET_ALL`), with the same three keys and eight values.
+pub(crate) struct Taking {
+    /// The slots hash, the pending set, and the until set or the weights hash (for a counter of
+    /// slots, the pending set again, unread).
+    keys: [String; 3],
+    /// The kind (`c`, `w` or `g`), slot, limit, weight, window start, window end, forget-before and
+    /// TTL (milliseconds).
+    args: [String; 8],
+}
+
+impl Taking {
+    /// Returns how `claim` is taken, its counter kept until `keep_until` (server clock, from `now`).
+    pub(crate) fn new(
+        namespace: &str,
+        claim: &Claim,
+        now: Instant,
+        keep_until: Instant,
+    ) -> Result<Taking, Error> {
+        let keys = CounterKeys::new(namespace, &claim.counter);
+        let (kind, third) = match (claim.window, keys.until, keys.weights) {
+            (Some(_), Some(until), None) => ("w", until),
+            (None, None, Some(weights)) => ("g", weights),
+            (None, None, None) => ("c", keys.pending.clone()),
+            _ => {
+                return Err(Error::Config {
+                    message: format!("a claim on {:?} with the wrong kind of window", claim.counter),
+                });
+            }
+        };
+        let window = |at: fn(&hourglass_core::Span) -> Instant| {
+            claim
+                .window
+                .as_ref()
+                .map_or_else(String::new, |window| at(window).as_millis().to_string())
+        };
+        Ok(Taking {
+            keys: [keys.slots, keys.pending, third],
+            args: [
+                kind.to_owned(),
+                claim.slot.clone(),
+                claim.limit.to_string(),
+                claim.weight.to_string(),
+                window(|window| window.start),
+                window(|window| window.end),
+                window(|window| window.start.minus(RETENTION_GRACE)),
+                keep_until.since(now).as_millis().max(1).to_string(),
+            ],
+        })
+    }
+
+    /// Adds the claim's keys and values to a script's.
+    pub(crate) fn add_to(&self, invocation: &mut ScriptInvocation<'_>) {
+        for key in &self.keys {
+            invocation.key(key);
+        }
+        for arg in &self.args {
+            invocation.arg(arg);
+        }
     }
 }

@@ -3,7 +3,7 @@
 //! from there with the claim.
 //!
 //! Each script touches the keys of one hash tag, so it runs on one cluster node as one atomic unit;
-//! `COMPARE_AND_SET_ALL` alone, for a single node, touches several.
+//! `READ_THREAD` (with counters) and `COMPARE_AND_SET_ALL`, for a single node, touch several.
 //! Missing values come back as nil (Lua `false`), never as holes in a reply array.
 
 use std::sync::LazyLock;
@@ -129,7 +129,7 @@ return reply
 /// so that it does not read again.
 pub(crate) static COMPARE_AND_SET: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        r"{THREAD_LIB}{WRITE_THREAD}
+        r"{THREAD_LIB}{CHECK_VERSION}{WRITE_THREAD}
 for i = 3, #KEYS do
   redis.call('SET', KEYS[i], '1', 'PX', ARGV[6])
 end
@@ -138,17 +138,20 @@ return {{1, false, false, false}}
     ))
 });
 
-/// The compare and set both scripts above and below begin with: returns the current version, state and
-/// answer when the thread is no longer at `ARGV[1]`, else writes the state `ARGV[2]` and the answer
-/// `ARGV[3]` (as field `ARGV[7]`, expiring in `ARGV[5]`), deletes expired answers now and then, grows
-/// the hash's TTL to `ARGV[4]` and `ARGV[5]`, and defines `keep(key, ttl)`, which grows a key's TTL.
-const WRITE_THREAD: &str = r"
+/// The compare both compare-and-set scripts begin with: returns the current version, state and answer
+/// when the thread is no longer at `ARGV[1]`, and defines `now` (the Redis clock) and `version`.
+const CHECK_VERSION: &str = r"
 local now = clock()
 local current = redis.call('HGET', KEYS[1], 'v')
 local version = tonumber(current) or 0
 if version ~= tonumber(ARGV[1]) then
   return {0, current, read_state(KEYS[1]), answer(KEYS[1], ARGV[7], KEYS[2], now)}
-end
+end";
+
+/// The set that follows `CHECK_VERSION`: writes the state `ARGV[2]` and the answer `ARGV[3]` (as field
+/// `ARGV[7]`, expiring in `ARGV[5]`), deletes expired answers now and then, grows the hash's TTL to
+/// `ARGV[4]` and `ARGV[5]`, and defines `keep(key, ttl)`, which grows a key's TTL.
+const WRITE_THREAD: &str = r"
 prune(KEYS[1], now)
 local fields = {'v', version + 1, ARGV[7], stamp(now + tonumber(ARGV[5])) .. ARGV[3]}
 local chunks = math.max(1, math.ceil(#ARGV[2] / CHUNK))
@@ -167,30 +170,53 @@ end
 keep(KEYS[1], ARGV[4])
 keep(KEYS[1], ARGV[5])";
 
-/// `COMPARE_AND_SET` with what follows it done in the same script, for a single Redis node, where a
-/// script may touch keys of any hash tag: the confirmation of every slot the step holds (its pending
-/// claim removed) and the step's prediction with its usage row (`deliveries::PUT_PREDICTION`'s work).
-/// A Redis Cluster keeps them apart, since they live in other slots: `commit` sends them after.
+/// `COMPARE_AND_SET` with the step's claims and what follows the write done in the same script, for a
+/// single Redis node, where a script may touch keys of any hash tag: the step's claims taken
+/// (`CLAIM_LIB`, all or none, and only with the write), the confirmation of every slot the step already
+/// holds (its pending claim removed), and the step's prediction with its usage row
+/// (`deliveries::PUT_PREDICTION`'s work). A Redis Cluster keeps them apart, since they live in other
+/// slots: the ledger claims first, and `commit` sends the rest after.
 ///
 /// KEYS: thread hash, legacy answer key, a receipt for each of the `h` holds, the pending set of each
-/// hold, then, with a prediction, its day hash, day set, and the usage hash if any.
+/// hold, the three keys of each of the `c` claims (`CLAIM`'s), then, with a prediction, its day hash,
+/// day set, and the usage hash if any.
 /// ARGV: expected version, state record, answer record, thread TTL, answer TTL, receipt TTL, the
-/// answer's field, `h`, the pending member of each hold, then `1` and the prediction's message,
-/// record and TTL, and the usage hash's TTL with its field and increment pairs; or `0` without a
-/// prediction.
+/// answer's field, `h`, the pending member of each hold, `c`, now (the server clock, milliseconds),
+/// eight values for each claim (its kind, slot, limit, weight, window start, window end, forget-before
+/// and TTL, as `CLAIM` takes them), then `1` and the prediction's message, record and TTL, and the
+/// usage hash's TTL with its field and increment pairs; or `0` without a prediction.
 ///
-/// Returns what `COMPARE_AND_SET` returns.
+/// Returns what `COMPARE_AND_SET` returns, or `{2, i, pending, pending past lease}` when the thread
+/// is at the version but claim `i` (from 1) finds no room: then nothing is written. The claims must be
+/// of distinct counters, since each is checked before any is taken.
 pub(crate) static COMPARE_AND_SET_ALL: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
-        r"{THREAD_LIB}{WRITE_THREAD}
+        r"{THREAD_LIB}{CLAIM_LIB}{CHECK_VERSION}
 local holds = tonumber(ARGV[8])
+local c = 9 + holds
+local claims, first = tonumber(ARGV[c]), 3 + 2 * holds
+local function claim(i)
+  local k, a = first + 3 * (i - 1), c + 2 + 8 * (i - 1)
+  return KEYS[k], KEYS[k + 1], KEYS[k + 2], a
+end
+for i = 1, claims do
+  local slots, pending, third, a = claim(i)
+  if not room(ARGV[a], slots, third, ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 6]) then
+    return {{2, i, redis.call('ZCARD', pending), redis.call('ZCOUNT', pending, '-inf', ARGV[c + 1])}}
+  end
+end
+{WRITE_THREAD}
 for i = 1, holds do
   redis.call('SET', KEYS[2 + i], '1', 'PX', ARGV[6])
   redis.call('ZREM', KEYS[2 + holds + i], ARGV[8 + i])
 end
-local a = 9 + holds
+for i = 1, claims do
+  local slots, _, third, a = claim(i)
+  take(ARGV[a], slots, third, ARGV[a + 1], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 7])
+end
+local a = c + 2 + 8 * claims
 if ARGV[a] == '1' then
-  local day = 3 + 2 * holds
+  local day = first + 3 * claims
   local new = redis.call('HSETNX', KEYS[day], 'p:' .. ARGV[a + 1], ARGV[a + 2])
   redis.call('ZADD', KEYS[day + 1], 0, ARGV[a + 1])
   keep(KEYS[day], ARGV[a + 3])
@@ -207,91 +233,84 @@ return {{1, false, false, false}}
     ))
 });
 
-/// Holds a slot of a counter: a new slot only while fewer than `limit` are taken, a slot already taken
-/// always (the claim then shares it).
+/// How a slot of a counter is taken, as Lua functions that `CLAIM` and `COMPARE_AND_SET_ALL` share. A
+/// counter's kind is `c` (slots), `w` (windowed: `Claim::window`) or `g` (weighted:
+/// `CounterKey::is_weighted`); its third key is its until set (windowed), its weights hash (weighted),
+/// or unread.
 ///
-/// KEYS: slots hash, pending set. ARGV: slot id, pending member, lease deadline, limit, TTL, now
-/// (milliseconds).
-///
-/// Returns `{1, slots taken before}` when claimed, else `{0, slots taken, pending, pending past lease}`.
-pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-local taken = redis.call('HLEN', KEYS[1])
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 and taken >= tonumber(ARGV[4]) then
-  return {0, taken, redis.call('ZCARD', KEYS[2]), redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[6])}
-end
-redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
-redis.call('PEXPIRE', KEYS[1], ARGV[5])
-redis.call('PEXPIRE', KEYS[2], ARGV[5])
-return {1, taken, 0, 0}
-",
-    )
-});
-
-/// Holds a slot of a windowed counter (`Claim::window`): slots live at the window's start are those
-/// whose end, in `until`, is after it. A live slot is shared; a slot not live is taken only while fewer
-/// than `limit` are live, and its holders start again from this claim. The slot's end moves to the
-/// window's end when that is later. Slots that ended long before are forgotten, a few per call.
-///
-/// KEYS: slots hash, pending set, until set. ARGV: slot id, pending member, lease deadline, limit, TTL,
-/// now, window start, window end, forget-before (milliseconds).
-///
-/// Returns `{1, slots live before}` when claimed, else `{0, slots live, pending, pending past lease}`.
-pub(crate) static CLAIM_WINDOWED: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
-for _, old in ipairs(redis.call('ZRANGE', KEYS[3], '-inf', ARGV[9], 'BYSCORE', 'LIMIT', 0, 64)) do
-  redis.call('ZREM', KEYS[3], old)
-  redis.call('HDEL', KEYS[1], old)
-end
-local ends = tonumber(redis.call('ZSCORE', KEYS[3], ARGV[1]))
-local live = redis.call('ZCOUNT', KEYS[3], '(' .. ARGV[7], '+inf')
-if not (ends and ends > tonumber(ARGV[7])) then
-  if live >= tonumber(ARGV[4]) then
-    return {0, live, redis.call('ZCARD', KEYS[2]), redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[6])}
-  end
-  redis.call('HSET', KEYS[1], ARGV[1], 0)
-end
-redis.call('ZADD', KEYS[3], 'GT', ARGV[8], ARGV[1])
-redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
-return {1, live, 0, 0}
-",
-    )
-});
-
-/// Holds a slot of a weighted counter (`CounterKey::is_weighted`): a new slot only while the weights
-/// taken plus its own stay within `limit`, a slot already taken always. The weights live beside the
-/// slots, in a hash of slot to weight whose field `=total` is their sum. Sums are compared as decimal
-/// strings, since Lua's numbers are exact only up to 2^53 and Redis's integers go to 2^63.
-///
-/// KEYS: slots hash, pending set, weights hash. ARGV: slot id, pending member, lease deadline, limit,
-/// TTL, now (milliseconds), weight.
-///
-/// Returns `{1}` when claimed, else `{0, pending, pending past lease}`.
-pub(crate) static CLAIM_WEIGHTED: LazyLock<Script> = LazyLock::new(|| {
-    Script::new(
-        r"
+/// - `room(kind, slots, third, slot, limit, weight, start, forget)`: whether a claim may take `slot`:
+///   the slot is taken already (windowed: live at the window's `start`, its end in the until set
+///   after it), or fewer than `limit` slots are (windowed: live), or the weights taken plus `weight`
+///   stay within `limit`. Sums are compared as decimal strings, since Lua's numbers are exact only up
+///   to 2^53 and Redis's integers go to 2^63. A windowed counter forgets a few slots that ended before
+///   `forget` first.
+/// - `take(kind, slots, third, slot, weight, start, ends, ttl)`: takes `slot` for a claim that has
+///   room: one more claim holds it; a windowed slot not live starts again from this claim, and lives
+///   until `ends` or its later end; a weighted slot new to the counter adds its weight to the total
+///   (the weights hash's field `=total`). The counter's keys expire in `ttl` (milliseconds).
+const CLAIM_LIB: &str = r"
 local function above(a, b)
   return #a > #b or (#a == #b and a > b)
 end
-if redis.call('HEXISTS', KEYS[1], ARGV[1]) == 0 then
-  redis.call('HINCRBY', KEYS[3], '=total', ARGV[7])
-  if above(redis.call('HGET', KEYS[3], '=total'), ARGV[4]) then
-    redis.call('HINCRBY', KEYS[3], '=total', '-' .. ARGV[7])
-    return {0, redis.call('ZCARD', KEYS[2]), redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[6])}
-  end
-  redis.call('HSET', KEYS[3], ARGV[1], ARGV[7])
+local function live(until_set, slot, start)
+  local ends = tonumber(redis.call('ZSCORE', until_set, slot))
+  return ends ~= nil and ends > tonumber(start)
 end
-redis.call('HINCRBY', KEYS[1], ARGV[1], 1)
-redis.call('ZADD', KEYS[2], ARGV[3], ARGV[2])
-for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ARGV[5]) end
-return {1}
-",
-    )
+local function room(kind, slots, third, slot, limit, weight, start, forget)
+  if kind == 'w' then
+    for _, old in ipairs(redis.call('ZRANGE', third, '-inf', forget, 'BYSCORE', 'LIMIT', 0, 64)) do
+      redis.call('ZREM', third, old)
+      redis.call('HDEL', slots, old)
+    end
+    if live(third, slot, start) then return true end
+    return redis.call('ZCOUNT', third, '(' .. start, '+inf') < tonumber(limit)
+  end
+  if redis.call('HEXISTS', slots, slot) == 1 then return true end
+  if kind == 'g' then
+    redis.call('HINCRBY', third, '=total', weight)
+    local fits = not above(redis.call('HGET', third, '=total'), limit)
+    if redis.call('HINCRBY', third, '=total', '-' .. weight) == 0 and redis.call('HLEN', third) == 1 then
+      redis.call('DEL', third)
+    end
+    return fits
+  end
+  return redis.call('HLEN', slots) < tonumber(limit)
+end
+local function take(kind, slots, third, slot, weight, start, ends, ttl)
+  if kind == 'w' then
+    if not live(third, slot, start) then redis.call('HSET', slots, slot, 0) end
+    redis.call('ZADD', third, 'GT', ends, slot)
+  elseif kind == 'g' and redis.call('HEXISTS', slots, slot) == 0 then
+    redis.call('HINCRBY', third, '=total', weight)
+    redis.call('HSET', third, slot, weight)
+  end
+  redis.call('HINCRBY', slots, slot, 1)
+  redis.call('PEXPIRE', slots, ttl)
+  if kind ~= 'c' then redis.call('PEXPIRE', third, ttl) end
+end";
+
+/// Holds a slot of a counter (`CLAIM_LIB`): a new slot only while there is room, a slot already taken
+/// always (the claim then shares it); the claim enters the pending set under its member, scored by its
+/// lease deadline, until it is confirmed or given back.
+///
+/// KEYS: slots hash, pending set, and the until set or the weights hash (the pending set again for a
+/// counter of slots, unread). ARGV: kind, slot id, limit, weight, window start, window end,
+/// forget-before, TTL (as `COMPARE_AND_SET_ALL` takes them), then the pending member, the lease
+/// deadline and now (milliseconds).
+///
+/// Returns `{1}` when claimed, else `{0, pending, pending past lease}`.
+pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
+    Script::new(&format!(
+        r"{CLAIM_LIB}
+if not room(ARGV[1], KEYS[1], KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[7]) then
+  return {{0, redis.call('ZCARD', KEYS[2]), redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[11])}}
+end
+take(ARGV[1], KEYS[1], KEYS[3], ARGV[2], ARGV[4], ARGV[5], ARGV[6], ARGV[8])
+redis.call('ZADD', KEYS[2], ARGV[10], ARGV[9])
+redis.call('PEXPIRE', KEYS[2], ARGV[8])
+return {{1}}
+"
+    ))
 });
 
 /// Gives back a claim on a weighted counter, as `RELEASE` does; a slot freed takes its weight off the
@@ -335,7 +354,7 @@ return 1
 });
 
 /// How a counter is read, as Lua functions that `COUNT`, `COUNT_WINDOWED`, `COUNT_WEIGHTED` and
-/// `READ_THREAD_WITH_COUNTERS` share. Each returns three values, as its script returns them. A slot is
+/// `READ_THREAD` share. Each returns three values, as its script returns them. A slot is
 /// settled when a confirmed claim holds it: its holders outnumber its pending claims. Pending members
 /// are `<token> <slot> ...`.
 ///

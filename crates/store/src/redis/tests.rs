@@ -218,24 +218,20 @@ async fn keys_carry_the_hash_tag_and_ttls() {
             "the hash outlives its answers: {ttl} vs {thread_ttl}"
         );
     }
-    for key in [keys.receipt(&conversation, None), counter.slots.clone()] {
-        let ttl: i64 = connection.pttl(&key).await.unwrap();
-        assert!(
-            ttl > RETENTION_GRACE.as_millis() && ttl <= FREE_TIER_RETENTION.as_millis(),
-            "{key}: {ttl}"
-        );
-    }
+    let ttl: i64 = connection.pttl(&counter.slots).await.unwrap();
+    assert!(
+        ttl > RETENTION_GRACE.as_millis() && ttl <= FREE_TIER_RETENTION.as_millis(),
+        "{}: {ttl}",
+        counter.slots
+    );
     let version: Option<String> = connection.hget(keys.thread(), "v").await.unwrap();
     assert_eq!(version.as_deref(), Some("2"));
     assert_eq!(connection.hlen::<_, u64>(&counter.slots).await.unwrap(), 1);
-    // The winner confirms its claim after answering: the pending set empties (and goes).
-    for _ in 0..100 {
-        if !connection.exists::<_, bool>(&counter.pending).await.unwrap() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    // A single node takes the slot in the thread's compare-and-set: no claim was ever pending, so
+    // there is no receipt for a settler to find.
+    for key in [keys.receipt(&conversation, None), counter.pending.clone()] {
+        assert!(!connection.exists::<_, bool>(&key).await.unwrap(), "{key}");
     }
-    assert_eq!(connection.zcard::<_, u64>(&counter.pending).await.unwrap(), 0);
     assert_eq!(
         store
             .load(&thread, Instant::from_millis(T0.as_millis() + 2 * MINUTE))
@@ -460,6 +456,18 @@ async fn claim_one(store: &RedisStore, thread: &ThreadKey, slot: &str) -> Claime
 
 /// Commits an empty state over a thread read at `version`, holding `holds`.
 async fn commit(store: &RedisStore, thread: &ThreadKey, version: Version, holds: &[Hold]) -> Committed {
+    commit_claiming(store, thread, version, holds, &[]).await.unwrap()
+}
+
+/// Commits an empty state over a thread read at `version`, holding `holds` and taking `claims` with
+/// the write (`Store::claims_with_commit`).
+async fn commit_claiming(
+    store: &RedisStore,
+    thread: &ThreadKey,
+    version: Version,
+    holds: &[Hold],
+    claims: &[Claim],
+) -> Result<Committed, Error> {
     let message_id = MessageId::new("m").unwrap();
     let answer = Answer {
         decision: None,
@@ -472,6 +480,7 @@ async fn commit(store: &RedisStore, thread: &ThreadKey, version: Version, holds:
         next: &ThreadState::default(),
         answer: &answer,
         holds,
+        claims,
         now: T0,
         thread_keep_until: T0.plus(RETENTION_GRACE),
         answer_keep_until: T0.plus(RETENTION_GRACE),
@@ -479,7 +488,7 @@ async fn commit(store: &RedisStore, thread: &ThreadKey, version: Version, holds:
         prediction_keep_until: T0,
         usage: None,
     };
-    store.commit(&commit).await.unwrap()
+    store.commit(&commit).await
 }
 
 async fn read_version(store: &RedisStore, thread: &ThreadKey) -> Version {
@@ -544,6 +553,122 @@ async fn a_dead_holders_claim_is_fenced_and_released() {
         .await
         .unwrap();
     assert_eq!(pricing(&answer), Some(PricingType::FreeTier));
+}
+
+/// On a single node a step's claims are taken in its compare-and-set: all of them with the write, or
+/// nothing at all; a claim left pending past its lease by a holder that died is settled on the way.
+#[tokio::test]
+async fn a_single_node_takes_claims_with_the_commit_or_writes_nothing() {
+    let Some(store) = single() else { return };
+    let store = store.with_lease(Duration::from_millis(50));
+    assert!(store.claims_with_commit());
+    let thread = thread_of(&new_business(), 1);
+    let counter = free_tier_counter(&thread, Month { year: 2024, month: 3 });
+    let claim = |slot: &str| Claim {
+        counter: counter.clone(),
+        slot: slot.to_owned(),
+        limit: 1,
+        weight: 1,
+        window: None,
+    };
+    let first = [claim("first")];
+    let second = [claim("second")];
+    assert_eq!(
+        commit_claiming(&store, &thread, Version(0), &[], &first)
+            .await
+            .unwrap(),
+        Committed::Done
+    );
+    // A lost race takes nothing; a full counter writes nothing, not even the thread.
+    assert!(matches!(
+        commit_claiming(&store, &thread, Version(0), &[], &second)
+            .await
+            .unwrap(),
+        Committed::Conflict(_)
+    ));
+    assert_eq!(
+        commit_claiming(&store, &thread, Version(1), &[], &second)
+            .await
+            .unwrap(),
+        Committed::Full {
+            counter: counter.clone(),
+            unsettled: false
+        }
+    );
+    assert_eq!(read_version(&store, &thread).await, Version(1));
+    // A slot already taken is shared by a step that claims it again.
+    assert_eq!(
+        commit_claiming(&store, &thread, Version(1), &[], &first)
+            .await
+            .unwrap(),
+        Committed::Done
+    );
+    let keys = CounterKeys::new(store.namespace(), &counter);
+    let mut connection = raw(&store).await;
+    assert_eq!(connection.hlen::<_, u64>(&keys.slots).await.unwrap(), 1);
+    let holders: u64 = connection.hget(&keys.slots, "first").await.unwrap();
+    assert_eq!(holders, 2);
+    assert!(!connection.exists::<_, bool>(&keys.pending).await.unwrap());
+
+    // Another account's counter, its one slot held by a claim whose holder dies.
+    let other = thread_of(&new_business(), 1);
+    let counter = free_tier_counter(&other, Month { year: 2024, month: 3 });
+    let live = [Claim {
+        counter: counter.clone(),
+        ..claim("live")
+    }];
+    let Claimed::Held(_hold) = claim_one(&store, &thread_of(other.business_id.as_str(), 2), "dead").await
+    else {
+        panic!("an empty counter has room");
+    };
+    assert_eq!(
+        commit_claiming(&store, &other, Version(0), &[], &live)
+            .await
+            .unwrap(),
+        Committed::Full {
+            counter: counter.clone(),
+            unsettled: true
+        }
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // Past its lease: this commit settles it (the slot comes free) and still reports the counter
+    // unsettled, so that the step tries again rather than deciding it full.
+    assert_eq!(
+        commit_claiming(&store, &other, Version(0), &[], &live)
+            .await
+            .unwrap(),
+        Committed::Full {
+            counter: counter.clone(),
+            unsettled: true
+        }
+    );
+    assert_eq!(
+        commit_claiming(&store, &other, Version(0), &[], &live)
+            .await
+            .unwrap(),
+        Committed::Done
+    );
+    assert_eq!(store.load(&other, T0).await.unwrap().free_tier_used, 1);
+}
+
+/// A cluster keeps counters on other masters than threads: it takes no claims with a commit.
+#[tokio::test]
+async fn a_cluster_refuses_claims_with_the_commit() {
+    let Some(store) = cluster() else { return };
+    assert!(!store.claims_with_commit());
+    let thread = thread_of(&new_business(), 1);
+    let claims = [Claim {
+        counter: free_tier_counter(&thread, Month { year: 2024, month: 3 }),
+        slot: "c".to_owned(),
+        limit: 1,
+        weight: 1,
+        window: None,
+    }];
+    let error = commit_claiming(&store, &thread, Version(0), &[], &claims)
+        .await
+        .unwrap_err();
+    assert!(matches!(error, Error::Config { .. }), "{error}");
+    assert_eq!(read_version(&store, &thread).await, Version(0));
 }
 
 /// A claim whose holder persisted its conversation but died before confirming keeps its slot.

@@ -278,7 +278,12 @@ impl Store for SledStore {
         Ok(())
     }
 
+    fn claims_with_commit(&self) -> bool {
+        false
+    }
+
     async fn commit(&self, commit: &Commit<'_>) -> Result<Committed, Error> {
+        commit.without_claims()?;
         let writer = self.writer.as_ref().ok_or_else(writer::stopped)?;
         let committed = writer.commit(commit).await?;
         if committed == Committed::Done {

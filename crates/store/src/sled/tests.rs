@@ -363,6 +363,7 @@ fn job(id: &str, version: Version, next: &ThreadState) -> (Job, oneshot::Receive
         next,
         answer: &answer,
         holds: &[],
+        claims: &[],
         now: T0,
         thread_keep_until: T0.plus(Duration::DAY),
         answer_keep_until: T0.plus(Duration::DAY),
@@ -406,7 +407,7 @@ fn one_batch_sees_its_own_writes() {
             assert_eq!(read.snapshot.thread, next);
             assert_eq!(read.snapshot.prior, None, "m-2 was not recorded yet");
         }
-        Committed::Done => panic!("a stale version committed"),
+        other => panic!("a stale version committed: {other:?}"),
     }
     assert_eq!(results[2], Committed::Done);
     let read = store.inner.read(&ReadPlan::thread(&thread())).expect("reads");
@@ -565,6 +566,7 @@ async fn windowed_counters_read_from_memory_as_the_tree_holds_them() {
             next: &ThreadState::default(),
             answer: &answer,
             holds: std::slice::from_ref(&*hold),
+            claims: &[],
             now: T0,
             thread_keep_until: T0.plus(Duration::DAY),
             answer_keep_until: T0.plus(Duration::DAY),
