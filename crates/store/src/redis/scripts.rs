@@ -21,18 +21,22 @@ use redis::Script;
 /// by a later write (`prune`); the hash itself lives at least as long as its latest answer. An
 /// answer written before the answers moved into the hash is a string key of its own (the legacy key,
 /// `…:msg:<message id>`), read when the hash has none, until it expires. The scripts never look
-/// inside a state or an answer record: they are bytes.
+/// inside a state or an answer record: they are bytes. Every `redis.call` costs a script about a
+/// microsecond beside the command's own work, so the scripts read several fields with one `HMGET`
+/// where they can (`read_state` takes the first four chunks so, `READ_THREAD` the version too).
 const THREAD_LIB: &str = r"
 local CHUNK = 64
 local function clock()
   local t = redis.call('TIME')
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
-local function read_state(key)
-  local state = redis.call('HGET', key, 's')
+local CHUNKS_READ = {'s', 's1', 's2', 's3'}
+local function read_state(key, first)
+  first = first or redis.call('HMGET', key, unpack(CHUNKS_READ))
+  local state = first[1]
   local part, i = state, 1
   while part and #part == CHUNK do
-    part = redis.call('HGET', key, 's' .. i)
+    if i < #CHUNKS_READ then part = first[i + 1] else part = redis.call('HGET', key, 's' .. i) end
     if part then state = state .. part end
     i = i + 1
   end
@@ -51,17 +55,19 @@ local function expiry(value)
   for i = 1, 6 do at = at * 256 + string.byte(value, i) end
   return at
 end
-local function answer(key, field, legacy, now)
-  local value = redis.call('HGET', key, field)
+local function answer_of(value, legacy)
   if value then
-    if expiry(value) > now then return string.sub(value, 7) end
+    if expiry(value) > clock() then return string.sub(value, 7) end
     return false
   end
   return redis.call('GET', legacy)
 end
-local function prune(key, now)
+local function answer(key, field, legacy)
+  return answer_of(redis.call('HGET', key, field), legacy)
+end
+local function prune(key, now, mark)
   local fields = redis.call('HLEN', key)
-  if fields < 2 * (tonumber(redis.call('HGET', key, 'p')) or 0) + 8 then return end
+  if fields < 2 * (tonumber(mark) or 0) + 8 then return end
   local all = redis.call('HGETALL', key)
   for i = 1, #all, 2 do
     if string.sub(all[i], 1, 1) == 'm' and expiry(all[i + 1]) <= now then
@@ -88,9 +94,12 @@ end";
 pub(crate) static READ_THREAD: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"{THREAD_LIB}{COUNT_LIB}
+local fields = {{'v', unpack(CHUNKS_READ)}}
+if ARGV[1] ~= '' then table.insert(fields, ARGV[1]) end
+local got = redis.call('HMGET', KEYS[1], unpack(fields))
 local prior = false
-if ARGV[1] ~= '' then prior = answer(KEYS[1], ARGV[1], KEYS[2], clock()) end
-local reply = {{redis.call('HGET', KEYS[1], 'v'), read_state(KEYS[1]), prior}}
+if ARGV[1] ~= '' then prior = answer_of(got[#fields], KEYS[2]) end
+local reply = {{got[1], read_state(KEYS[1], {{got[2], got[3], got[4], got[5]}}), prior}}
 local entries = tonumber(ARGV[2])
 for i = 3, 2 + entries do
   local entry = redis.call('HMGET', KEYS[i], 'v', 'd')
@@ -139,22 +148,25 @@ return {{1, false, false, false}}
 });
 
 /// The compare both compare-and-set scripts begin with: returns the current version, state and answer
-/// when the thread is no longer at `ARGV[1]`, and defines `now` (the Redis clock) and `version`.
+/// when the thread is no longer at `ARGV[1]`, and defines `now` (the Redis clock), `version`,
+/// `chunks` (of the state `ARGV[2]`) and `head` (the fields `v`, `p` — the answers counted at the
+/// last prune — and the first chunk past the new state's, if the old state had one), read together.
 const CHECK_VERSION: &str = r"
 local now = clock()
-local current = redis.call('HGET', KEYS[1], 'v')
+local chunks = math.max(1, math.ceil(#ARGV[2] / CHUNK))
+local head = redis.call('HMGET', KEYS[1], 'v', 'p', 's' .. chunks)
+local current = head[1]
 local version = tonumber(current) or 0
 if version ~= tonumber(ARGV[1]) then
-  return {0, current, read_state(KEYS[1]), answer(KEYS[1], ARGV[7], KEYS[2], now)}
+  return {0, current, read_state(KEYS[1]), answer(KEYS[1], ARGV[7], KEYS[2])}
 end";
 
 /// The set that follows `CHECK_VERSION`: writes the state `ARGV[2]` and the answer `ARGV[3]` (as field
 /// `ARGV[7]`, expiring in `ARGV[5]`), deletes expired answers now and then, grows the hash's TTL to
 /// `ARGV[4]` and `ARGV[5]`, and defines `keep(key, ttl)`, which grows a key's TTL.
 const WRITE_THREAD: &str = r"
-prune(KEYS[1], now)
+prune(KEYS[1], now, head[2])
 local fields = {'v', version + 1, ARGV[7], stamp(now + tonumber(ARGV[5])) .. ARGV[3]}
-local chunks = math.max(1, math.ceil(#ARGV[2] / CHUNK))
 for i = 0, chunks - 1 do
   local name = 's'
   if i > 0 then name = 's' .. i end
@@ -162,13 +174,14 @@ for i = 0, chunks - 1 do
   table.insert(fields, string.sub(ARGV[2], i * CHUNK + 1, (i + 1) * CHUNK))
 end
 redis.call('HSET', KEYS[1], unpack(fields))
-local stale = chunks
-while redis.call('HDEL', KEYS[1], 's' .. stale) == 1 do stale = stale + 1 end
+if head[3] then
+  local stale = chunks
+  while redis.call('HDEL', KEYS[1], 's' .. stale) == 1 do stale = stale + 1 end
+end
 local function keep(key, ttl)
   if redis.call('PTTL', key) < tonumber(ttl) then redis.call('PEXPIRE', key, ttl) end
 end
-keep(KEYS[1], ARGV[4])
-keep(KEYS[1], ARGV[5])";
+keep(KEYS[1], math.max(tonumber(ARGV[4]), tonumber(ARGV[5])))";
 
 /// `COMPARE_AND_SET` with the step's claims and what follows the write done in the same script, for a
 /// single Redis node, where a script may touch keys of any hash tag: the step's claims taken
@@ -199,9 +212,12 @@ local function claim(i)
   local k, a = first + 3 * (i - 1), c + 2 + 8 * (i - 1)
   return KEYS[k], KEYS[k + 1], KEYS[k + 2], a
 end
+local fresh = {{}}
 for i = 1, claims do
   local slots, pending, third, a = claim(i)
-  if not room(ARGV[a], slots, third, ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 6]) then
+  local fits
+  fits, fresh[i] = room(ARGV[a], slots, third, ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 6])
+  if not fits then
     return {{2, i, redis.call('ZCARD', pending), redis.call('ZCOUNT', pending, '-inf', ARGV[c + 1])}}
   end
 end
@@ -212,7 +228,7 @@ for i = 1, holds do
 end
 for i = 1, claims do
   local slots, _, third, a = claim(i)
-  take(ARGV[a], slots, third, ARGV[a + 1], ARGV[a + 3], ARGV[a + 4], ARGV[a + 5], ARGV[a + 7])
+  take(ARGV[a], slots, third, ARGV[a + 1], ARGV[a + 3], ARGV[a + 5], ARGV[a + 7], fresh[i])
 end
 local a = c + 2 + 8 * claims
 if ARGV[a] == '1' then
@@ -241,20 +257,29 @@ return {{1, false, false, false}}
 /// - `room(kind, slots, third, slot, limit, weight, start, forget)`: whether a claim may take `slot`:
 ///   the slot is taken already (windowed: live at the window's `start`, its end in the until set
 ///   after it), or fewer than `limit` slots are (windowed: live), or the weights taken plus `weight`
-///   stay within `limit`. Sums are compared as decimal strings, since Lua's numbers are exact only up
-///   to 2^53 and Redis's integers go to 2^63. A windowed counter forgets a few slots that ended before
+///   stay within `limit`; and, second, whether the slot is fresh (not taken, or not live). Sums are
+///   added and compared as decimal strings (`sum`, `above`), since Lua's numbers are exact only up to
+///   2^53 and Redis's integers go to 2^63. A windowed counter forgets a few slots that ended before
 ///   `forget` first.
-/// - `take(kind, slots, third, slot, weight, start, ends, ttl)`: takes `slot` for a claim that has
-///   room: one more claim holds it; a windowed slot not live starts again from this claim, and lives
-///   until `ends` or its later end; a weighted slot new to the counter adds its weight to the total
-///   (the weights hash's field `=total`). The counter's keys expire in `ttl` (milliseconds).
+/// - `take(kind, slots, third, slot, weight, ends, ttl, fresh)`: takes `slot` for a claim that has
+///   room, with what `room` said of it just before: one more claim holds it; a fresh windowed slot
+///   starts again from this claim, and lives until `ends` or its later end; a fresh weighted slot
+///   adds its weight to the total (the weights hash's field `=total`). The counter's keys expire in
+///   `ttl` (milliseconds).
 const CLAIM_LIB: &str = r"
 local function above(a, b)
   return #a > #b or (#a == #b and a > b)
 end
-local function live(until_set, slot, start)
-  local ends = tonumber(redis.call('ZSCORE', until_set, slot))
-  return ends ~= nil and ends > tonumber(start)
+local function sum(a, b)
+  local digits, carry, i, j = {}, 0, #a, #b
+  while i > 0 or j > 0 or carry > 0 do
+    local d = carry
+    if i > 0 then d, i = d + string.byte(a, i) - 48, i - 1 end
+    if j > 0 then d, j = d + string.byte(b, j) - 48, j - 1 end
+    table.insert(digits, 1, string.char(48 + d % 10))
+    carry = math.floor(d / 10)
+  end
+  return table.concat(digits)
 end
 local function room(kind, slots, third, slot, limit, weight, start, forget)
   if kind == 'w' then
@@ -262,25 +287,21 @@ local function room(kind, slots, third, slot, limit, weight, start, forget)
       redis.call('ZREM', third, old)
       redis.call('HDEL', slots, old)
     end
-    if live(third, slot, start) then return true end
-    return redis.call('ZCOUNT', third, '(' .. start, '+inf') < tonumber(limit)
+    local ends = tonumber(redis.call('ZSCORE', third, slot))
+    if ends ~= nil and ends > tonumber(start) then return true, false end
+    return redis.call('ZCOUNT', third, '(' .. start, '+inf') < tonumber(limit), true
   end
-  if redis.call('HEXISTS', slots, slot) == 1 then return true end
+  if redis.call('HEXISTS', slots, slot) == 1 then return true, false end
   if kind == 'g' then
-    redis.call('HINCRBY', third, '=total', weight)
-    local fits = not above(redis.call('HGET', third, '=total'), limit)
-    if redis.call('HINCRBY', third, '=total', '-' .. weight) == 0 and redis.call('HLEN', third) == 1 then
-      redis.call('DEL', third)
-    end
-    return fits
+    return not above(sum(redis.call('HGET', third, '=total') or '0', weight), limit), true
   end
-  return redis.call('HLEN', slots) < tonumber(limit)
+  return redis.call('HLEN', slots) < tonumber(limit), true
 end
-local function take(kind, slots, third, slot, weight, start, ends, ttl)
+local function take(kind, slots, third, slot, weight, ends, ttl, fresh)
   if kind == 'w' then
-    if not live(third, slot, start) then redis.call('HSET', slots, slot, 0) end
+    if fresh then redis.call('HSET', slots, slot, 0) end
     redis.call('ZADD', third, 'GT', ends, slot)
-  elseif kind == 'g' and redis.call('HEXISTS', slots, slot) == 0 then
+  elseif kind == 'g' and fresh then
     redis.call('HINCRBY', third, '=total', weight)
     redis.call('HSET', third, slot, weight)
   end
@@ -302,10 +323,11 @@ end";
 pub(crate) static CLAIM: LazyLock<Script> = LazyLock::new(|| {
     Script::new(&format!(
         r"{CLAIM_LIB}
-if not room(ARGV[1], KEYS[1], KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[7]) then
+local fits, fresh = room(ARGV[1], KEYS[1], KEYS[3], ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[7])
+if not fits then
   return {{0, redis.call('ZCARD', KEYS[2]), redis.call('ZCOUNT', KEYS[2], '-inf', ARGV[11])}}
 end
-take(ARGV[1], KEYS[1], KEYS[3], ARGV[2], ARGV[4], ARGV[5], ARGV[6], ARGV[8])
+take(ARGV[1], KEYS[1], KEYS[3], ARGV[2], ARGV[4], ARGV[6], ARGV[8], fresh)
 redis.call('ZADD', KEYS[2], ARGV[10], ARGV[9])
 redis.call('PEXPIRE', KEYS[2], ARGV[8])
 return {{1}}
@@ -375,6 +397,7 @@ local function pending_of(pending)
   return counts
 end
 local function count(slots, pending, now)
+  if redis.call('ZCARD', pending) == 0 then return {redis.call('HLEN', slots), 0, 0} end
   local unsettled = 0
   for slot, claims in pairs(pending_of(pending)) do
     if (tonumber(redis.call('HGET', slots, slot)) or 0) <= claims then unsettled = unsettled + 1 end
@@ -382,7 +405,12 @@ local function count(slots, pending, now)
   return {redis.call('HLEN', slots) - unsettled, redis.call('ZCOUNT', pending, '-inf', now), 0}
 end
 local function count_windowed(slots, pending, ends_at, now, at, asked)
-  local claims = pending_of(pending)
+  local claims = {}
+  local stale = 0
+  if redis.call('ZCARD', pending) > 0 then
+    claims = pending_of(pending)
+    stale = redis.call('ZCOUNT', pending, '-inf', now)
+  end
   at = tonumber(at)
   local function live(slot)
     local ends = tonumber(redis.call('ZSCORE', ends_at, slot))
@@ -397,9 +425,11 @@ local function count_windowed(slots, pending, ends_at, now, at, asked)
   end
   local has = 0
   if live(asked) and settled(asked) then has = 1 end
-  return {redis.call('ZCOUNT', ends_at, '(' .. at, '+inf') - unsettled, redis.call('ZCOUNT', pending, '-inf', now), has}
+  return {redis.call('ZCOUNT', ends_at, '(' .. at, '+inf') - unsettled, stale, has}
 end
 local function count_weighted(slots, pending, weights, now)
+  local total = redis.call('HGET', weights, '=total') or '0'
+  if redis.call('ZCARD', pending) == 0 then return {total, {}, 0} end
   local unsettled = {}
   for slot, claims in pairs(pending_of(pending)) do
     if (tonumber(redis.call('HGET', slots, slot)) or 0) <= claims then
@@ -407,7 +437,7 @@ local function count_weighted(slots, pending, weights, now)
       if weight then table.insert(unsettled, weight) end
     end
   end
-  return {redis.call('HGET', weights, '=total') or '0', unsettled, redis.call('ZCOUNT', pending, '-inf', now)}
+  return {total, unsettled, redis.call('ZCOUNT', pending, '-inf', now)}
 end";
 
 /// Reads a counter (`COUNT_LIB`'s `count`). KEYS: slots hash, pending set. ARGV: now (milliseconds).

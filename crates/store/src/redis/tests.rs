@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use hourglass_core::{
     Answer, BusinessId, Category, CounterKey, Currency, CustomerId, Event, FREE_TIER_CONVERSATIONS,
     FREE_TIER_RETENTION, Inbound, Instant, Message, MessageId, Month, Outbound, Policy, PricingType,
-    RETENTION_GRACE, RateCard, RateRow, ThreadKey,
+    RETENTION_GRACE, RateCard, RateRow, Span, ThreadKey, ThreadParts,
 };
 use hourglass_testkit::redis::{
     self as redis_harness, RedisServer, TEST_TIMEOUT, cli_on, test_namespace, unique_suffix,
@@ -456,15 +456,18 @@ async fn claim_one(store: &RedisStore, thread: &ThreadKey, slot: &str) -> Claime
 
 /// Commits an empty state over a thread read at `version`, holding `holds`.
 async fn commit(store: &RedisStore, thread: &ThreadKey, version: Version, holds: &[Hold]) -> Committed {
-    commit_claiming(store, thread, version, holds, &[]).await.unwrap()
+    commit_claiming(store, thread, version, &ThreadState::default(), holds, &[])
+        .await
+        .unwrap()
 }
 
-/// Commits an empty state over a thread read at `version`, holding `holds` and taking `claims` with
-/// the write (`Store::claims_with_commit`).
+/// Commits `next` over a thread read at `version`, holding `holds` and taking `claims` with the write
+/// (`Store::claims_with_commit`).
 async fn commit_claiming(
     store: &RedisStore,
     thread: &ThreadKey,
     version: Version,
+    next: &ThreadState,
     holds: &[Hold],
     claims: &[Claim],
 ) -> Result<Committed, Error> {
@@ -477,7 +480,7 @@ async fn commit_claiming(
         thread,
         version,
         message_id: &message_id,
-        next: &ThreadState::default(),
+        next,
         answer: &answer,
         holds,
         claims,
@@ -571,23 +574,24 @@ async fn a_single_node_takes_claims_with_the_commit_or_writes_nothing() {
         weight: 1,
         window: None,
     };
+    let empty = ThreadState::default();
     let first = [claim("first")];
     let second = [claim("second")];
     assert_eq!(
-        commit_claiming(&store, &thread, Version(0), &[], &first)
+        commit_claiming(&store, &thread, Version(0), &empty, &[], &first)
             .await
             .unwrap(),
         Committed::Done
     );
     // A lost race takes nothing; a full counter writes nothing, not even the thread.
     assert!(matches!(
-        commit_claiming(&store, &thread, Version(0), &[], &second)
+        commit_claiming(&store, &thread, Version(0), &empty, &[], &second)
             .await
             .unwrap(),
         Committed::Conflict(_)
     ));
     assert_eq!(
-        commit_claiming(&store, &thread, Version(1), &[], &second)
+        commit_claiming(&store, &thread, Version(1), &empty, &[], &second)
             .await
             .unwrap(),
         Committed::Full {
@@ -598,7 +602,7 @@ async fn a_single_node_takes_claims_with_the_commit_or_writes_nothing() {
     assert_eq!(read_version(&store, &thread).await, Version(1));
     // A slot already taken is shared by a step that claims it again.
     assert_eq!(
-        commit_claiming(&store, &thread, Version(1), &[], &first)
+        commit_claiming(&store, &thread, Version(1), &empty, &[], &first)
             .await
             .unwrap(),
         Committed::Done
@@ -622,7 +626,7 @@ async fn a_single_node_takes_claims_with_the_commit_or_writes_nothing() {
         panic!("an empty counter has room");
     };
     assert_eq!(
-        commit_claiming(&store, &other, Version(0), &[], &live)
+        commit_claiming(&store, &other, Version(0), &empty, &[], &live)
             .await
             .unwrap(),
         Committed::Full {
@@ -634,7 +638,7 @@ async fn a_single_node_takes_claims_with_the_commit_or_writes_nothing() {
     // Past its lease: this commit settles it (the slot comes free) and still reports the counter
     // unsettled, so that the step tries again rather than deciding it full.
     assert_eq!(
-        commit_claiming(&store, &other, Version(0), &[], &live)
+        commit_claiming(&store, &other, Version(0), &empty, &[], &live)
             .await
             .unwrap(),
         Committed::Full {
@@ -643,12 +647,70 @@ async fn a_single_node_takes_claims_with_the_commit_or_writes_nothing() {
         }
     );
     assert_eq!(
-        commit_claiming(&store, &other, Version(0), &[], &live)
+        commit_claiming(&store, &other, Version(0), &empty, &[], &live)
             .await
             .unwrap(),
         Committed::Done
     );
     assert_eq!(store.load(&other, T0).await.unwrap().free_tier_used, 1);
+}
+
+/// Weights past 2^53, where Lua's numbers are no longer exact, are added and compared exactly, by a
+/// claim of its own as by one taken with the commit.
+#[tokio::test]
+async fn a_weighted_counter_is_exact_past_two_to_the_fifty_third() {
+    let Some(store) = single() else { return };
+    let mut connection = raw(&store).await;
+    for with_commit in [false, true] {
+        let thread = thread_of(&new_business(), 1);
+        let counter = CounterKey::Spend {
+            account: thread.unregistered_account(),
+            month: Month { year: 2024, month: 3 },
+        };
+        let big = 1_u64 << 62;
+        let claim = |slot: &str, weight: u64| Claim {
+            counter: counter.clone(),
+            slot: slot.to_owned(),
+            limit: big + 10,
+            weight,
+            window: None,
+        };
+        let mut version = Version(0);
+        let mut take = async |claim: Claim| {
+            if with_commit {
+                let empty = ThreadState::default();
+                let committed = commit_claiming(&store, &thread, version, &empty, &[], &[claim])
+                    .await
+                    .unwrap();
+                if committed == Committed::Done {
+                    version = Version(version.0 + 1);
+                }
+                committed == Committed::Done
+            } else {
+                match store
+                    .claim(&claim, &thread, T0, T0.plus(FREE_TIER_RETENTION))
+                    .await
+                    .unwrap()
+                {
+                    Claimed::Held(hold) => {
+                        commit(&store, &thread, read_version(&store, &thread).await, &[*hold]).await
+                            == Committed::Done
+                    }
+                    Claimed::Full { .. } => false,
+                }
+            }
+        };
+        assert!(take(claim("a", big)).await);
+        assert!(!take(claim("b", 11)).await, "2^62 + 11 is over the limit");
+        assert!(take(claim("c", 10)).await, "2^62 + 10 is the limit");
+        assert!(!take(claim("d", 1)).await);
+        let keys = CounterKeys::new(store.namespace(), &counter);
+        let total: String = connection
+            .hget(keys.weights.as_deref().unwrap(), "=total")
+            .await
+            .unwrap();
+        assert_eq!(total, (big + 10).to_string(), "with the commit: {with_commit}");
+    }
 }
 
 /// A cluster keeps counters on other masters than threads: it takes no claims with a commit.
@@ -664,7 +726,8 @@ async fn a_cluster_refuses_claims_with_the_commit() {
         weight: 1,
         window: None,
     }];
-    let error = commit_claiming(&store, &thread, Version(0), &[], &claims)
+    let empty = ThreadState::default();
+    let error = commit_claiming(&store, &thread, Version(0), &empty, &[], &claims)
         .await
         .unwrap_err();
     assert!(matches!(error, Error::Config { .. }), "{error}");
@@ -954,6 +1017,48 @@ async fn a_thread_and_its_answers_are_one_small_hash() {
         .unwrap();
     assert!(again.duplicate);
     assert_eq!(pricing(&again), Some(PricingType::FreeTier));
+}
+
+/// A state longer than the chunks a script reads at once reads back whole, and a shorter one written
+/// over it leaves no chunk of the longer behind.
+#[tokio::test]
+async fn a_long_state_reads_back_whole_and_a_shorter_one_replaces_it() {
+    let Some(store) = single() else { return };
+    let thread = thread_of(&new_business(), 1);
+    let state = |spans: i64| {
+        ThreadState::from_parts(ThreadParts {
+            marketing_sent: (0..spans)
+                .map(|n| Span {
+                    start: Instant::from_millis(T0.as_millis() + n * 7 * MINUTE),
+                    end: Instant::from_millis(T0.as_millis() + n * 7 * MINUTE + 3 * MINUTE),
+                })
+                .collect(),
+            latest_event_at: Some(T0),
+            ..ThreadParts::default()
+        })
+    };
+    let mut connection = raw(&store).await;
+    let keys = ThreadKeys::new(store.namespace(), &thread);
+    let mut version = Version(0);
+    for spans in [60, 3] {
+        let next = state(spans);
+        assert_eq!(
+            commit_claiming(&store, &thread, version, &next, &[], &[])
+                .await
+                .unwrap(),
+            Committed::Done
+        );
+        version = Version(version.0 + 1);
+        let read = store.read(&ReadPlan::thread(&thread)).await.unwrap();
+        assert_eq!((read.version, read.snapshot.thread), (version, next));
+        let fields: Vec<String> = connection.hkeys(keys.thread()).await.unwrap();
+        let chunks = fields.iter().filter(|field| field.starts_with('s')).count();
+        if spans == 60 {
+            assert!(chunks > 5, "{chunks} chunks");
+        } else {
+            assert_eq!(chunks, 1, "{fields:?}");
+        }
+    }
 }
 
 #[tokio::test]
