@@ -7,6 +7,7 @@
 
 use std::fmt;
 
+use crate::time::Layout;
 use crate::{
     AccountId, BusinessId, Category, Charge, CustomerId, Duration, Instant, MessageId, Money, Month,
     Outbound, PricingModel, PricingType, TemplateName, ThreadKey,
@@ -75,11 +76,13 @@ impl Day {
     }
 }
 
+/// A day written out: `YYYY-MM-DD`.
+static DAY: Layout = Layout::new("%Y-%m-%d");
+
 impl fmt::Display for Day {
     /// `YYYY-MM-DD`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let date = self.start().to_string();
-        f.write_str(date.get(..10).unwrap_or(&date))
+        write!(f, "{}", self.date().format_with_items(DAY.items()))
     }
 }
 

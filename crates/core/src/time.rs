@@ -1,7 +1,9 @@
 //! Instants and durations of the rules: milliseconds since the Unix epoch, UTC, and half-open spans.
 
 use std::fmt;
+use std::sync::OnceLock;
 
+use chrono::format::{Item, StrftimeItems};
 use chrono::{DateTime, Datelike, Utc};
 
 /// An instant, in whole milliseconds since the Unix epoch (UTC).
@@ -101,9 +103,38 @@ impl Instant {
     }
 }
 
+/// Items of a chrono format, parsed once: `format` parses its string again on every call, which cost
+/// a recorded message some 4,600 instructions for each instant or day it wrote out.
+pub(crate) struct Layout {
+    format: &'static str,
+    items: OnceLock<Vec<Item<'static>>>,
+}
+
+impl Layout {
+    pub(crate) const fn new(format: &'static str) -> Layout {
+        Layout {
+            format,
+            items: OnceLock::new(),
+        }
+    }
+
+    pub(crate) fn items(&self) -> std::slice::Iter<'_, Item<'static>> {
+        self.items
+            .get_or_init(|| StrftimeItems::new(self.format).collect())
+            .iter()
+    }
+}
+
+/// RFC 3339 in UTC, to the millisecond.
+static RFC3339_MILLIS: Layout = Layout::new("%Y-%m-%dT%H:%M:%S%.3fZ");
+
 impl fmt::Display for Instant {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.to_date_time().format("%Y-%m-%dT%H:%M:%S%.3fZ"))
+        write!(
+            f,
+            "{}",
+            self.to_date_time().format_with_items(RFC3339_MILLIS.items())
+        )
     }
 }
 
