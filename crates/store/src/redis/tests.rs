@@ -558,6 +558,21 @@ async fn a_dead_holders_claim_is_fenced_and_released() {
     assert_eq!(pricing(&answer), Some(PricingType::FreeTier));
 }
 
+/// Commits an empty state over a thread read at `version`, taking `claims` with the write.
+async fn claiming(store: &RedisStore, thread: &ThreadKey, version: Version, claims: &[Claim]) -> Committed {
+    commit_claiming(store, thread, version, &ThreadState::default(), &[], claims)
+        .await
+        .unwrap()
+}
+
+/// What a commit that found `counter` full returns.
+fn full(counter: &CounterKey, unsettled: bool) -> Committed {
+    Committed::Full {
+        counter: counter.clone(),
+        unsettled,
+    }
+}
+
 /// On a single node a step's claims are taken in its compare-and-set: all of them with the write, or
 /// nothing at all; a claim left pending past its lease by a holder that died is settled on the way.
 #[tokio::test]
@@ -574,37 +589,25 @@ async fn a_single_node_takes_claims_with_the_commit_or_writes_nothing() {
         weight: 1,
         window: None,
     };
-    let empty = ThreadState::default();
     let first = [claim("first")];
     let second = [claim("second")];
     assert_eq!(
-        commit_claiming(&store, &thread, Version(0), &empty, &[], &first)
-            .await
-            .unwrap(),
+        claiming(&store, &thread, Version(0), &first).await,
         Committed::Done
     );
     // A lost race takes nothing; a full counter writes nothing, not even the thread.
     assert!(matches!(
-        commit_claiming(&store, &thread, Version(0), &empty, &[], &second)
-            .await
-            .unwrap(),
+        claiming(&store, &thread, Version(0), &second).await,
         Committed::Conflict(_)
     ));
     assert_eq!(
-        commit_claiming(&store, &thread, Version(1), &empty, &[], &second)
-            .await
-            .unwrap(),
-        Committed::Full {
-            counter: counter.clone(),
-            unsettled: false
-        }
+        claiming(&store, &thread, Version(1), &second).await,
+        full(&counter, false)
     );
     assert_eq!(read_version(&store, &thread).await, Version(1));
     // A slot already taken is shared by a step that claims it again.
     assert_eq!(
-        commit_claiming(&store, &thread, Version(1), &empty, &[], &first)
-            .await
-            .unwrap(),
+        claiming(&store, &thread, Version(1), &first).await,
         Committed::Done
     );
     let keys = CounterKeys::new(store.namespace(), &counter);
@@ -626,32 +629,17 @@ async fn a_single_node_takes_claims_with_the_commit_or_writes_nothing() {
         panic!("an empty counter has room");
     };
     assert_eq!(
-        commit_claiming(&store, &other, Version(0), &empty, &[], &live)
-            .await
-            .unwrap(),
-        Committed::Full {
-            counter: counter.clone(),
-            unsettled: true
-        }
+        claiming(&store, &other, Version(0), &live).await,
+        full(&counter, true)
     );
     tokio::time::sleep(Duration::from_millis(100)).await;
     // Past its lease: this commit settles it (the slot comes free) and still reports the counter
     // unsettled, so that the step tries again rather than deciding it full.
     assert_eq!(
-        commit_claiming(&store, &other, Version(0), &empty, &[], &live)
-            .await
-            .unwrap(),
-        Committed::Full {
-            counter: counter.clone(),
-            unsettled: true
-        }
+        claiming(&store, &other, Version(0), &live).await,
+        full(&counter, true)
     );
-    assert_eq!(
-        commit_claiming(&store, &other, Version(0), &empty, &[], &live)
-            .await
-            .unwrap(),
-        Committed::Done
-    );
+    assert_eq!(claiming(&store, &other, Version(0), &live).await, Committed::Done);
     assert_eq!(store.load(&other, T0).await.unwrap().free_tier_used, 1);
 }
 
