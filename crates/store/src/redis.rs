@@ -46,9 +46,10 @@
 //! on a cluster one more before the compare-and-set when it claims counter slots (all of a step's
 //! together, `ledger::claim_all`), and an allowed outbound message one more after it (its
 //! prediction, in the account's slot, beside the confirmation of its claims: the answer waits for
-//! both, so that a read after it counts the slot). Each lost race costs one more. The registry's facts cost none while the replica's cache
-//! holds them under the current generation (`registry::Cache`: the generation is read in the first
-//! round), and up to three more reads once per replica after a registry write.
+//! both, so that a read after it counts the slot). Each lost race costs one more. The registry's
+//! facts cost none while the replica's cache holds them under the current generation
+//! (`registry::Cache`: the generation is read in the first round), and up to three more reads once
+//! per replica after a registry write.
 //!
 //! # Failures
 //!

@@ -59,7 +59,6 @@ impl Redis {
         now: Instant,
         keep_until: Instant,
     ) -> Result<Claimed, Error> {
-        let keys = CounterKeys::new(&self.namespace, &claim.counter);
         let taking = Taking::new(&self.namespace, claim, now, keep_until)?;
         let token = token();
         let member = member(&token, &claim.slot, thread);
@@ -84,7 +83,8 @@ impl Redis {
             })));
         }
         if int(&stale)? > 0 {
-            self.settle(&keys).await?;
+            self.settle(&CounterKeys::new(&self.namespace, &claim.counter))
+                .await?;
         }
         Ok(Claimed::Full {
             unsettled: int(&pending)? > 0,

@@ -216,7 +216,8 @@ local fresh = {{}}
 for i = 1, claims do
   local slots, pending, third, a = claim(i)
   local fits
-  fits, fresh[i] = room(ARGV[a], slots, third, ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4], ARGV[a + 6])
+  fits, fresh[i] = room(ARGV[a], slots, third, ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4],
+    ARGV[a + 6])
   if not fits then
     return {{2, i, redis.call('ZCARD', pending), redis.call('ZCOUNT', pending, '-inf', ARGV[c + 1])}}
   end
